@@ -212,3 +212,17 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "check", str(ROOT))
     session.run("ruff", "format", "--check", str(ROOT))
     session.run("actionlint", *map(str, sorted((ROOT / ".github" / "workflows").glob("*.yml"))))
+
+
+@nox.session(python=False)
+def build(session: nox.Session) -> None:
+    """Build and check every package (runs build-<dist> for each)."""
+    for dist in PACKAGES:
+        session.notify(f"build-{dist}")
+
+
+@nox.session(python=False)
+def typecheck(session: nox.Session) -> None:
+    """Type-check every package (runs typecheck-<dist> for each)."""
+    for dist in PACKAGES:
+        session.notify(f"typecheck-{dist}")
