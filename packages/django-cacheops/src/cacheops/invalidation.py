@@ -1,0 +1,198 @@
+"""Invalidation: drop the cached results a changed row may affect.
+
+Public: :func:`invalidate_obj`, :func:`invalidate_dict`, :func:`invalidate_model`,
+:func:`invalidate_all`, and :data:`no_invalidation` (a context manager and decorator).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections.abc import Iterable
+from contextlib import ContextDecorator
+from typing import Any
+
+from django.db import DEFAULT_DB_ALIAS, connections, router
+from django.db.models import Model
+
+from .conf import settings
+from .keys import get_prefix
+from .redis import get_client, handle_connection_failure, load_script
+from .signals import cache_invalidated
+from .store import GENERATION_KEY, local_gets
+from .transaction import defer
+from .tree import Skip, encode
+
+__all__ = [
+    "invalidate_all",
+    "invalidate_dict",
+    "invalidate_model",
+    "invalidate_obj",
+    "no_invalidation",
+]
+
+
+class _NoInvalidation(ContextDecorator, threading.local):
+    """Suspend invalidation in this thread (nestable); use as ``with`` or as a decorator."""
+
+    depth = 0
+
+    def __enter__(self) -> _NoInvalidation:
+        self.depth += 1
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.depth -= 1
+
+    @property
+    def active(self) -> bool:
+        return self.depth > 0
+
+
+no_invalidation = _NoInvalidation()
+
+
+def _vendor(using: str) -> str:
+    try:
+        return connections[using].vendor
+    except Exception:
+        return ""
+
+
+def _row(fields: Iterable[Any], values: dict[str, Any], vendor: str) -> dict[str, str]:
+    """Encoded ``{column: value}`` for the fields present in ``values`` (keyed by attname or name)."""
+    row: dict[str, str] = {}
+    for field in fields:
+        if field.attname in values:
+            value = values[field.attname]
+        elif field.name in values:
+            value = values[field.name]
+            if isinstance(value, Model):
+                value = value.pk
+        else:
+            continue
+        try:
+            row[field.column] = encode(field.get_prep_value(value), vendor)
+        except Skip:
+            continue
+        except (TypeError, ValueError):  # a value the field can't prepare: it matches nothing
+            continue
+    return row
+
+
+def table_rows(model: type, values_list: list[dict[str, Any]], using: str) -> dict[str, tuple[list, bool]]:
+    """``{table: (rows, complete)}`` for a model and its MTI parents; ``complete`` is False when
+    some column's value is not given (the table must then be dropped as a whole)."""
+    vendor = _vendor(using)
+    result: dict[str, tuple[list, bool]] = {}
+    concrete = model._meta.concrete_model
+    for m in [concrete, *concrete._meta.get_parent_list()]:
+        fields = m._meta.local_concrete_fields
+        rows = []
+        complete = True
+        for values in values_list:
+            if any(f.attname not in values and f.name not in values for f in fields):
+                complete = False
+            rows.append(_row(fields, values, vendor))
+        result[m._meta.db_table] = (rows, complete)
+    return result
+
+
+@handle_connection_failure()
+def _invalidate_tables(tables: dict[str, tuple[list, bool]], using: str) -> None:
+    local_gets.clear(tables)
+    prefix = get_prefix(dbs=[using], tables=list(tables))
+    insideout = settings.CACHEOPS_INSIDEOUT
+    script = load_script("invalidate_insideout" if insideout else "invalidate")
+    for table, (rows, complete) in tables.items():
+        if not complete:
+            _drop_table(prefix, table)
+            continue
+        script(args=[prefix, table, json.dumps(rows)])
+
+
+def _drop_table(prefix: str, table: str) -> None:
+    """Drop everything cached for ``table``: all its conjunctions, whatever their values."""
+    client = get_client()
+    client.incr(f"{prefix}epoch:{table}")
+    pattern = f"{prefix}conj:{table}:*"
+    conj_keys = list(client.scan_iter(match=pattern, count=1000))
+    if not conj_keys:
+        return
+    if settings.CACHEOPS_INSIDEOUT:
+        for i in range(0, len(conj_keys), 1000):
+            client.delete(*conj_keys[i : i + 1000])
+        return
+    script = load_script("drop_conjs")
+    for i in range(0, len(conj_keys), 500):
+        script(args=conj_keys[i : i + 500])
+
+
+def _run(model: type, values_list: list[dict[str, Any]], using: str, send: list[dict[str, Any]]) -> None:
+    def run() -> None:
+        if not settings.CACHEOPS_ENABLED:
+            return
+        _invalidate_tables(table_rows(model, values_list, using), using)
+        for obj_dict in send:
+            cache_invalidated.send(sender=model, obj_dict=obj_dict)
+
+    defer(using, run)
+
+
+def invalidate_dict(model: type, obj_dict: dict[str, Any], using: str = DEFAULT_DB_ALIAS) -> None:
+    """Drop cached results that a row of ``model`` with these field values may appear in.
+
+    Missing fields make the whole table's results go (they could match anything).
+    Inside a transaction this waits for the outermost commit.
+    """
+    if no_invalidation.active:
+        return
+    _run(model, [obj_dict], using, [obj_dict])
+
+
+def invalidate_rows(model: type, rows: list[dict[str, Any]], using: str) -> None:
+    """Invalidate for several value dicts of one model at once (e.g. a row's old and new values)."""
+    if no_invalidation.active or not rows:
+        return
+    _run(model, rows, using, rows[-1:])
+
+
+def obj_values(obj: Model) -> dict[str, Any]:
+    """The attname->value dict of an instance's concrete fields (parents' included)."""
+    return {f.attname: getattr(obj, f.attname, None) for f in obj._meta.concrete_fields}
+
+
+def invalidate_obj(obj: Model, using: str | None = None) -> None:
+    """Drop cached results that ``obj`` (with its current field values) may appear in."""
+    using = using or obj._state.db or router.db_for_write(type(obj), instance=obj)
+    invalidate_dict(type(obj), obj_values(obj), using=using)
+
+
+def invalidate_model(model: type, using: str = DEFAULT_DB_ALIAS) -> None:
+    """Drop every cached result that reads ``model``'s table (and its MTI parents' tables)."""
+    if no_invalidation.active:
+        return
+    concrete = model._meta.concrete_model
+    tables = [m._meta.db_table for m in [concrete, *concrete._meta.get_parent_list()]]
+
+    def run() -> None:
+        if settings.CACHEOPS_ENABLED:
+            _invalidate_tables({t: ([], False) for t in tables}, using)
+            cache_invalidated.send(sender=model, obj_dict=None)
+
+    defer(using, run)
+
+
+@handle_connection_failure()
+def invalidate_all() -> None:
+    """Drop everything in cacheops' Redis database (FLUSHDB), in every prefix."""
+    if no_invalidation.active:
+        return
+    local_gets.clear()
+    client = get_client()
+    pipe = client.pipeline(transaction=True)
+    pipe.flushdb()
+    pipe.set(GENERATION_KEY, uuid.uuid4().hex)
+    pipe.execute()
+    cache_invalidated.send(sender=None, obj_dict=None)

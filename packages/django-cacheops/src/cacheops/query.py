@@ -1,0 +1,357 @@
+"""Queryset caching: automatic per profile, manual with ``qs.cache()``, and the install hooks.
+
+``install_cacheops()`` (run from ``AppConfig.ready()``) adds ``cache()``, ``nocache()``,
+``inplace()``, ``cloning()`` and ``invalidated_update()`` to every QuerySet, makes
+``get``/``first``/``last``/iteration/``count``/``exists``/``aggregate`` consult Redis, and
+connects the invalidation signals.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+from django.db import connections, transaction
+from django.db.models import Model, QuerySet, signals
+from django.db.models.query import MAX_GET_RESULTS, ModelIterable
+
+from .conf import ALL_OPS, model_profile, settings
+from .invalidation import invalidate_rows, no_invalidation
+from .keys import get_prefix, query_key
+from .signals import cache_read
+from .store import get_or_compute, local_gets, snapshot, write
+from .transaction import defer, is_dirty
+from .tree import dnfs
+
+_original: dict[str, Any] = {}
+
+
+def _profile(qs: QuerySet) -> dict[str, Any] | None:
+    return model_profile(qs.model)
+
+
+def _require_profile(qs: QuerySet) -> dict[str, Any]:
+    profile = _profile(qs)
+    if profile is None:
+        raise ImproperlyConfigured(
+            f"Cacheops is not enabled for {qs.model._meta.label_lower}: give it a profile in CACHEOPS "
+            "(use empty ops to cache nothing by default)"
+        )
+    return profile
+
+
+def _caching(qs: QuerySet, op: str) -> dict[str, Any] | None:
+    """The profile to cache ``op`` of ``qs`` with, or None when it must not be cached."""
+    if not settings.CACHEOPS_ENABLED:
+        return None
+    profile = model_profile(qs.model)
+    if profile is None:
+        return None
+    ops = qs._cacheops_ops
+    if ops is None:
+        ops = profile["ops"]
+    if op not in ops:
+        return None
+    if qs.query.select_for_update or is_dirty(qs.db):
+        return None
+    return profile
+
+
+def _prefix(qs: QuerySet) -> str:
+    if settings.CACHEOPS_PREFIX is None:
+        return ""
+    tables = [join.table_name for join in qs.query.alias_map.values()]
+    return get_prefix(dbs=[qs.db], tables=tables)
+
+
+def _cached_call(qs: QuerySet, op: str, profile: dict[str, Any], compute: Any, extra: Any = "") -> Any:
+    prefix = _prefix(qs)
+    key = query_key(qs, op, extra, db_agnostic=profile["db_agnostic"])
+    vendor = connections[qs.db].vendor
+    timeout = qs._cacheops_timeout or profile["timeout"]
+    lock = qs._cacheops_lock if qs._cacheops_lock is not None else profile["lock"]
+    value, hit = get_or_compute(
+        prefix, key, compute, lambda: dnfs(qs.query, vendor), timeout=timeout, lock=lock
+    )
+    cache_read.send(sender=qs.model, func=None, hit=hit)
+    return value
+
+
+# ------------------------------------------------------------------ QuerySet methods
+
+
+def _fetch_all(self: QuerySet) -> None:
+    if self._result_cache is None:
+        op = "get" if self._cacheops_get else "fetch"
+        profile = _caching(self, op)
+        if profile is not None:
+            if op == "get" and profile["local_get"] and not settings.CACHEOPS_PREFIX:
+                self._result_cache = local_gets.get_or_compute(
+                    self.model._meta.db_table,
+                    query_key(self, op, db_agnostic=False),
+                    lambda: list(self._iterable_class(self)),
+                )
+            else:
+                result = _cached_call(self, op, profile, lambda: list(self._iterable_class(self)))
+                if result and self._iterable_class is ModelIterable and isinstance(result[0], Model):
+                    for obj in result:
+                        obj._state.db = self.db
+                self._result_cache = result
+    _original["_fetch_all"](self)
+
+
+def _get(self: QuerySet, *args: Any, **kwargs: Any) -> Any:
+    if self._result_cache is None and not self._cacheops_get:
+        self = self._clone()
+        self._cacheops_get = True
+    return _original["get"](self, *args, **kwargs)
+
+
+def _first(self: QuerySet) -> Any:
+    if self._result_cache is None and not self._cacheops_get:
+        self = self._clone()
+        self._cacheops_get = True
+    return _original["first"](self)
+
+
+def _last(self: QuerySet) -> Any:
+    if self._result_cache is None and not self._cacheops_get:
+        self = self._clone()
+        self._cacheops_get = True
+    return _original["last"](self)
+
+
+def _count(self: QuerySet) -> int:
+    if self._result_cache is None:
+        profile = _caching(self, "count")
+        if profile is not None:
+            return _cached_call(self, "count", profile, lambda: _original["count"](self))
+    return _original["count"](self)
+
+
+def _exists(self: QuerySet) -> bool:
+    if self._result_cache is None:
+        profile = _caching(self, "exists")
+        if profile is not None:
+            return _cached_call(self, "exists", profile, lambda: _original["exists"](self))
+    return _original["exists"](self)
+
+
+def _aggregate(self: QuerySet, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    profile = _caching(self, "aggregate")
+    if profile is not None:
+        extra = repr((args, sorted(kwargs.items())))
+        # expressions without a stable text (their repr shows an address) or reading subqueries
+        if " at 0x" not in extra and "Subquery" not in extra and "Exists" not in extra:
+            return _cached_call(
+                self, "aggregate", profile, lambda: _original["aggregate"](self, *args, **kwargs), extra
+            )
+    return _original["aggregate"](self, *args, **kwargs)
+
+
+def _clone(self: QuerySet, *args: Any, **kwargs: Any) -> QuerySet:
+    if not self._cacheops_cloning:
+        return self
+    clone = _original["_clone"](self, *args, **kwargs)
+    d = self.__dict__
+    for name in ("_cacheops_ops", "_cacheops_timeout", "_cacheops_lock", "_cacheops_get"):
+        if name in d:
+            clone.__dict__[name] = d[name]
+    return clone
+
+
+def cache(self: QuerySet, ops: Any = None, timeout: int | None = None, lock: bool | None = None) -> QuerySet:
+    """A copy of the queryset cached for ``ops`` (all by default) with ``timeout`` and ``lock``.
+
+    ``cache(ops=[])`` turns caching off. Needs a profile for the model in CACHEOPS.
+    """
+    _require_profile(self)
+    if ops is None or ops == "all":
+        ops = ALL_OPS
+    elif isinstance(ops, str):
+        ops = frozenset([ops])
+    else:
+        ops = frozenset(ops)
+    unknown = ops - ALL_OPS
+    if unknown:
+        raise ValueError(f"unknown cacheops ops {sorted(unknown)}; use a subset of {sorted(ALL_OPS)}")
+    qs = self._clone()
+    qs._cacheops_ops = ops
+    if timeout is not None:
+        qs._cacheops_timeout = timeout
+    if lock is not None:
+        qs._cacheops_lock = lock
+    return qs
+
+
+def nocache(self: QuerySet) -> QuerySet:
+    """A copy of the queryset that neither reads nor writes the cache."""
+    if model_profile(self.model) is None:
+        return self
+    qs = self._clone()
+    qs._cacheops_ops = frozenset()
+    return qs
+
+
+def inplace(self: QuerySet) -> QuerySet:
+    """Make further chained calls change this queryset instead of copying it."""
+    self._cacheops_cloning = False
+    return self
+
+
+def cloning(self: QuerySet) -> QuerySet:
+    """Undo :func:`inplace`: chained calls copy the queryset again."""
+    self._cacheops_cloning = True
+    return self
+
+
+def invalidated_update(self: QuerySet, **kwargs: Any) -> int:
+    """``update(**kwargs)`` that also invalidates for every affected row's old and new values."""
+    base = self.model._base_manager.using(self.db)
+    attnames = [f.attname for f in self.model._meta.concrete_fields]
+    with transaction.atomic(using=self.db):
+        pks = list(self.nocache().values_list("pk", flat=True))
+        old = list(base.filter(pk__in=pks).nocache().values(*attnames))
+        count = self.model._base_manager.using(self.db).filter(pk__in=pks).update(**kwargs)
+        new = list(base.filter(pk__in=pks).nocache().values(*attnames))
+    invalidate_rows(self.model, old + new, self.db)
+    return count
+
+
+# ------------------------------------------------------------------ save/delete signals
+
+_PENDING_ATTR = "_cacheops_old_values"
+
+
+def _pre_save(sender: type, instance: Model, using: str, raw: bool = False, **kwargs: Any) -> None:
+    if instance.pk is None or no_invalidation.active or not settings.CACHEOPS_ENABLED:
+        return
+    if sender.__module__ == "__fake__":
+        return
+    attnames = [f.attname for f in sender._meta.concrete_fields]
+    base = sender._base_manager.using(using)
+    old = list(base.filter(pk=instance.pk).nocache().values(*attnames)[:1])
+    instance.__dict__[_PENDING_ATTR] = old
+
+
+def _post_save(sender: type, instance: Model, using: str, **kwargs: Any) -> None:
+    old = instance.__dict__.pop(_PENDING_ATTR, [])
+    if no_invalidation.active or not settings.CACHEOPS_ENABLED or sender.__module__ == "__fake__":
+        return
+    new = {f.attname: getattr(instance, f.attname, None) for f in sender._meta.concrete_fields}
+    invalidate_rows(sender, [*old, new], using)
+    profile = model_profile(sender)
+    if profile and profile["cache_on_save"]:
+        _cache_on_save(sender, instance, using, profile)
+
+
+def _cache_on_save(sender: type, instance: Model, using: str, profile: dict[str, Any]) -> None:
+    field = profile["cache_on_save"]
+    lookup = "pk" if field is True else field
+    qs = sender._default_manager.using(using).filter(**{lookup: getattr(instance, lookup)}).order_by()
+    qs.query.set_limits(high=MAX_GET_RESULTS)
+    qs._cacheops_get = True
+    vendor = connections[using].vendor
+
+    def store() -> None:
+        prefix = _prefix(qs)
+        key = query_key(qs, "get", db_agnostic=profile["db_agnostic"])
+        conditions = dnfs(qs.query, vendor)
+        write(prefix, key, [instance], conditions, profile["timeout"], snapshot(prefix, conditions))
+
+    defer(using, store)
+
+
+def _post_delete(sender: type, instance: Model, using: str, **kwargs: Any) -> None:
+    if no_invalidation.active or not settings.CACHEOPS_ENABLED or sender.__module__ == "__fake__":
+        return
+    values = {f.attname: getattr(instance, f.attname, None) for f in sender._meta.concrete_fields}
+    invalidate_rows(sender, [values], using)
+
+
+def _m2m_changed(
+    sender: type, instance: Model, action: str, reverse: bool, model: type, pk_set: Any, using: str, **kw: Any
+) -> None:
+    """Invalidate for the through rows added, removed or cleared (read from the database)."""
+    if no_invalidation.active or not settings.CACHEOPS_ENABLED:
+        return
+    if action not in ("post_add", "pre_remove", "pre_clear"):
+        return
+    through = sender
+    m2m = _m2m_field(through, instance, model, reverse)
+    if m2m is None:
+        return
+    source_name = m2m.m2m_field_name()
+    target_name = m2m.m2m_reverse_field_name()
+    if reverse:
+        source_name, target_name = target_name, source_name
+    filters: dict[str, Any] = {source_name: instance.pk}
+    if pk_set is not None and action != "pre_clear":
+        filters[f"{target_name}__in"] = list(pk_set)
+    attnames = [f.attname for f in through._meta.concrete_fields]
+    rows = list(through._base_manager.using(using).filter(**filters).nocache().values(*attnames))
+    invalidate_rows(through, rows, using)
+
+
+def _m2m_field(through: type, instance: Model, model: type, reverse: bool) -> Any:
+    owner = model if reverse else type(instance)
+    for field in owner._meta.concrete_model._meta.many_to_many:
+        if field.remote_field.through is through:
+            return field
+    for field in owner._meta.many_to_many:
+        if field.remote_field.through is through:
+            return field
+    return None
+
+
+# ------------------------------------------------------------------ install
+
+_installed = False
+
+
+def install_cacheops() -> None:
+    """Patch QuerySet, the admin and connect invalidation signals (idempotent)."""
+    global _installed
+    if _installed:
+        return
+    _installed = True
+    for name in ("_fetch_all", "get", "first", "last", "count", "exists", "aggregate", "_clone"):
+        _original[name] = getattr(QuerySet, name)
+    QuerySet._fetch_all = _fetch_all
+    QuerySet.get = _get
+    QuerySet.first = _first
+    QuerySet.last = _last
+    QuerySet.count = _count
+    QuerySet.exists = _exists
+    QuerySet.aggregate = _aggregate
+    QuerySet._clone = _clone
+    QuerySet.cache = cache
+    QuerySet.nocache = nocache
+    QuerySet.inplace = inplace
+    QuerySet.cloning = cloning
+    QuerySet.invalidated_update = invalidated_update
+    QuerySet._cacheops_ops = None
+    QuerySet._cacheops_timeout = None
+    QuerySet._cacheops_lock = None
+    QuerySet._cacheops_get = False
+    QuerySet._cacheops_cloning = True
+
+    signals.pre_save.connect(_pre_save, dispatch_uid="cacheops.pre_save")
+    signals.post_save.connect(_post_save, dispatch_uid="cacheops.post_save")
+    signals.post_delete.connect(_post_delete, dispatch_uid="cacheops.post_delete")
+    signals.m2m_changed.connect(_m2m_changed, dispatch_uid="cacheops.m2m_changed")
+
+    _install_admin()
+
+
+def _install_admin() -> None:
+    try:
+        from django.contrib.admin.options import BaseModelAdmin
+    except ImportError:  # pragma: no cover - admin not installed
+        return
+    original = BaseModelAdmin.get_queryset
+
+    def get_queryset(self: Any, request: Any) -> QuerySet:
+        return original(self, request).nocache()
+
+    BaseModelAdmin.get_queryset = get_queryset

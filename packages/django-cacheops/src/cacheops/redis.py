@@ -1,0 +1,132 @@
+"""The Redis client of cacheops, built lazily from the settings, and failure handling.
+
+``redis_client`` is a proxy: the real client is created on first use from
+``CACHEOPS_REDIS`` (URL or dict of kwargs) or ``CACHEOPS_SENTINEL``, using
+``CACHEOPS_CLIENT_CLASS`` when set.  With ``CACHEOPS_DEGRADE_ON_FAILURE`` every
+Redis call made through :func:`handle_connection_failure` turns a connection error
+or timeout into a ``RuntimeWarning`` and a fallback value.
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from collections.abc import Callable
+from functools import wraps
+from importlib import resources
+from typing import Any, TypeVar
+
+import redis
+from django.core.exceptions import ImproperlyConfigured
+
+from .conf import settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_lock = threading.Lock()
+_client: Any = None
+_scripts: dict[str, Any] = {}
+
+
+class CacheopsRedisError(redis.ConnectionError):
+    pass
+
+
+def _make_client() -> Any:
+    conf = settings.CACHEOPS_REDIS
+    sentinel = settings.CACHEOPS_SENTINEL
+    client_class = settings.CACHEOPS_CLIENT_CLASS or redis.Redis
+    if conf and sentinel:
+        raise ImproperlyConfigured("Specify only one of CACHEOPS_REDIS and CACHEOPS_SENTINEL, not both")
+    if sentinel:
+        if not isinstance(sentinel, dict):
+            raise ImproperlyConfigured("CACHEOPS_SENTINEL must be a dict")
+        options = dict(sentinel)
+        try:
+            locations = options.pop("locations")
+            service = options.pop("service_name")
+        except KeyError as e:
+            raise ImproperlyConfigured(f"CACHEOPS_SENTINEL: missing {e.args[0]!r}") from None
+        db = options.pop("db", 0)
+        sentinel_kwargs = options.pop("sentinel_kwargs", None)
+        from redis.sentinel import Sentinel
+
+        sentinel_obj = Sentinel(locations, sentinel_kwargs=sentinel_kwargs, **options)
+        return sentinel_obj.master_for(service, redis_class=client_class, db=db, **options)
+    if isinstance(conf, str):
+        if not conf.startswith(("redis://", "rediss://", "unix://")):
+            raise ImproperlyConfigured(
+                f"CACHEOPS_REDIS URL {conf!r} must start with redis://, rediss:// or unix://"
+            )
+        return client_class.from_url(conf)
+    if not isinstance(conf, dict):
+        raise ImproperlyConfigured("CACHEOPS_REDIS must be a dict of client kwargs or a redis:// URL")
+    return client_class(**conf)
+
+
+def get_client() -> Any:
+    """The Redis client cacheops uses (created on first call)."""
+    global _client
+    if _client is None:
+        with _lock:
+            if _client is None:
+                _client = _make_client()
+    return _client
+
+
+def reset_client() -> None:
+    """Forget the client, so the next use builds it from the (changed) settings."""
+    global _client
+    with _lock:
+        old, _client = _client, None
+        _scripts.clear()
+    if old is not None:
+        try:
+            old.close()
+        except Exception:
+            pass
+
+
+class _Proxy:
+    """Forwards attribute access to the lazily created client."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(get_client(), name)
+
+    def __repr__(self) -> str:
+        return f"<cacheops redis_client proxy for {get_client()!r}>"
+
+
+redis_client: Any = _Proxy()
+
+FAILURES = (redis.ConnectionError, redis.TimeoutError)
+
+
+def handle_connection_failure(fallback: Any = None) -> Callable[[F], F]:
+    """Decorate a function using Redis: with CACHEOPS_DEGRADE_ON_FAILURE a connection failure
+    warns and returns ``fallback`` (called when callable) instead of raising."""
+
+    def decorator(func: F) -> F:
+        @wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return func(*args, **kwargs)
+            except FAILURES as e:
+                if not settings.CACHEOPS_DEGRADE_ON_FAILURE:
+                    raise
+                warnings.warn(f"cacheops cache is unreachable: {e}", RuntimeWarning, stacklevel=2)
+                return fallback() if callable(fallback) else fallback
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorator
+
+
+def load_script(name: str) -> Any:
+    """A registered Lua script from cacheops/lua/<name>.lua (EVALSHA, reloaded on NOSCRIPT)."""
+    script = _scripts.get(name)
+    if script is None:
+        text = resources.files("cacheops").joinpath("lua", f"{name}.lua").read_text(encoding="utf-8")
+        script = get_client().register_script(text)
+        _scripts[name] = script
+    return script

@@ -1,0 +1,178 @@
+"""Reading and writing cached results in Redis (both modes), with the race guard and the lock.
+
+The race guard: before a result is computed, the epochs of the tables it reads are
+noted; an invalidation bumps its table's epoch, and the store script refuses to store
+when any epoch moved, so a read that began before a write never caches its old result.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from .conf import settings
+from .redis import get_client, handle_connection_failure, load_script
+
+GENERATION_KEY = "cacheops:generation"  # replaced by invalidate_all(), which flushes the database
+
+
+class _Missing:
+    __slots__ = ()
+
+
+MISSING: Any = _Missing()
+
+
+def dumps(value: Any) -> bytes:
+    return settings.CACHEOPS_SERIALIZER.dumps(value)
+
+
+def loads(data: bytes) -> Any:
+    return settings.CACHEOPS_SERIALIZER.loads(data)
+
+
+@handle_connection_failure(fallback=MISSING)
+def read(prefix: str, key: str) -> Any:
+    """The cached value under ``key``, or MISSING."""
+    if settings.CACHEOPS_INSIDEOUT:
+        data = load_script("read_insideout")(args=[prefix, key])
+    else:
+        data = get_client().get(prefix + key)
+    if data is None or data is False:
+        return MISSING
+    return loads(data)
+
+
+def epoch_keys(prefix: str, tables: Any) -> list[str]:
+    return [GENERATION_KEY, *(f"{prefix}epoch:{t}" for t in sorted(set(tables)))]
+
+
+@handle_connection_failure(fallback=None)
+def snapshot(prefix: str, tables: Any) -> list[list[str]] | None:
+    """The current epochs of ``tables`` (taken before the database is read)."""
+    keys = epoch_keys(prefix, tables)
+    values = get_client().mget(keys)
+    return [[k, (v or b"").decode()] for k, v in zip(keys, values)]
+
+
+def encode_dnfs(dnfs: dict[str, list[dict[str, str]]]) -> str:
+    return json.dumps({t: [sorted(c.items()) for c in conjs] for t, conjs in dnfs.items()})
+
+
+@handle_connection_failure(fallback=False)
+def write(
+    prefix: str,
+    key: str,
+    value: Any,
+    dnfs: dict[str, list[dict[str, str]]],
+    timeout: int,
+    epochs: list | None,
+) -> bool:
+    """Store ``value`` under ``key`` linked to ``dnfs``; False when an invalidation raced with it."""
+    if epochs is None:  # the snapshot failed: storing could be stale
+        return False
+    args = [prefix, key, dumps(value), encode_dnfs(dnfs), int(timeout), json.dumps(epochs)]
+    if settings.CACHEOPS_INSIDEOUT:
+        return bool(load_script("cache_thing_insideout")(args=[*args, uuid.uuid4().hex]))
+    return bool(load_script("cache_thing")(args=args))
+
+
+# ------------------------------------------------------------------ dog-pile lock
+
+_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+
+
+@handle_connection_failure(fallback=None)
+def _acquire(lock_key: str, token: str) -> bool | None:
+    timeout_ms = int(settings.CACHEOPS_LOCK_TIMEOUT * 1000)
+    return bool(get_client().set(lock_key, token, nx=True, px=timeout_ms))
+
+
+@handle_connection_failure(fallback=None)
+def _release(lock_key: str, token: str) -> None:
+    get_client().eval(_RELEASE, 1, lock_key, token)
+
+
+@handle_connection_failure(fallback=False)
+def _locked(lock_key: str) -> bool:
+    return bool(get_client().exists(lock_key))
+
+
+def get_or_compute(
+    prefix: str,
+    key: str,
+    compute: Callable[[], Any],
+    dnfs: Callable[[], dict[str, list[dict[str, str]]]],
+    timeout: int,
+    lock: bool = False,
+) -> tuple[Any, bool]:
+    """``(value, hit)``: the cached value, or ``compute()`` stored linked to ``dnfs()``.
+
+    The epochs of the tables read are noted before ``compute()`` runs (the race guard).
+    With ``lock`` one caller computes while the others wait for its result (the dog-pile lock).
+    """
+    value = read(prefix, key)
+    if value is not MISSING:
+        return value, True
+
+    def compute_and_store() -> Any:
+        conditions = dnfs()
+        epochs = snapshot(prefix, conditions)
+        result = compute()
+        write(prefix, key, result, conditions, timeout, epochs)
+        return result
+
+    if not lock:
+        return compute_and_store(), False
+    lock_key = f"{prefix}lock:{key}"
+    token = uuid.uuid4().hex
+    delay = 0.005
+    while True:
+        acquired = _acquire(lock_key, token)
+        if acquired is None:  # Redis is gone and degrading: just compute
+            return compute(), False
+        if acquired:
+            try:
+                return compute_and_store(), False
+            finally:
+                _release(lock_key, token)
+        # somebody else computes: wait for the lock to go, then read their result
+        while _locked(lock_key):
+            time.sleep(delay)
+            delay = min(delay * 2, 0.1)
+        value = read(prefix, key)
+        if value is not MISSING:
+            return value, True
+
+
+class LocalGets:
+    """Process-local results of get() for profiles with ``local_get``, dropped by invalidation
+    of their table made in this process (meant for rows that practically never change)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._data: dict[tuple[str, str], list] = {}
+
+    def get_or_compute(self, table: str, key: str, compute: Callable[[], list]) -> list:
+        found = self._data.get((table, key))
+        if found is None:
+            found = compute()
+            with self._lock:
+                self._data[(table, key)] = found
+        return list(found)
+
+    def clear(self, tables: Any = None) -> None:
+        with self._lock:
+            if tables is None:
+                self._data.clear()
+            else:
+                tables = set(tables)
+                for k in [k for k in self._data if k[0] in tables]:
+                    del self._data[k]
+
+
+local_gets = LocalGets()

@@ -1,0 +1,207 @@
+"""Turn a query's WHERE into per-table disjunctions of conjunctions (``dnfs``).
+
+A conjunction is a dict ``{column: value}`` of ``exact``/``in``/``isnull=True``
+conditions; an empty dict matches every row (a wildcard). A saved row can change
+the result of a query only if, on some table the query reads, its old or new
+values satisfy one of that table's conjunctions.
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import uuid
+from itertools import product
+from typing import Any
+
+from django.db.models.expressions import Col
+from django.db.models.lookups import Exact, In, IsNull
+from django.db.models.sql.query import Query
+from django.db.models.sql.where import AND, OR, WhereNode
+
+from .conf import settings
+
+Conj = frozenset  # of (alias, column, encoded value)
+TRUE: list[Conj] = [frozenset()]
+NULL = "\x00"
+
+
+class Skip(Exception):
+    """The value can't be compared reliably: the condition becomes a wildcard."""
+
+
+def encode(value: Any, vendor: str = "") -> str:
+    """The canonical text of a prepared field value, equal for the query side and the row side."""
+    if value is None:
+        return NULL
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        if vendor == "mysql":  # collations compare case- and accent-insensitively
+            raise Skip
+        return value
+    if isinstance(value, uuid.UUID):
+        return value.hex
+    if isinstance(value, datetime.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+        return value.isoformat()
+    if isinstance(value, (datetime.date, datetime.time)):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return format(value.normalize(), "f") if value.is_finite() else str(value)
+    if isinstance(value, float):
+        return repr(value)
+    raise Skip
+
+
+def skipped_field(field: Any) -> bool:
+    """Whether conditions on this field never narrow invalidation (CACHEOPS_SKIP_FIELDS)."""
+    skip = settings.CACHEOPS_SKIP_FIELDS
+    return any(cls.__name__ in skip for cls in type(field).__mro__)
+
+
+def _leaf(lookup: Any, aliases: dict, vendor: str) -> list[Conj]:
+    lhs = lookup.lhs
+    if not isinstance(lhs, Col) or lhs.alias not in aliases:
+        return TRUE
+    target = lhs.target
+    if skipped_field(target):
+        return TRUE
+    column = target.column
+    rhs = lookup.rhs
+    try:
+        if isinstance(lookup, IsNull):
+            if rhs is True:
+                return [frozenset({(lhs.alias, column, NULL)})]
+            return TRUE
+        if isinstance(lookup, Exact):
+            if hasattr(rhs, "resolve_expression"):
+                return TRUE
+            return [frozenset({(lhs.alias, column, encode(rhs, vendor))})]
+        if isinstance(lookup, In):
+            if hasattr(rhs, "resolve_expression") or not isinstance(rhs, (list, tuple, set, frozenset)):
+                return TRUE
+            values = list(rhs)
+            if len(values) > settings.CACHEOPS_LONG_DISJUNCTION:
+                return TRUE
+            return [frozenset({(lhs.alias, column, encode(v, vendor))}) for v in values]
+    except Skip:
+        return TRUE
+    return TRUE
+
+
+MAX_CONJS = 256
+
+
+def _and(parts: list[list[Conj]]) -> list[Conj]:
+    size = 1
+    for part in parts:
+        size *= len(part)
+    if size > MAX_CONJS:  # too many combinations: keep only the most selective part
+        parts = [min(parts, key=len)]
+    result: list[Conj] = []
+    for combo in product(*parts):
+        conj = frozenset().union(*combo)
+        # col=1 AND col=2 matches nothing: drop such conjunctions
+        seen: dict = {}
+        if any(seen.setdefault((a, c), v) != v for a, c, v in conj):
+            continue
+        result.append(conj)
+    return result
+
+
+def _where_dnf(node: Any, aliases: dict, vendor: str) -> list[Conj]:
+    if isinstance(node, WhereNode):
+        if node.negated:
+            return TRUE
+        parts = [_where_dnf(child, aliases, vendor) for child in node.children]
+        if not parts:
+            return TRUE
+        if node.connector == OR:
+            return [conj for part in parts for conj in part]
+        if node.connector == AND:
+            # wildcard parts don't narrow a conjunction
+            narrowing = [p for p in parts if p != TRUE]
+            return _and(narrowing) if narrowing else TRUE
+        return TRUE
+    if isinstance(node, (Exact, In, IsNull)):
+        return _leaf(node, aliases, vendor)
+    return TRUE
+
+
+def _subqueries(expr: Any, found: list, seen: set) -> None:
+    """Collect Query objects nested anywhere inside an expression tree."""
+    if expr is None or id(expr) in seen:
+        return
+    seen.add(id(expr))
+    if isinstance(expr, Query):
+        found.append(expr)
+        return
+    if isinstance(expr, WhereNode):
+        for child in expr.children:
+            _subqueries(child, found, seen)
+        return
+    inner = getattr(expr, "query", None)
+    if isinstance(inner, Query):
+        found.append(inner)
+    for attr in ("lhs", "rhs"):
+        _subqueries(getattr(expr, attr, None), found, seen)
+    if isinstance(expr, (list, tuple)):
+        for item in expr:
+            _subqueries(item, found, seen)
+        return
+    getter = getattr(expr, "get_source_expressions", None)
+    if getter is not None and not isinstance(expr, type):
+        try:
+            sources = getter()
+        except TypeError:
+            return
+        for source in sources:
+            _subqueries(source, found, seen)
+
+
+def dnfs(query: Query, vendor: str = "") -> dict[str, list[dict[str, str]]]:
+    """``{table: [conjunction, ...]}`` for every table ``query`` (and its subqueries) reads."""
+    aliases = {alias: join.table_name for alias, join in query.alias_map.items()}
+    dnf = _where_dnf(query.where, aliases, vendor) or TRUE
+    result: dict[str, set[frozenset]] = {}
+    refcount = query.alias_refcount
+    for alias, table in aliases.items():
+        if not refcount.get(alias) and alias != query.base_table:
+            continue
+        bucket = result.setdefault(table, set())
+        for conj in dnf:
+            bucket.add(frozenset((c, v) for a, c, v in conj if a == alias))
+    for table in query.extra_tables:
+        result.setdefault(table, set()).add(frozenset())
+
+    found: list[Query] = []
+    seen: set = set()
+    sources = [query.where, *query.annotations.values(), *(query.select or ())]
+    sources += [o for o in (query.order_by or ()) if not isinstance(o, str)]
+    if isinstance(query.group_by, tuple):
+        sources += list(query.group_by)
+    for source in sources:
+        _subqueries(source, found, seen)
+    found += list(getattr(query, "combined_queries", ()) or ())
+    for sub in found:
+        for table, conjs in dnfs(sub, vendor).items():
+            bucket = result.setdefault(table, set())
+            bucket.update(frozenset(c.items()) for c in conjs)
+
+    return {table: _minimize(conjs) for table, conjs in result.items()}
+
+
+def _minimize(conjs: set[frozenset]) -> list[dict[str, str]]:
+    """Drop conjunctions implied by a smaller one (a wildcard swallows everything)."""
+    if frozenset() in conjs:
+        return [{}]
+    ordered = sorted(conjs, key=len)
+    kept: list[frozenset] = []
+    for conj in ordered:
+        if not any(k <= conj for k in kept):
+            kept.append(conj)
+    return [dict(conj) for conj in kept]

@@ -1,0 +1,10 @@
+"""A CACHEOPS_PREFIX callable used by the test suite when CACHEOPS_PREFIX=1 is set."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def prefix(query: Any) -> str:
+    """Keys of each database live under their own prefix."""
+    return f"p-{query.db}:"

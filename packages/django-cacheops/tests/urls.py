@@ -1,0 +1,8 @@
+"""URLs of the test project (the admin, for the 'admin querysets are never cached' test)."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import path
+
+urlpatterns = [path("admin/", admin.site.urls)]
