@@ -247,7 +247,7 @@ def test_signal_cache_invalidated(cat):
 def test_invalidate_command(cat):
     post = Post.objects.create(title="a", category=cat)
     q1 = lambda: [p.title for p in Post.objects.filter(category=cat)]  # noqa: E731
-    for target in ("testapp.post.%d" % post.pk, "testapp.post", "testapp", "all"):
+    for target in (f"testapp.post.{post.pk}", "testapp.post", "testapp", "all"):
         q1()
         Post.objects.filter(pk=post.pk).update(title=target)
         call_command("invalidate", target)

@@ -13,6 +13,7 @@ from typing import Any
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connections, transaction
 from django.db.models import Model, QuerySet, signals
+from django.db.models.manager import BaseManager
 from django.db.models.query import MAX_GET_RESULTS, ModelIterable
 
 from .conf import ALL_OPS, model_profile, settings
@@ -335,6 +336,8 @@ def install_cacheops() -> None:
     QuerySet._cacheops_lock = None
     QuerySet._cacheops_get = False
     QuerySet._cacheops_cloning = True
+    for name in ("cache", "nocache", "invalidated_update"):
+        setattr(BaseManager, name, _manager_method(name))
 
     signals.pre_save.connect(_pre_save, dispatch_uid="cacheops.pre_save")
     signals.post_save.connect(_post_save, dispatch_uid="cacheops.post_save")
@@ -342,6 +345,15 @@ def install_cacheops() -> None:
     signals.m2m_changed.connect(_m2m_changed, dispatch_uid="cacheops.m2m_changed")
 
     _install_admin()
+
+
+def _manager_method(name: str) -> Any:
+    def method(self: BaseManager, *args: Any, **kwargs: Any) -> Any:
+        return getattr(self.get_queryset(), name)(*args, **kwargs)
+
+    method.__name__ = name
+    method.__doc__ = getattr(QuerySet, name).__doc__
+    return method
 
 
 def _install_admin() -> None:
