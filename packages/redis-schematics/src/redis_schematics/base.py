@@ -1,0 +1,418 @@
+"""``BaseRedisMixin``: settings, primary keys, keys, serialization and the public API of every layer.
+
+A layer subclasses it and supplies *plans* (see :mod:`redis_schematics.runner`):
+``_get_plan``, ``_all_plan``, ``_save_plan``, ``_delete_plan``, ``_delete_all_plan`` and
+optionally ``_filter_plan``. Each public method exists twice: ``set()`` on a ``redis.Redis`` /
+``RedisCluster`` in ``__redis_client__``, ``aset()`` on a ``redis.asyncio`` client in
+``__async_redis_client__``.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+import weakref
+from collections.abc import Iterable, Mapping
+from typing import Any, ClassVar, TypeVar
+
+from .exceptions import ConfigurationError, MultipleFound, NotFound, StrictPerformanceException
+from .lookups import Condition, matches, parse_filters
+from .pipeline import AsyncPipeline, Pipeline, raw_pipeline
+from .runner import Plan, run_async, run_sync
+
+__all__ = ["BaseRedisMixin"]
+
+M = TypeVar("M", bound="BaseRedisMixin")
+
+_prototypes: weakref.WeakKeyDictionary[type, Any] = weakref.WeakKeyDictionary()
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+
+class BaseRedisMixin:
+    """Redis persistence for a ``schematics.models.Model`` (mix it in after ``Model``).
+
+    Class options (all optional but the client):
+
+    * ``__redis_client__``: a ``redis.Redis`` or ``redis.cluster.RedisCluster``;
+    * ``__async_redis_client__``: a ``redis.asyncio`` client for the ``a*`` methods;
+    * ``__expire__``: seconds to live, ``None`` for no expiry;
+    * ``__prefix__``: key namespace, the class name unless overridden (a string or a property);
+    * ``__unique_together__``: field names whose values make the primary key
+      (``__unique_args__`` is the old spelling and still works);
+    * ``__strict_performance__``: raise :class:`StrictPerformanceException` instead of scanning;
+    * ``__serializer__`` / ``__deserializer__``: how primitives become stored strings and back.
+    """
+
+    __redis_client__: ClassVar[Any] = None
+    __async_redis_client__: ClassVar[Any] = None
+    __expire__: ClassVar[float | None] = None
+    __unique_together__: ClassVar[Iterable[str] | None] = None
+    __unique_args__: ClassVar[Iterable[str] | None] = None
+    __strict_performance__: ClassVar[bool] = False
+
+    _fields: ClassVar[dict[str, Any]]
+
+    @property
+    def __prefix__(self) -> str:
+        """Namespace of this model's keys: the class name by default."""
+        return type(self).__name__
+
+    @staticmethod
+    def __serializer__(obj: Any) -> str:
+        """Turn a primitive (``to_primitive()`` output) into the stored string."""
+        return json.dumps(obj)
+
+    @staticmethod
+    def __deserializer__(dump: str | bytes) -> Any:
+        """Turn a stored string (or bytes) back into a primitive."""
+        return json.loads(dump)
+
+    # ------------------------------------------------------------------ class-level settings
+
+    @classmethod
+    def _prototype(cls) -> Any:
+        """A blank instance, used to evaluate options written as properties."""
+        proto = _prototypes.get(cls)
+        if proto is None:
+            proto = _prototypes[cls] = cls()
+        return proto
+
+    @classmethod
+    def _setting(cls, name: str) -> Any:
+        """A class option, evaluating it on a blank instance when it is a property."""
+        value = getattr(cls, name)
+        if isinstance(value, property):
+            if value is BaseRedisMixin.__dict__.get(name):  # the default __prefix__
+                return cls.__name__
+            return value.fget(cls._prototype())  # type: ignore[misc]
+        return value
+
+    @classmethod
+    def _client(cls) -> Any:
+        client = cls.__redis_client__
+        if client is None:
+            raise ConfigurationError(
+                f"{cls.__name__}.__redis_client__ is not set: assign a redis.Redis or "
+                "redis.cluster.RedisCluster to it (or use the a* methods with __async_redis_client__)"
+            )
+        return client
+
+    @classmethod
+    def _async_client(cls) -> Any:
+        client = cls.__async_redis_client__
+        if client is None:
+            raise ConfigurationError(
+                f"{cls.__name__}.__async_redis_client__ is not set: assign a redis.asyncio.Redis "
+                "or redis.asyncio.cluster.RedisCluster to it to use the a* methods"
+            )
+        return client
+
+    @classmethod
+    def _unique_fields(cls) -> tuple[str, ...]:
+        names = tuple(cls.__unique_together__ or cls.__unique_args__ or ())
+        unknown = [name for name in names if name not in cls._fields]
+        if unknown:
+            raise ConfigurationError(f"{cls.__name__}.__unique_together__ names unknown fields {unknown}")
+        return names
+
+    @classmethod
+    def _key_for(cls, pk: str) -> str:
+        """The storage key (or hash field) of the object whose primary key is ``pk``."""
+        if cls.__key_pattern__ is not BaseRedisMixin.__key_pattern__:  # a custom layout
+            return cls._prototype().__key_pattern__(pk)
+        prefix = cls._setting("__prefix__")
+        return f"{prefix}:{pk}" if prefix else pk
+
+    # ------------------------------------------------------------------ instance helpers
+
+    @property
+    def __primary_key__(self) -> str | None:
+        """The object's identity: ``pk``, else ``id``, else the ``__unique_together__`` values
+        joined with dots; ``None`` when none of them is set."""
+        fields = self._fields
+        for name in ("pk", "id"):
+            if name in fields:
+                value = self.get(name)  # type: ignore[attr-defined]
+                if value is not None and value != "":
+                    return str(value)
+        names = type(self)._unique_fields()
+        if names:
+            values = [self.get(name) for name in names]  # type: ignore[attr-defined]
+            if all(value is not None for value in values):
+                return ".".join(_text(fields[n].to_primitive(v)) for n, v in zip(names, values))
+        return None
+
+    def __key_pattern__(self, *args: str) -> str:
+        """Join the prefix and ``args`` with ``:`` (the original key layout)."""
+        prefix = type(self)._setting("__prefix__")
+        return ":".join(([prefix] if prefix else []) + [str(arg) for arg in args])
+
+    @property
+    def key(self) -> str:
+        """This object's key (for the hash layer: its field in the class hash)."""
+        pk = self.__primary_key__
+        if pk is None:
+            raise ConfigurationError(f"this {type(self).__name__} has no primary key yet: call set() first")
+        return type(self)._key_for(pk)
+
+    def __json__(self) -> Any:
+        """JSON-ready form of the object (its ``to_primitive()``)."""
+        return self.to_primitive()  # type: ignore[attr-defined]
+
+    def _prepare_write(self) -> str:
+        """Give the object its primary key, then validate it; return the primary key.
+
+        Validation runs before anything is sent, so invalid data raises schematics'
+        ``DataError`` and leaves Redis untouched.
+        """
+        pk = self.__primary_key__
+        if pk is None:
+            if "pk" not in self._fields:
+                raise ConfigurationError(
+                    f"{type(self).__name__} needs a primary key: declare pk = StringType() (a unique id "
+                    "is generated into it), an id field, or __unique_together__"
+                )
+            pk = str(uuid.uuid4())
+        if "pk" in self._fields and self.get("pk") != pk:  # type: ignore[attr-defined]
+            self.pk = pk
+        self.validate()  # type: ignore[attr-defined]
+        return pk
+
+    @classmethod
+    def _load(cls: type[M], data: Mapping[str, Any], pk: str | None = None) -> M:
+        obj = cls(data, strict=False)  # type: ignore[call-arg]
+        if pk is not None and "pk" in cls._fields and obj.get("pk") is None:  # type: ignore[attr-defined]
+            obj.pk = pk
+        return obj
+
+    @classmethod
+    def _decode(cls: type[M], raw: Any) -> M:
+        return cls._load(cls.__deserializer__(raw))
+
+    # ------------------------------------------------------------------ plans shared by the layers
+
+    @classmethod
+    def _filter_plan(cls, conditions: list[Condition]) -> Plan:
+        """Scanning filter: load everything, keep what matches."""
+        if cls.__strict_performance__:
+            raise StrictPerformanceException(
+                f"{cls.__name__}.filter() would read every object and __strict_performance__ is set"
+            )
+        objects = yield from cls._all_plan()
+        return [obj for obj in objects if matches(obj, conditions)]
+
+    @classmethod
+    def _match_plan(cls, filters: dict[str, Any]) -> Plan:
+        conditions = parse_filters(cls, filters)
+        pk = cls._pk_from_filters(filters)
+        if pk is not None:
+            obj = yield from cls._get_plan(pk)
+            if obj is None or not matches(obj, conditions):
+                raise NotFound(f"no {cls.__name__} matches {filters}")
+            return obj
+        return (yield from cls._one_plan(conditions, filters))
+
+    @classmethod
+    def _one_plan(cls, conditions: list[Condition], filters: dict[str, Any]) -> Plan:
+        found = yield from cls._filter_plan(conditions)
+        if not found:
+            raise NotFound(f"no {cls.__name__} matches {filters}")
+        if len(found) > 1:
+            raise MultipleFound(f"{len(found)} {cls.__name__} objects match {filters}")
+        return found[0]
+
+    @classmethod
+    def _pk_from_filters(cls, filters: dict[str, Any]) -> str | None:
+        """The primary key that plain ``pk``/``id``/``__unique_together__`` filters pin down, if any."""
+        if "pk" in filters and "pk" not in cls._fields and filters["pk"] is not None:
+            return str(filters["pk"])
+        names = {"pk", "id", *cls._unique_fields()} & set(cls._fields)
+        direct = {name: filters[name] for name in names if name in filters}
+        if not direct:
+            return None
+        return cls(direct, strict=False).__primary_key__  # type: ignore[call-arg]
+
+    @classmethod
+    def _delete_filter_plan(cls, conditions: list[Condition]) -> Plan:
+        objects = yield from cls._filter_plan(conditions)
+        if not objects:
+            return 0
+        return (yield from cls._delete_plan([obj.__primary_key__ for obj in objects]))
+
+    @classmethod
+    def _refresh_source(cls, pk: str) -> Plan:
+        return (yield from cls._get_plan(pk))
+
+    # ------------------------------------------------------------------ layer hooks
+
+    @classmethod
+    def _get_plan(cls, pk: str) -> Plan:  # pragma: no cover - abstract
+        raise NotImplementedError(f"{cls.__name__} must implement _get_plan")
+
+    @classmethod
+    def _all_plan(cls) -> Plan:  # pragma: no cover - abstract
+        raise NotImplementedError(f"{cls.__name__} must implement _all_plan")
+
+    def _save_plan(self, pk: str) -> Plan:  # pragma: no cover - abstract
+        raise NotImplementedError(f"{type(self).__name__} must implement _save_plan")
+
+    @classmethod
+    def _delete_plan(cls, pks: list[str]) -> Plan:  # pragma: no cover - abstract
+        raise NotImplementedError(f"{cls.__name__} must implement _delete_plan")
+
+    @classmethod
+    def _delete_all_plan(cls) -> Plan:  # pragma: no cover - abstract
+        raise NotImplementedError(f"{cls.__name__} must implement _delete_all_plan")
+
+    # ------------------------------------------------------------------ public API (sync)
+
+    @classmethod
+    def pipeline(cls, transaction: bool | None = None) -> Pipeline:
+        """A pipeline on this model's client: ``with Model.pipeline() as p: obj.set(pipeline=p)``.
+
+        ``transaction`` defaults to MULTI/EXEC on a single server and to a plain pipeline on a
+        cluster (where one transaction can only touch one hash slot).
+        """
+        return Pipeline(cls._client(), transaction)
+
+    def set(self, pipeline: Any = None) -> None:
+        """Validate, then store the object (queued on ``pipeline`` when one is given)."""
+        pk = self._prepare_write()
+        run_sync(self._save_plan(pk), self._client(), raw_pipeline(pipeline))
+
+    def delete(self, pipeline: Any = None) -> None:
+        """Remove the object from storage (a missing object is not an error)."""
+        pk = self.__primary_key__
+        if pk is not None:
+            run_sync(type(self)._delete_plan([pk]), self._client(), raw_pipeline(pipeline))
+
+    def refresh(self) -> None:
+        """Reload the object's fields from storage.
+
+        :raises NotFound: the object is no longer stored.
+        """
+        fresh = run_sync(type(self)._refresh_source(self._pk_or_fail()), self._client())
+        if fresh is None:
+            raise NotFound(f"{type(self).__name__} {self.__primary_key__!r} is not stored")
+        self.import_data(fresh.to_native())  # type: ignore[attr-defined]
+
+    def _pk_or_fail(self) -> str:
+        pk = self.__primary_key__
+        if pk is None:
+            raise NotFound(f"this {type(self).__name__} has no primary key, so it was never stored")
+        return pk
+
+    @classmethod
+    def match_for_pk(cls: type[M], pk: Any) -> M:
+        """The stored object whose primary key is ``pk``.
+
+        :raises NotFound: nothing is stored under that key.
+        """
+        obj = run_sync(cls._get_plan(str(pk)), cls._client())
+        if obj is None:
+            raise NotFound(f"no {cls.__name__} with pk {pk!r}")
+        return obj
+
+    @classmethod
+    def match_for_values(cls: type[M], **filters: Any) -> M:
+        """The one stored object matching ``filters``.
+
+        :raises NotFound: none matches. :raises MultipleFound: several match.
+        :raises InvalidFilter: a filter names an unknown field or lookup.
+        """
+        conditions = parse_filters(cls, filters)
+        return run_sync(cls._one_plan(conditions, filters), cls._client())
+
+    @classmethod
+    def match(cls: type[M], **filters: Any) -> M:
+        """The one stored object matching ``filters``: read by primary key when the filters
+        pin it down (``pk``, ``id`` or every ``__unique_together__`` field), else by values.
+        Every filter is checked either way."""
+        return run_sync(cls._match_plan(filters), cls._client())
+
+    @classmethod
+    def all(cls: type[M]) -> list[M]:
+        """Every stored object of this model."""
+        return run_sync(cls._all_plan(), cls._client())
+
+    @classmethod
+    def filter(cls: type[M], **filters: Any) -> list[M]:
+        """Every stored object matching all ``filters`` (``field=v``, ``field__gte=v``, ...)."""
+        return run_sync(cls._filter_plan(parse_filters(cls, filters)), cls._client())
+
+    @classmethod
+    def delete_all(cls) -> int:
+        """Remove every stored object of this model; return how many there were."""
+        return run_sync(cls._delete_all_plan(), cls._client())
+
+    @classmethod
+    def delete_filter(cls, **filters: Any) -> int:
+        """Remove the objects matching ``filters``; return how many were removed."""
+        return run_sync(cls._delete_filter_plan(parse_filters(cls, filters)), cls._client())
+
+    # ------------------------------------------------------------------ public API (asyncio)
+
+    @classmethod
+    def apipeline(cls, transaction: bool | None = None) -> AsyncPipeline:
+        """``async with Model.apipeline() as p: await obj.aset(pipeline=p)``."""
+        return AsyncPipeline(cls._async_client(), transaction)
+
+    async def aset(self, pipeline: Any = None) -> None:
+        """Async :meth:`set`."""
+        pk = self._prepare_write()
+        await run_async(self._save_plan(pk), self._async_client(), raw_pipeline(pipeline))
+
+    async def adelete(self, pipeline: Any = None) -> None:
+        """Async :meth:`delete`."""
+        pk = self.__primary_key__
+        if pk is not None:
+            await run_async(type(self)._delete_plan([pk]), self._async_client(), raw_pipeline(pipeline))
+
+    async def arefresh(self) -> None:
+        """Async :meth:`refresh`."""
+        fresh = await run_async(type(self)._refresh_source(self._pk_or_fail()), self._async_client())
+        if fresh is None:
+            raise NotFound(f"{type(self).__name__} {self.__primary_key__!r} is not stored")
+        self.import_data(fresh.to_native())  # type: ignore[attr-defined]
+
+    @classmethod
+    async def amatch_for_pk(cls: type[M], pk: Any) -> M:
+        """Async :meth:`match_for_pk`."""
+        obj = await run_async(cls._get_plan(str(pk)), cls._async_client())
+        if obj is None:
+            raise NotFound(f"no {cls.__name__} with pk {pk!r}")
+        return obj
+
+    @classmethod
+    async def amatch_for_values(cls: type[M], **filters: Any) -> M:
+        """Async :meth:`match_for_values`."""
+        conditions = parse_filters(cls, filters)
+        return await run_async(cls._one_plan(conditions, filters), cls._async_client())
+
+    @classmethod
+    async def amatch(cls: type[M], **filters: Any) -> M:
+        """Async :meth:`match`."""
+        return await run_async(cls._match_plan(filters), cls._async_client())
+
+    @classmethod
+    async def aall(cls: type[M]) -> list[M]:
+        """Async :meth:`all`."""
+        return await run_async(cls._all_plan(), cls._async_client())
+
+    @classmethod
+    async def afilter(cls: type[M], **filters: Any) -> list[M]:
+        """Async :meth:`filter`."""
+        return await run_async(cls._filter_plan(parse_filters(cls, filters)), cls._async_client())
+
+    @classmethod
+    async def adelete_all(cls) -> int:
+        """Async :meth:`delete_all`."""
+        return await run_async(cls._delete_all_plan(), cls._async_client())
+
+    @classmethod
+    async def adelete_filter(cls, **filters: Any) -> int:
+        """Async :meth:`delete_filter`."""
+        return await run_async(cls._delete_filter_plan(parse_filters(cls, filters)), cls._async_client())

@@ -1,0 +1,231 @@
+"""The indexed layer: one hash per object and secondary indexes kept in plain Redis.
+
+Keys, all sharing the hash tag ``{<prefix>}`` so that one Lua script may touch them on a cluster:
+
+* ``{P}:obj:<pk>``: the object, one hash field per attribute (each value serialized);
+* ``{P}:members``: sorted set of every pk, scored by expiry time in ms (``+inf``: none);
+* ``{P}:entries``: hash pk -> JSON list of the index keys the object is in (for clean updates);
+* ``{P}:eq:<field>:<value>``: set of pks per value of an indexed field (equality, ``__in``);
+* ``{P}:range:<field>``: sorted set pk -> score for indexed numbers, dates and datetimes.
+
+Every write is one Lua script, so the object and its index entries change together; the entries
+of an object's old values are removed when it is re-saved, deleted, or found expired.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+from schematics import models, types
+from schematics.types import DateTimeType, DateType, NumberType
+
+from .base import BaseRedisMixin, _text
+from .exceptions import ConfigurationError, StrictPerformanceException
+from .lookups import Condition, matches
+from .runner import Call, Eval, Plan, run_async, run_sync
+from .scripts import DELETE, QUERY, SAVE, SWEEP
+
+__all__ = ["IndexedRedisMixin", "IndexedRedisModel"]
+
+_RANGE_TYPES = (NumberType, DateType, DateTimeType)
+_INDEXABLE_OPS = {"eq", "in", "gt", "gte", "lt", "lte"}
+
+
+def _score(value: Any) -> float:
+    """Sort key of a range-indexed value (naive datetimes count as UTC)."""
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.timezone.utc)
+        return value.timestamp()
+    if isinstance(value, dt.date):
+        return float(value.toordinal())
+    return float(value)
+
+
+class IndexedRedisMixin(BaseRedisMixin):
+    """One hash per object plus declared secondary indexes: ``__indexes__ = ("flavour", "amount")``.
+
+    ``filter()``/``match_for_values()`` with at least one ``eq``/``in``/``gt``/``gte``/``lt``/``lte``
+    condition on an indexed field read only the matching objects (no scan); other conditions are
+    then checked in Python. Numbers, dates and datetimes get a sorted set (ranges and equality),
+    every other type a set per value.
+    """
+
+    __indexes__: ClassVar[Iterable[str]] = ()
+
+    # ------------------------------------------------------------------ keys
+
+    @classmethod
+    def _tag(cls) -> str:
+        return "{" + (cls._setting("__prefix__") or cls.__name__) + "}"
+
+    @classmethod
+    def _object_prefix(cls) -> str:
+        return f"{cls._tag()}:obj:"
+
+    @classmethod
+    def _key_for(cls, pk: str) -> str:
+        return f"{cls._object_prefix()}{pk}"
+
+    @classmethod
+    def _members_key(cls) -> str:
+        return f"{cls._tag()}:members"
+
+    @classmethod
+    def _entries_key(cls) -> str:
+        return f"{cls._tag()}:entries"
+
+    @classmethod
+    def _index_fields(cls) -> dict[str, bool]:
+        """Indexed field name -> whether it uses a sorted set (range index)."""
+        names = tuple(cls.__indexes__)
+        unknown = [name for name in names if name not in cls._fields]
+        if unknown:
+            raise ConfigurationError(f"{cls.__name__}.__indexes__ names unknown fields {unknown}")
+        return {name: isinstance(cls._fields[name], _RANGE_TYPES) for name in names}
+
+    @classmethod
+    def _token(cls, field: str, value: Any) -> str:
+        primitive = None if value is None else cls._fields[field].to_primitive(value)
+        return json.dumps(primitive, sort_keys=True, separators=(",", ":"), default=str)
+
+    @classmethod
+    def _eq_key(cls, field: str, value: Any) -> str:
+        return f"{cls._tag()}:eq:{field}:{cls._token(field, value)}"
+
+    @classmethod
+    def _range_key(cls, field: str) -> str:
+        return f"{cls._tag()}:range:{field}"
+
+    # ------------------------------------------------------------------ reading
+
+    @classmethod
+    def _from_fields(cls, pk: Any, flat: Any) -> Any:
+        """An object from a hash reply (a dict from HGETALL, a flat list from a script)."""
+        if isinstance(flat, dict):
+            pairs = flat.items()
+        else:
+            pairs = zip(flat[::2], flat[1::2])
+        data = {_text(name): cls.__deserializer__(value) for name, value in pairs}
+        return cls._load(data, _text(pk))
+
+    @classmethod
+    def _get_plan(cls, pk: str) -> Plan:
+        stored = yield Call("hgetall", (cls._key_for(pk),))
+        return cls._from_fields(pk, stored) if stored else None
+
+    @classmethod
+    def _query_plan(cls, conditions: list[dict[str, Any]]) -> Plan:
+        reply = yield Eval(
+            QUERY,
+            (cls._members_key(), cls._entries_key()),
+            (cls._object_prefix(), json.dumps(conditions)),
+        )
+        return [cls._from_fields(pk, flat) for pk, flat in zip(reply[::2], reply[1::2])]
+
+    @classmethod
+    def _all_plan(cls) -> Plan:
+        return (yield from cls._query_plan([]))
+
+    @classmethod
+    def _index_condition(cls, condition: Condition, ranged: bool) -> dict[str, Any] | None:
+        """The server-side form of ``condition`` on an indexed field, or None if it can't use the index.
+
+        Range bounds are inclusive: the conversion to a float score may merge neighbours, and
+        every condition is re-checked exactly in Python afterwards.
+        """
+        op, value = condition.op, condition.value
+        if op not in _INDEXABLE_OPS:
+            return None
+        values = value if op == "in" else [value]
+        if not ranged:
+            if op not in ("eq", "in"):
+                return None
+            return {"s": [cls._eq_key(condition.field, item) for item in values]}
+        if any(item is None for item in values):
+            return None
+        key = cls._range_key(condition.field)
+        if op in ("eq", "in"):
+            points = sorted({repr(_score(item)) for item in values})
+            return {"z": key, "r": [[point, point] for point in points]} if points else {"s": []}
+        score = repr(_score(value))
+        low, high = (score, "+inf") if op in ("gt", "gte") else ("-inf", score)
+        return {"z": key, "r": [[low, high]]}
+
+    @classmethod
+    def _filter_plan(cls, conditions: list[Condition]) -> Plan:
+        indexes = cls._index_fields()
+        server = []
+        for condition in conditions:
+            if condition.field in indexes:
+                translated = cls._index_condition(condition, indexes[condition.field])
+                if translated is not None:
+                    server.append(translated)
+        if not server and conditions and cls.__strict_performance__:
+            raise StrictPerformanceException(
+                f"{cls.__name__}.filter() on {[c.field for c in conditions]} uses no index "
+                f"(indexes: {list(indexes)}) and __strict_performance__ is set"
+            )
+        objects = yield from cls._query_plan(server)
+        return [obj for obj in objects if matches(obj, conditions)]
+
+    # ------------------------------------------------------------------ writing
+
+    def _index_entries(self) -> list[list[str]]:
+        cls = type(self)
+        entries = []
+        for field, ranged in cls._index_fields().items():
+            value = self.get(field)  # type: ignore[attr-defined]
+            if ranged:
+                if value is not None:
+                    entries.append(["z", cls._range_key(field), repr(_score(value))])
+            else:
+                entries.append(["s", cls._eq_key(field, value)])
+        return entries
+
+    def _save_plan(self, pk: str) -> Plan:
+        cls = type(self)
+        entries = self._index_entries()
+        pairs: list[str] = []
+        for name, value in self.to_primitive().items():  # type: ignore[attr-defined]
+            pairs += [name, self.__serializer__(value)]
+        ttl = int(self.__expire__ * 1000) if self.__expire__ else 0
+        keys = (cls._key_for(pk), cls._members_key(), cls._entries_key(), *(e[1] for e in entries))
+        yield Eval(SAVE, keys, (pk, ttl, json.dumps(entries), *pairs))
+
+    @classmethod
+    def _delete_plan(cls, pks: list[str]) -> Plan:
+        if not pks:
+            return 0
+        return (yield Eval(DELETE, (cls._members_key(), cls._entries_key()), (cls._object_prefix(), *pks)))
+
+    @classmethod
+    def _delete_all_plan(cls) -> Plan:
+        return (yield Eval(DELETE, (cls._members_key(), cls._entries_key()), (cls._object_prefix(),)))
+
+    @classmethod
+    def _sweep_plan(cls) -> Plan:
+        return (yield Eval(SWEEP, (cls._members_key(), cls._entries_key()), (cls._object_prefix(),)))
+
+    @classmethod
+    def sweep(cls) -> int:
+        """Drop the index entries of expired objects now; return how many objects were swept.
+
+        Queries already skip and sweep expired objects they meet; call this (e.g. periodically)
+        to reclaim the memory of entries no query touches.
+        """
+        return run_sync(cls._sweep_plan(), cls._client())
+
+    @classmethod
+    async def asweep(cls) -> int:
+        """Async :meth:`sweep`."""
+        return await run_async(cls._sweep_plan(), cls._async_client())
+
+
+class IndexedRedisModel(models.Model, IndexedRedisMixin):
+    """A schematics ``Model`` stored with :class:`IndexedRedisMixin`, with a ``pk`` field."""
+
+    pk = types.StringType()

@@ -1,0 +1,159 @@
+"""Sans-IO plumbing: layers describe Redis work as generators, one driver runs them sync, one async.
+
+A *plan* is a generator that yields operations (:class:`Call`, :class:`Batch`, :class:`Eval`,
+:class:`ScanKeys`) and receives each result; its return value is the plan's result. The same plan
+runs on ``redis.Redis``, ``redis.cluster.RedisCluster`` and their ``redis.asyncio`` twins, or is
+queued on a pipeline (write plans only: queued operations give back ``None``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from redis.exceptions import NoScriptError
+
+__all__ = ["Batch", "Call", "Eval", "Plan", "ScanKeys", "Script", "run_async", "run_sync"]
+
+
+@dataclass(frozen=True)
+class Call:
+    """One Redis command, by redis-py method name (``mget`` becomes ``mget_nonatomic`` on a cluster)."""
+
+    name: str
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Commands sent together; with ``transaction`` inside MULTI/EXEC (keys must share a slot)."""
+
+    calls: tuple[Call, ...]
+    transaction: bool = True
+
+
+@dataclass(frozen=True)
+class Script:
+    """A Lua script, run by SHA with a fallback to loading it."""
+
+    source: str
+
+    @cached_property
+    def sha(self) -> str:
+        """The SHA-1 Redis names the script by."""
+        return hashlib.sha1(self.source.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Eval:
+    """Run ``script`` with ``keys`` and ``args`` (atomic on the server)."""
+
+    script: Script
+    keys: tuple[Any, ...]
+    args: tuple[Any, ...] = ()
+
+
+@dataclass(frozen=True)
+class ScanKeys:
+    """Every key matching a glob, found with SCAN (on every primary of a cluster), never KEYS."""
+
+    pattern: str
+    count: int = 1000
+
+
+Plan = Generator[Any, Any, Any]
+
+_CLUSTER_NAMES = {"mget": "mget_nonatomic"}
+
+
+def _method(client: Any, name: str) -> Any:
+    if name in _CLUSTER_NAMES and hasattr(client, _CLUSTER_NAMES[name]):
+        name = _CLUSTER_NAMES[name]
+    return getattr(client, name)
+
+
+def _queue(pipe: Any, op: Any) -> None:
+    """Queue a write operation on a pipeline (sync and async pipelines queue synchronously)."""
+    if isinstance(op, Call):
+        _method(pipe, op.name)(*op.args, **op.kwargs)
+    elif isinstance(op, Batch):
+        for call in op.calls:
+            _method(pipe, call.name)(*call.args, **call.kwargs)
+    elif isinstance(op, Eval):
+        # EVAL rather than EVALSHA: a queued EVALSHA cannot recover from NOSCRIPT, and cluster
+        # pipelines refuse eval()/evalsha() but route a raw EVAL by its first key.
+        pipe.execute_command("EVAL", op.script.source, len(op.keys), *op.keys, *op.args)
+    else:
+        raise TypeError(f"{type(op).__name__} cannot be queued on a pipeline (reads need a client)")
+
+
+def _step_sync(client: Any, op: Any) -> Any:
+    if isinstance(op, Call):
+        return _method(client, op.name)(*op.args, **op.kwargs)
+    if isinstance(op, Batch):
+        with client.pipeline(transaction=op.transaction) as pipe:
+            for call in op.calls:
+                _method(pipe, call.name)(*call.args, **call.kwargs)
+            return pipe.execute()
+    if isinstance(op, Eval):
+        try:
+            return client.evalsha(op.script.sha, len(op.keys), *op.keys, *op.args)
+        except NoScriptError:
+            client.script_load(op.script.source)
+            return client.evalsha(op.script.sha, len(op.keys), *op.keys, *op.args)
+    if isinstance(op, ScanKeys):
+        return list(client.scan_iter(match=op.pattern, count=op.count))
+    raise TypeError(f"unknown operation {op!r}")
+
+
+async def _step_async(client: Any, op: Any) -> Any:
+    if isinstance(op, Call):
+        return await _method(client, op.name)(*op.args, **op.kwargs)
+    if isinstance(op, Batch):
+        async with client.pipeline(transaction=op.transaction) as pipe:
+            for call in op.calls:
+                _method(pipe, call.name)(*call.args, **call.kwargs)
+            return await pipe.execute()
+    if isinstance(op, Eval):
+        try:
+            return await client.evalsha(op.script.sha, len(op.keys), *op.keys, *op.args)
+        except NoScriptError:
+            await client.script_load(op.script.source)
+            return await client.evalsha(op.script.sha, len(op.keys), *op.keys, *op.args)
+    if isinstance(op, ScanKeys):
+        return [key async for key in client.scan_iter(match=op.pattern, count=op.count)]
+    raise TypeError(f"unknown operation {op!r}")
+
+
+def run_sync(plan: Plan, client: Any, pipeline: Any = None) -> Any:
+    """Run ``plan`` on a synchronous client, or queue it on ``pipeline``; return the plan's result."""
+    result = None
+    try:
+        while True:
+            op = plan.send(result)
+            if pipeline is not None:
+                _queue(pipeline, op)
+                result = None
+            else:
+                result = _step_sync(client, op)
+    except StopIteration as done:
+        return done.value
+
+
+async def run_async(plan: Plan, client: Any, pipeline: Any = None) -> Any:
+    """Run ``plan`` on a ``redis.asyncio`` client, or queue it on ``pipeline``; return its result."""
+    result = None
+    try:
+        while True:
+            op = plan.send(result)
+            if pipeline is not None:
+                _queue(pipeline, op)
+                result = None
+            else:
+                result = await _step_async(client, op)
+    except StopIteration as done:
+        return done.value

@@ -1,0 +1,21 @@
+"""The indexed layer's Lua scripts, read once from ``lua/`` (each prefixed with ``common.lua``)."""
+
+from __future__ import annotations
+
+from importlib.resources import files
+
+from .runner import Script
+
+__all__ = ["DELETE", "QUERY", "SAVE", "SWEEP"]
+
+
+def _load(name: str) -> Script:
+    folder = files(__package__).joinpath("lua")
+    common = folder.joinpath("common.lua").read_text(encoding="utf-8")
+    return Script(common + "\n" + folder.joinpath(f"{name}.lua").read_text(encoding="utf-8"))
+
+
+SAVE = _load("save")
+DELETE = _load("delete")
+SWEEP = _load("sweep")
+QUERY = _load("query")

@@ -1,0 +1,73 @@
+"""The simple layer: one string key per object, ``<prefix>:<pk>`` holding the serialized object."""
+
+from __future__ import annotations
+
+import re
+
+from schematics import models, types
+
+from .base import BaseRedisMixin
+from .exceptions import StrictPerformanceException
+from .runner import Call, Plan, ScanKeys
+
+__all__ = ["SimpleRedisMixin", "SimpleRedisModel"]
+
+_GLOB_SPECIAL = re.compile(r"([*?\[\]\\])")
+
+
+def glob_escape(text: str) -> str:
+    """``text`` with the characters SCAN MATCH treats as wildcards escaped."""
+    return _GLOB_SPECIAL.sub(r"\\\1", text)
+
+
+class SimpleRedisMixin(BaseRedisMixin):
+    """One key per object: ``SET <prefix>:<pk> <json> [EX __expire__]``.
+
+    Fast ``match_for_pk``/``set``/``delete``, each object expires on its own; ``all()`` and
+    ``filter()`` SCAN the keyspace for ``<prefix>:*`` and read every object.
+    """
+
+    @classmethod
+    def _scan_pattern(cls) -> str:
+        prefix = cls._setting("__prefix__")
+        return f"{glob_escape(prefix)}:*" if prefix else "*"
+
+    @classmethod
+    def _get_plan(cls, pk: str) -> Plan:
+        raw = yield Call("get", (cls._key_for(pk),))
+        return None if raw is None else cls._decode(raw)
+
+    @classmethod
+    def _all_plan(cls) -> Plan:
+        if cls.__strict_performance__:
+            raise StrictPerformanceException(
+                f"{cls.__name__}.all() scans the keyspace and __strict_performance__ is set"
+            )
+        keys = yield ScanKeys(cls._scan_pattern())
+        if not keys:
+            return []
+        raws = yield Call("mget", (keys,))
+        # A key that expired (or was deleted) between SCAN and MGET reads as None: skip it.
+        return [cls._decode(raw) for raw in raws if raw is not None]
+
+    def _save_plan(self, pk: str) -> Plan:
+        value = self.__serializer__(self.to_primitive())  # type: ignore[attr-defined]
+        expire = self.__expire__
+        yield Call("set", (type(self)._key_for(pk), value), {"ex": expire} if expire else {})
+
+    @classmethod
+    def _delete_plan(cls, pks: list[str]) -> Plan:
+        return (yield Call("delete", tuple(cls._key_for(pk) for pk in pks)))
+
+    @classmethod
+    def _delete_all_plan(cls) -> Plan:
+        keys = yield ScanKeys(cls._scan_pattern())
+        if not keys:
+            return 0
+        return (yield Call("delete", tuple(keys)))
+
+
+class SimpleRedisModel(models.Model, SimpleRedisMixin):
+    """A schematics ``Model`` stored with :class:`SimpleRedisMixin`, with a ``pk`` field."""
+
+    pk = types.StringType()
