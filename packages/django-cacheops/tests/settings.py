@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 from shared_testing.databases import databases
 from shared_testing.servers import get_redis_server
@@ -46,18 +47,20 @@ TEMPLATES = [
         "BACKEND": "django.template.backends.jinja2.Jinja2",
         "DIRS": [],
         "APP_DIRS": False,
-        "OPTIONS": {},
+        "OPTIONS": {"extensions": ["cacheops.jinja2.cache"]},
     },
 ]
 
 ROOT_URLCONF = "tests.urls"
 
 CACHEOPS_REDIS = get_redis_server().url
+# the file cache of the tests lives in a private directory (tests point it at tmp_path as well)
+FILE_CACHE_DIR = os.path.join(tempfile.gettempdir(), f"cacheops-tests-{os.getpid()}")
 CACHEOPS_DEFAULTS = {"timeout": 60 * 60}
 CACHEOPS = {
     "testapp.local": {"local_get": True},
-    "testapp.cacheonsavemodel": {"cache_on_save": True},
-    "testapp.dbagnostic": {"db_agnostic": True},
+    "testapp.cacheonsavemodel": {"ops": "get", "cache_on_save": True},
+    "testapp.dbagnostic": {"ops": "all", "db_agnostic": False},
     "testapp.notcached": None,
     "testapp.*": {"ops": "all"},
     "auth.*": {"ops": ("fetch", "get")},

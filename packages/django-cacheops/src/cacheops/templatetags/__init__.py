@@ -1,0 +1,1 @@
+"""Django template tags of cacheops: ``{% load cacheops %}``."""

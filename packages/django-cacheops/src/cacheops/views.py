@@ -1,0 +1,122 @@
+"""View caching: ``@cached_view_as(*samples)`` (dropped with the samples' rows, like ``@cached_as``)
+and ``@cached_view(timeout=...)`` (time based, like ``@cached``).
+
+Only GET and HEAD requests are answered from the cache; any other method calls the view.
+Responses are keyed by the request's absolute URI (scheme, host, path and query string) together
+with the view's own name and arguments, so two hosts or two query strings never share an entry.
+Template responses are rendered before they are stored, and streaming responses are passed
+through uncached (they cannot be stored).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextvars import ContextVar
+from functools import wraps
+from typing import Any
+
+from asgiref.sync import iscoroutinefunction
+from django.http import HttpRequest, HttpResponseBase
+
+__all__ = ["cache_view", "cached_view", "cached_view_as"]
+
+CACHEABLE_METHODS = frozenset({"GET", "HEAD"})
+
+# The request being answered: the cached function is keyed by the URI and reaches the request here.
+_current_request: ContextVar[HttpRequest] = ContextVar("cacheops_view_request")
+
+
+class _Uncacheable(Exception):
+    """Carries a response that must not be stored out of the cache machinery."""
+
+    def __init__(self, response: HttpResponseBase) -> None:
+        super().__init__("response not cacheable")
+        self.response = response
+
+
+def _uri(request_or_uri: HttpRequest | str) -> str:
+    if isinstance(request_or_uri, HttpRequest):
+        return request_or_uri.build_absolute_uri()
+    if isinstance(request_or_uri, str):
+        return request_or_uri
+    raise TypeError(f"expected a request or an absolute URI, not {type(request_or_uri).__name__}")
+
+
+def cache_view(view: Callable, decorator: Callable[[Callable], Callable]) -> Callable:
+    """Wrap ``view`` so that its GET/HEAD responses are cached by ``decorator`` (a function-cache
+    decorator such as ``cached_as(...)`` or ``cached(...)``), keyed by the absolute URI.
+
+    The wrapper gets ``.invalidate(request_or_uri, *args, **kwargs)`` and ``.key(...)``; ``args``
+    and ``kwargs`` are the view's own arguments after the request (e.g. URL parameters).
+    """
+    if iscoroutinefunction(view):
+        raise TypeError(
+            f"{view.__qualname__} is an async view: cached views must be synchronous for now "
+            "(cache the querysets it reads instead)"
+        )
+
+    @wraps(view)
+    def respond(uri: str, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        response = view(_current_request.get(), *args, **kwargs)
+        render = getattr(response, "render", None)
+        if callable(render):
+            response = render()
+        if getattr(response, "streaming", False):
+            raise _Uncacheable(response)
+        return response
+
+    cached_respond = decorator(respond)
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if not isinstance(request, HttpRequest):
+            raise TypeError(
+                f"{view.__qualname__} was called with {type(request).__name__} as its first argument, "
+                "not a request; decorate methods with django.utils.decorators.method_decorator"
+            )
+        if request.method not in CACHEABLE_METHODS:
+            return view(request, *args, **kwargs)
+        token = _current_request.set(request)
+        try:
+            return cached_respond(request.build_absolute_uri(), *args, **kwargs)
+        except _Uncacheable as e:
+            return e.response
+        finally:
+            _current_request.reset(token)
+
+    def invalidate(request_or_uri: HttpRequest | str, *args: Any, **kwargs: Any) -> None:
+        """Drop the cached response for this request (or absolute URI) and view arguments."""
+        cached_respond.invalidate(_uri(request_or_uri), *args, **kwargs)
+
+    def key(request_or_uri: HttpRequest | str, *args: Any, **kwargs: Any) -> str:
+        """The cache key of the response for this request (or absolute URI) and view arguments."""
+        return cached_respond.key(_uri(request_or_uri), *args, **kwargs)
+
+    wrapper.invalidate = invalidate  # type: ignore[attr-defined]
+    wrapper.key = key  # type: ignore[attr-defined]
+    return wrapper
+
+
+def cached_view_as(
+    *samples: Any,
+    timeout: int | None = None,
+    extra: Any = None,
+    lock: bool | None = None,
+    keep_fresh: bool = False,
+) -> Callable[[Callable], Callable]:
+    """Cache a view's GET/HEAD responses until a row that could change any of ``samples``
+    (querysets, models or instances) is saved or deleted; arguments as for ``@cached_as``."""
+    from .simple import cached_as
+
+    decorator = cached_as(*samples, timeout=timeout, extra=extra, lock=lock, keep_fresh=keep_fresh)
+    return lambda view: cache_view(view, decorator)
+
+
+def cached_view(timeout: Any = None, extra: Any = None) -> Any:
+    """Cache a view's GET/HEAD responses for ``timeout`` seconds (``@cached_view`` bare too)."""
+    from .simple import cached
+
+    if callable(timeout):  # used bare
+        return cache_view(timeout, cached())
+    decorator = cached(timeout=timeout, extra=extra)
+    return lambda view: cache_view(view, decorator)
