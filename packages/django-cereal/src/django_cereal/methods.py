@@ -1,0 +1,102 @@
+"""Model methods as Celery tasks, with a fresh ``self`` in the worker.
+
+Celery 4 removed ``celery.contrib.methods``; :func:`task_method` replaces it for Django models::
+
+    class Invoice(models.Model):
+        @task_method
+        def send(self, reason): ...
+
+    invoice.send.delay("reminder")   # the worker calls send() on a freshly loaded Invoice
+    invoice.send("now")              # a plain, synchronous method call still works
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from . import DJANGO_CEREAL_JSON
+
+
+class BoundTaskMethod:
+    """A task method bound to one instance: the instance travels as the first argument."""
+
+    __slots__ = ("func", "instance", "task")
+
+    def __init__(self, task: Any, instance: Any, func: Callable[..., Any]) -> None:
+        self.task = task
+        self.instance = instance
+        self.func = func
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the method here and now, like an ordinary method."""
+        return self.func(self.instance, *args, **kwargs)
+
+    def delay(self, *args: Any, **kwargs: Any) -> Any:
+        return self.task.delay(self.instance, *args, **kwargs)
+
+    def delay_on_commit(self, *args: Any, **kwargs: Any) -> None:
+        return self.task.delay_on_commit(self.instance, *args, **kwargs)
+
+    def apply_async(self, args: Any = None, kwargs: Any = None, **options: Any) -> Any:
+        return self.task.apply_async((self.instance, *(args or ())), kwargs, **options)
+
+    def signature(self, args: Any = None, kwargs: Any = None, **options: Any) -> Any:
+        return self.task.signature((self.instance, *(args or ())), kwargs, **options)
+
+    def s(self, *args: Any, **kwargs: Any) -> Any:
+        return self.task.s(self.instance, *args, **kwargs)
+
+    def si(self, *args: Any, **kwargs: Any) -> Any:
+        return self.task.si(self.instance, *args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<task method {self.task.name} of {self.instance!r}>"
+
+
+class TaskMethod:
+    """Descriptor installed on the model class by :func:`task_method`."""
+
+    def __init__(self, func: Callable[..., Any], options: dict[str, Any]) -> None:
+        self.func = func
+        self.options = options
+        self.task: Any = None
+        functools.update_wrapper(self, func)  # type: ignore[arg-type]
+
+    def contribute_to_class(self, cls: type, name: str) -> None:
+        """Called by Django's model metaclass: register the task under ``<app_label.Model>.<name>``."""
+        from celery import shared_task
+
+        setattr(cls, name, self)
+        func = self.func
+
+        def run(instance: Any, *args: Any, **kwargs: Any) -> Any:
+            return func(instance, *args, **kwargs)
+
+        run.__name__ = func.__name__
+        run.__qualname__ = f"{cls.__qualname__}.{func.__name__}"
+        run.__module__ = func.__module__
+        run.__doc__ = func.__doc__
+        options = dict(self.options)
+        options.setdefault("name", f"{cls._meta.label}.{name}")  # type: ignore[attr-defined]
+        if options.get("serializer") is None:
+            options["serializer"] = DJANGO_CEREAL_JSON
+        self.task = shared_task(**options)(run)
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        if instance is None:
+            return self.task  # Model.method.delay(instance, ...)
+        return BoundTaskMethod(self.task, instance, self.func)
+
+
+def task_method(func: Callable[..., Any] | None = None, **options: Any) -> Any:
+    """Turn a model method into a Celery task; ``obj.method.delay(...)`` runs it on a fresh ``obj``.
+
+    Bare (``@task_method``) or with Celery task options (``@task_method(name=..., serializer=...)``).
+    The default serializer is ``django-cereal-json``; the default name is
+    ``"<app_label.ModelName>.<method>"``. ``obj.method(...)`` still runs synchronously.
+    """
+    if func is not None:
+        return TaskMethod(func, options)
+    return lambda f: TaskMethod(f, options)

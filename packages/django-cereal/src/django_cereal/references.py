@@ -1,0 +1,353 @@
+"""Model instances <-> references, and loading referenced rows in batches.
+
+A reference is ``(model label, primary key, database alias)``; nothing else of an instance
+ever goes on the wire. Decoding only builds :class:`Reference` placeholders (cheap, no query,
+never raises for a missing row); rows are loaded when the task starts, one query per model
+class and database (``in_bulk``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from django.apps import apps
+from django.db import DEFAULT_DB_ALIAS, OperationalError, connections
+from django.db.models import Model, QuerySet
+from django.db.models.query import ModelIterable
+
+from . import conf
+from .exceptions import CerealError, ModelNotAllowed, UnknownModelError, UnsavedInstanceError
+
+logger = logging.getLogger("django_cereal")
+
+
+class Reference:
+    """A placeholder for one row: model label, primary key and database alias.
+
+    Decoders produce these; the task receives loaded instances instead. A reference that ends
+    up somewhere django-cereal does not look (inside an arbitrary object's attributes, or in a
+    non-Celery kombu message) can be loaded with :meth:`load`.
+    """
+
+    __slots__ = ("alias", "label", "pk")
+
+    def __init__(self, label: str, pk: Any, alias: str = DEFAULT_DB_ALIAS) -> None:
+        self.label = label
+        self.pk = pk
+        self.alias = alias
+
+    def key(self) -> tuple[Any, ...]:
+        """The wire form: ``(label, pk)``, plus the alias when it is not ``default``."""
+        if self.alias == DEFAULT_DB_ALIAS:
+            return (self.label, self.pk)
+        return (self.label, self.pk, self.alias)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Reference):
+            return NotImplemented
+        return (self.label, self.pk, self.alias) == (other.label, other.pk, other.alias)
+
+    def __hash__(self) -> int:
+        return hash((self.label, self.pk, self.alias))
+
+    def __repr__(self) -> str:
+        return f"<Reference {self.label} pk={self.pk!r} db={self.alias!r}>"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_ref, self.key())
+
+    def __json__(self) -> dict[str, Any]:
+        """Plain form for kombu's own JSON (e.g. a result backend storing task arguments)."""
+        return {"model": self.label, "pk": self.pk, "db": self.alias}
+
+    def load(self) -> Model:
+        """Load the row now, applying the missing-row policy (``"skip"`` raises ``Ignore``)."""
+        return load_references([self])[self]
+
+
+def _ref(label: str, pk: Any, alias: str = DEFAULT_DB_ALIAS) -> Reference:
+    """Unpickling target of a reference (kept short: its name is written into every payload)."""
+    return Reference(label, pk, alias)
+
+
+def reference_for(obj: Model) -> Reference:
+    """The reference of a saved instance; refuse unsaved instances and models not allowed."""
+    label = obj._meta.label
+    if obj.pk is None:
+        raise UnsavedInstanceError(
+            f"Cannot send an unsaved {label} instance to a task: its primary key is None. "
+            "Save it first (django-cereal sends only model, primary key and database)."
+        )
+    if not conf.is_model_allowed(label):
+        raise ModelNotAllowed(
+            f"{label} is not in DJANGO_CEREAL_ALLOWED_MODELS, so it cannot be sent to a task."
+        )
+    return Reference(label, obj.pk, obj._state.db or DEFAULT_DB_ALIAS)
+
+
+def references_for_queryset(qs: QuerySet) -> list[Any]:
+    """What a QuerySet argument becomes: a list of references in the queryset's order.
+
+    Model querysets are evaluated at send time to their primary keys (the rows already cached
+    in the queryset are used without a query); ``values()``/``values_list()`` querysets send
+    their rows as plain data.
+    """
+    if not issubclass(qs._iterable_class, ModelIterable):
+        return list(qs)
+    label = qs.model._meta.label
+    if not conf.is_model_allowed(label):
+        raise ModelNotAllowed(
+            f"{label} is not in DJANGO_CEREAL_ALLOWED_MODELS, so it cannot be sent to a task."
+        )
+    if qs._result_cache is not None:
+        pks = [obj.pk for obj in qs._result_cache]
+    else:
+        pks = list(qs.values_list("pk", flat=True))
+    return [Reference(label, pk, qs.db) for pk in pks]
+
+
+def _model_for(label: str) -> type[Model]:
+    if not conf.is_model_allowed(label):
+        raise ModelNotAllowed(
+            f"Received a reference to {label}, which is not in DJANGO_CEREAL_ALLOWED_MODELS."
+        )
+    try:
+        return apps.get_model(label)
+    except (LookupError, ValueError) as exc:
+        raise UnknownModelError(
+            f"Received a reference to model {label!r}, which is not installed in this process."
+        ) from exc
+
+
+def _in_bulk(model: type[Model], alias: str, pks: list[Any]) -> dict[Any, Model]:
+    """``in_bulk`` on the model's base manager; on a stale connection close it and retry once.
+
+    Inside an atomic block the error is raised as is: closing the connection would break the
+    surrounding transaction.
+    """
+    manager = model._base_manager.db_manager(alias)
+    try:
+        return manager.in_bulk(pks)
+    except OperationalError:
+        connection = connections[alias]
+        if connection.in_atomic_block:
+            raise
+        logger.warning("django-cereal: database %r failed; reconnecting and retrying once", alias)
+        connection.close()
+        return manager.in_bulk(pks)
+
+
+def fetch_references(refs: Iterable[Reference]) -> tuple[dict[Reference, Model], list[Reference]]:
+    """Load rows for ``refs``: one query per (model, database). Returns ``(found, missing)``."""
+    groups: dict[tuple[str, str], list[Reference]] = defaultdict(list)
+    for ref in refs:
+        groups[(ref.label, ref.alias)].append(ref)
+    found: dict[Reference, Model] = {}
+    missing: list[Reference] = []
+    for (label, alias), group in groups.items():
+        model = _model_for(label)
+        to_python = model._meta.pk.to_python
+        wanted = {to_python(ref.pk): ref for ref in group}
+        rows = _in_bulk(model, alias, list(wanted))
+        by_key = {to_python(pk): obj for pk, obj in rows.items()}
+        for key, ref in wanted.items():
+            obj = by_key.get(key)
+            if obj is None:
+                missing.append(ref)
+            else:
+                found[ref] = obj
+    return found, missing
+
+
+def _current_task() -> Any:
+    from celery import current_task
+
+    task = current_task._get_current_object() if current_task else None
+    return task
+
+
+def load_references(refs: Iterable[Reference]) -> dict[Reference, Model | None]:
+    """Load ``refs`` and apply the missing-row policy.
+
+    :returns: a mapping from each reference to its fresh instance (or ``None`` under the
+        ``"none"`` policy).
+    :raises Model.DoesNotExist: a row is missing and the policy is ``"raise"``.
+    :raises celery.exceptions.Ignore: a row is missing and the policy is ``"skip"``.
+    """
+    from .signals import references_missing
+
+    refs = list(dict.fromkeys(refs))
+    found, missing = fetch_references(refs)
+    result: dict[Reference, Model | None] = dict(found)
+    if not missing:
+        return result
+    task = _current_task()
+    override = getattr(task, "cereal_missing", None)
+    if override is not None:
+        policy = conf.check_missing_policy(override, f"The cereal_missing option of task {task.name}")
+    else:
+        policy = conf.missing_policy()
+    references_missing.send(sender=Reference, references=missing, policy=policy, task=task)
+    described = ", ".join(f"{ref.label} pk={ref.pk!r} (database {ref.alias!r})" for ref in missing)
+    if policy == "raise":
+        model = apps.get_model(missing[0].label)
+        raise model.DoesNotExist(
+            f"{described} no longer exists: the row was deleted after the task was sent."
+        )
+    if policy == "skip":
+        from celery.exceptions import Ignore
+
+        logger.warning(
+            "django-cereal: skipping task %s: %s no longer exists", getattr(task, "name", "?"), described
+        )
+        raise Ignore(f"skipped: {described} no longer exists")
+    for ref in missing:
+        result[ref] = None
+    return result
+
+
+def collect(value: Any, out: list[Reference]) -> None:
+    """Append every :class:`Reference` found in ``value`` (lists, tuples, dicts, sets) to ``out``."""
+    kind = type(value)
+    if kind is Reference:
+        out.append(value)
+    elif kind is dict:
+        for key, item in value.items():
+            collect(key, out)
+            collect(item, out)
+    elif kind in (list, tuple, set, frozenset) or isinstance(value, tuple):
+        for item in value:
+            collect(item, out)
+
+
+def replace(value: Any, loaded: dict[Reference, Any]) -> Any:
+    """A copy of ``value`` with every :class:`Reference` replaced by ``loaded[ref]``."""
+    kind = type(value)
+    if kind is Reference:
+        return loaded[value]
+    if kind is list:
+        return [replace(item, loaded) for item in value]
+    if kind is dict:
+        return {replace(key, loaded): replace(item, loaded) for key, item in value.items()}
+    if kind is tuple:
+        return tuple(replace(item, loaded) for item in value)
+    if kind is set or kind is frozenset:
+        return kind(replace(item, loaded) for item in value)
+    if isinstance(value, tuple) and hasattr(value, "_fields"):  # namedtuple
+        return kind(*(replace(item, loaded) for item in value))
+    return value
+
+
+class _Resolution:
+    """The arguments of one decoded message, loaded once on first use."""
+
+    __slots__ = ("_args", "_error", "_kwargs", "_refs", "_result")
+
+    def __init__(self, args: Any, kwargs: dict[str, Any], refs: list[Reference]) -> None:
+        self._args = args
+        self._kwargs = kwargs
+        self._refs = refs
+        self._result: tuple[tuple[Any, ...], dict[str, Any]] | None = None
+        self._error: BaseException | None = None
+
+    def result(self) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        if self._result is None:
+            if self._error is not None:
+                raise self._error
+            try:
+                loaded = load_references(self._refs)
+            except (AttributeError, KeyError) as exc:
+                # Python turns these into a misleading TypeError while unpacking **kwargs.
+                self._error = CerealError(f"Could not load the task's model arguments: {exc!r}")
+                raise self._error from exc
+            except BaseException as exc:
+                self._error = exc
+                raise
+            self._result = (
+                tuple(replace(item, loaded) for item in self._args),
+                replace(self._kwargs, loaded),
+            )
+        return self._result
+
+
+class LazyArgs(tuple):
+    """Positional arguments whose references load when the task unpacks them (``*args``).
+
+    Indexing and iteration give loaded instances; ``repr`` shows the references without a query.
+    """
+
+    _resolution: _Resolution
+
+    def __new__(cls, raw: Iterable[Any], resolution: _Resolution) -> LazyArgs:
+        obj = super().__new__(cls, raw)
+        obj._resolution = resolution
+        return obj
+
+    def __iter__(self):
+        return iter(self._resolution.result()[0])
+
+    def __getitem__(self, index):  # type: ignore[override]
+        return self._resolution.result()[0][index]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (tuple, (tuple(tuple.__iter__(self)),))
+
+
+class LazyKwargs(dict):
+    """Keyword arguments whose references load when the task unpacks them (``**kwargs``)."""
+
+    _resolution: _Resolution
+
+    def __init__(self, raw: dict[str, Any], resolution: _Resolution) -> None:
+        super().__init__(raw)
+        self._resolution = resolution
+
+    def _loaded(self) -> dict[str, Any]:
+        return self._resolution.result()[1]
+
+    def __iter__(self):
+        return iter(self._loaded())
+
+    def keys(self):  # type: ignore[override]
+        return self._loaded().keys()
+
+    def values(self):  # type: ignore[override]
+        return self._loaded().values()
+
+    def items(self):  # type: ignore[override]
+        return self._loaded().items()
+
+    def __getitem__(self, key: str) -> Any:
+        return self._loaded()[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._loaded().get(key, default)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (dict, (dict(dict.items(self)),))
+
+
+def wrap_body(body: Any) -> Any:
+    """Make a decoded Celery body ``(args, kwargs[, embed])`` load its references at task start.
+
+    Bodies without references in ``args``/``kwargs`` come back unchanged; so does anything that
+    is not shaped like a Celery message (its :class:`Reference` objects stay as they are).
+    """
+    if not (
+        isinstance(body, (list, tuple))
+        and len(body) in (2, 3)
+        and isinstance(body[0], (list, tuple))
+        and type(body[1]) is dict
+        and (len(body) == 2 or body[2] is None or type(body[2]) is dict)
+    ):
+        return body
+    refs: list[Reference] = []
+    collect(body[0], refs)
+    collect(body[1], refs)
+    if not refs:
+        return body
+    resolution = _Resolution(body[0], body[1], refs)
+    return (LazyArgs(body[0], resolution), LazyKwargs(body[1], resolution), *body[2:])
