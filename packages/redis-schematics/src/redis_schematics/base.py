@@ -53,7 +53,7 @@ class BaseRedisMixin:
     __unique_args__: ClassVar[Iterable[str] | None] = None
     __strict_performance__: ClassVar[bool] = False
 
-    _fields: ClassVar[dict[str, Any]]
+    _schema: ClassVar[Any]
 
     @property
     def __prefix__(self) -> str:
@@ -113,7 +113,7 @@ class BaseRedisMixin:
     @classmethod
     def _unique_fields(cls) -> tuple[str, ...]:
         names = tuple(cls.__unique_together__ or cls.__unique_args__ or ())
-        unknown = [name for name in names if name not in cls._fields]
+        unknown = [name for name in names if name not in cls._schema.fields]
         if unknown:
             raise ConfigurationError(f"{cls.__name__}.__unique_together__ names unknown fields {unknown}")
         return names
@@ -132,7 +132,7 @@ class BaseRedisMixin:
     def __primary_key__(self) -> str | None:
         """The object's identity: ``pk``, else ``id``, else the ``__unique_together__`` values
         joined with dots; ``None`` when none of them is set."""
-        fields = self._fields
+        fields = self._schema.fields
         for name in ("pk", "id"):
             if name in fields:
                 value = self.get(name)  # type: ignore[attr-defined]
@@ -170,13 +170,13 @@ class BaseRedisMixin:
         """
         pk = self.__primary_key__
         if pk is None:
-            if "pk" not in self._fields:
+            if "pk" not in self._schema.fields:
                 raise ConfigurationError(
                     f"{type(self).__name__} needs a primary key: declare pk = StringType() (a unique id "
                     "is generated into it), an id field, or __unique_together__"
                 )
             pk = str(uuid.uuid4())
-        if "pk" in self._fields and self.get("pk") != pk:  # type: ignore[attr-defined]
+        if "pk" in self._schema.fields and self.get("pk") != pk:  # type: ignore[attr-defined]
             self.pk = pk
         self.validate()  # type: ignore[attr-defined]
         return pk
@@ -184,13 +184,20 @@ class BaseRedisMixin:
     @classmethod
     def _load(cls: type[M], data: Mapping[str, Any], pk: str | None = None) -> M:
         obj = cls(data, strict=False)  # type: ignore[call-arg]
-        if pk is not None and "pk" in cls._fields and obj.get("pk") is None:  # type: ignore[attr-defined]
+        if pk is not None and "pk" in cls._schema.fields and obj.get("pk") is None:  # type: ignore[attr-defined]
             obj.pk = pk
         return obj
 
     @classmethod
-    def _decode(cls: type[M], raw: Any) -> M:
-        return cls._load(cls.__deserializer__(raw))
+    def _decode(cls: type[M], raw: Any, key: Any = None) -> M:
+        """An object from its stored string; ``key`` (its key or hash field) supplies a missing pk."""
+        pk = None
+        if key is not None:
+            pk = _text(key)
+            prefix = cls._setting("__prefix__")
+            if prefix and pk.startswith(f"{prefix}:"):
+                pk = pk[len(prefix) + 1 :]
+        return cls._load(cls.__deserializer__(raw), pk)
 
     # ------------------------------------------------------------------ plans shared by the layers
 
@@ -227,9 +234,9 @@ class BaseRedisMixin:
     @classmethod
     def _pk_from_filters(cls, filters: dict[str, Any]) -> str | None:
         """The primary key that plain ``pk``/``id``/``__unique_together__`` filters pin down, if any."""
-        if "pk" in filters and "pk" not in cls._fields and filters["pk"] is not None:
+        if "pk" in filters and "pk" not in cls._schema.fields and filters["pk"] is not None:
             return str(filters["pk"])
-        names = {"pk", "id", *cls._unique_fields()} & set(cls._fields)
+        names = {"pk", "id", *cls._unique_fields()} & set(cls._schema.fields)
         direct = {name: filters[name] for name in names if name in filters}
         if not direct:
             return None

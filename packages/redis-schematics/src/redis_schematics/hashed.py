@@ -37,12 +37,12 @@ class HashRedisMixin(BaseRedisMixin):
     @classmethod
     def _get_plan(cls, pk: str) -> Plan:
         raw = yield Call("hget", (cls._hash_key(), cls._key_for(pk)))
-        return None if raw is None else cls._decode(raw)
+        return None if raw is None else cls._load(cls.__deserializer__(raw), pk)
 
     @classmethod
     def _all_plan(cls) -> Plan:
         stored: dict[Any, Any] = yield Call("hgetall", (cls._hash_key(),))
-        return [cls._decode(raw) for raw in stored.values()]
+        return [cls._decode(raw, field) for field, raw in stored.items()]
 
     def _save_plan(self, pk: str) -> Plan:
         cls = type(self)

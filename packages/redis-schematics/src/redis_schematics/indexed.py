@@ -82,14 +82,14 @@ class IndexedRedisMixin(BaseRedisMixin):
     def _index_fields(cls) -> dict[str, bool]:
         """Indexed field name -> whether it uses a sorted set (range index)."""
         names = tuple(cls.__indexes__)
-        unknown = [name for name in names if name not in cls._fields]
+        unknown = [name for name in names if name not in cls._schema.fields]
         if unknown:
             raise ConfigurationError(f"{cls.__name__}.__indexes__ names unknown fields {unknown}")
-        return {name: isinstance(cls._fields[name], _RANGE_TYPES) for name in names}
+        return {name: isinstance(cls._schema.fields[name], _RANGE_TYPES) for name in names}
 
     @classmethod
     def _token(cls, field: str, value: Any) -> str:
-        primitive = None if value is None else cls._fields[field].to_primitive(value)
+        primitive = None if value is None else cls._schema.fields[field].to_primitive(value)
         return json.dumps(primitive, sort_keys=True, separators=(",", ":"), default=str)
 
     @classmethod

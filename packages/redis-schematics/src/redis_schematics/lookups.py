@@ -54,7 +54,9 @@ class Condition:
     def check(self, obj: Any) -> bool:
         """Whether ``obj`` satisfies this condition."""
         stored = (
-            obj.__primary_key__ if self.field == "pk" and "pk" not in obj._fields else obj.get(self.field)
+            obj.__primary_key__
+            if self.field == "pk" and "pk" not in obj._schema.fields
+            else obj.get(self.field)
         )
         return LOOKUPS[self.op](stored, self.value)
 
@@ -62,7 +64,7 @@ class Condition:
 def _convert(model: type, field: str, value: Any) -> Any:
     if value is None:
         return None
-    field_type = model._fields.get(field)
+    field_type = model._schema.fields.get(field)
     if field_type is None:  # the virtual "pk" of a model without a pk field
         return str(value)
     try:
@@ -84,8 +86,8 @@ def parse_filters(model: type, filters: Mapping[str, Any]) -> list[Condition]:
         field, sep, op = name.rpartition("__")
         if not sep or op not in LOOKUPS:
             field, op = name, "eq"
-        if field not in model._fields and field != "pk":
-            known = ", ".join(sorted(model._fields))
+        if field not in model._schema.fields and field != "pk":
+            known = ", ".join(sorted(model._schema.fields))
             hint = f" (lookups: {', '.join(LOOKUPS)})" if "__" in name else ""
             raise InvalidFilter(f"{model.__name__} has no field {field!r}{hint}; fields are: {known}")
         if op in MULTI_VALUE:

@@ -35,7 +35,7 @@ class SimpleRedisMixin(BaseRedisMixin):
     @classmethod
     def _get_plan(cls, pk: str) -> Plan:
         raw = yield Call("get", (cls._key_for(pk),))
-        return None if raw is None else cls._decode(raw)
+        return None if raw is None else cls._load(cls.__deserializer__(raw), pk)
 
     @classmethod
     def _all_plan(cls) -> Plan:
@@ -48,7 +48,7 @@ class SimpleRedisMixin(BaseRedisMixin):
             return []
         raws = yield Call("mget", (keys,))
         # A key that expired (or was deleted) between SCAN and MGET reads as None: skip it.
-        return [cls._decode(raw) for raw in raws if raw is not None]
+        return [cls._decode(raw, key) for key, raw in zip(keys, raws) if raw is not None]
 
     def _save_plan(self, pk: str) -> Plan:
         value = self.__serializer__(self.to_primitive())  # type: ignore[attr-defined]
