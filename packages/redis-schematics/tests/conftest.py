@@ -61,7 +61,7 @@ def arun(redis_server: Any, redis_client: Any, bind: Any) -> Iterator[Any]:
 
 
 @pytest.fixture(params=ICE_CREAMS, ids=lambda m: m.__name__)
-def IceCream(request: pytest.FixtureRequest, r: Any) -> Any:  # noqa: N802 - a model class
+def IceCream(request: pytest.FixtureRequest, r: Any) -> Any:
     """Each storage layer in turn, on the plain server."""
     return request.param
 

@@ -14,7 +14,7 @@ from .conftest import ice_cream
 
 
 @pytest.fixture
-def stock(IceCream):  # noqa: N803
+def stock(IceCream):
     """Five stored ice creams: amounts 0..4, odd ones vanilla, even ones chocolate."""
     objs = [ice_cream(IceCream, f"ice{i}", "vanilla" if i % 2 else "chocolate", i) for i in range(5)]
     for obj in objs:
@@ -26,7 +26,7 @@ def ids(objs):
     return sorted(obj.id for obj in objs)
 
 
-def test_set_then_match_for_pk_round_trips_every_type(IceCream):  # noqa: N803
+def test_set_then_match_for_pk_round_trips_every_type(IceCream):
     original = ice_cream(IceCream, "vanilla", "Sweet Vanilla", 42)
     original.set()
     loaded = IceCream.match_for_pk("vanilla")
@@ -37,7 +37,7 @@ def test_set_then_match_for_pk_round_trips_every_type(IceCream):  # noqa: N803
     assert loaded.pk == "vanilla"
 
 
-def test_set_overwrites_the_stored_object(IceCream):  # noqa: N803
+def test_set_overwrites_the_stored_object(IceCream):
     obj = ice_cream(IceCream, "a", "vanilla", 1)
     obj.set()
     obj.flavour = "mint"
@@ -46,14 +46,14 @@ def test_set_overwrites_the_stored_object(IceCream):  # noqa: N803
     assert len(IceCream.all()) == 1
 
 
-def test_match_for_pk_of_missing_object_raises_not_found_which_is_a_key_error(IceCream):  # noqa: N803
+def test_match_for_pk_of_missing_object_raises_not_found_which_is_a_key_error(IceCream):
     with pytest.raises(NotFound):
         IceCream.match_for_pk("nope")
     with pytest.raises(KeyError):
         IceCream.match_for_pk("nope")
 
 
-def test_refresh_reloads_stored_values(IceCream):  # noqa: N803
+def test_refresh_reloads_stored_values(IceCream):
     obj = ice_cream(IceCream, "a", "vanilla", 1)
     obj.set()
     other = IceCream.match_for_pk("a")
@@ -63,7 +63,7 @@ def test_refresh_reloads_stored_values(IceCream):  # noqa: N803
     assert obj.amount_kg == 99
 
 
-def test_refresh_of_deleted_object_raises_not_found(IceCream):  # noqa: N803
+def test_refresh_of_deleted_object_raises_not_found(IceCream):
     obj = ice_cream(IceCream, "a", "vanilla", 1)
     obj.set()
     obj.delete()
@@ -71,18 +71,18 @@ def test_refresh_of_deleted_object_raises_not_found(IceCream):  # noqa: N803
         obj.refresh()
 
 
-def test_delete_removes_only_that_object(stock, IceCream):  # noqa: N803
+def test_delete_removes_only_that_object(stock, IceCream):
     stock[0].delete()
     with pytest.raises(NotFound):
         IceCream.match_for_pk("ice0")
     assert ids(IceCream.all()) == ["ice1", "ice2", "ice3", "ice4"]
 
 
-def test_all_returns_every_object(stock, IceCream):  # noqa: N803
+def test_all_returns_every_object(stock, IceCream):
     assert ids(IceCream.all()) == ["ice0", "ice1", "ice2", "ice3", "ice4"]
 
 
-def test_all_on_empty_storage(IceCream):  # noqa: N803
+def test_all_on_empty_storage(IceCream):
     assert IceCream.all() == []
 
 
@@ -111,11 +111,11 @@ def test_all_on_empty_storage(IceCream):  # noqa: N803
         ({}, ["ice0", "ice1", "ice2", "ice3", "ice4"]),
     ],
 )
-def test_filter_lookups(stock, IceCream, filters, expected):  # noqa: N803
+def test_filter_lookups(stock, IceCream, filters, expected):
     assert ids(IceCream.filter(**filters)) == expected
 
 
-def test_filter_on_missing_value_matches_none_and_never_raises(IceCream):  # noqa: N803
+def test_filter_on_missing_value_matches_none_and_never_raises(IceCream):
     ice_cream(IceCream, "a", None, 1).set()
     ice_cream(IceCream, "b", "mint", 2, amount_kg=None).set()
     assert ids(IceCream.filter(flavour=None)) == ["a"]
@@ -123,7 +123,7 @@ def test_filter_on_missing_value_matches_none_and_never_raises(IceCream):  # noq
     assert ids(IceCream.filter(amount_kg__not=1)) == ["b"]
 
 
-def test_unknown_filter_field_raises_a_clear_error(stock, IceCream):  # noqa: N803
+def test_unknown_filter_field_raises_a_clear_error(stock, IceCream):
     with pytest.raises(InvalidFilter, match="has no field 'colour'"):
         IceCream.filter(colour="red")
     with pytest.raises(InvalidFilter, match="has no field 'amount_kg__between'"):
@@ -134,14 +134,14 @@ def test_unknown_filter_field_raises_a_clear_error(stock, IceCream):  # noqa: N8
         IceCream.delete_filter(colour="red")
 
 
-def test_filter_value_the_field_cannot_convert_raises_a_clear_error(stock, IceCream):  # noqa: N803
+def test_filter_value_the_field_cannot_convert_raises_a_clear_error(stock, IceCream):
     with pytest.raises(InvalidFilter, match="amount_kg"):
         IceCream.filter(amount_kg__gte="lots")
     with pytest.raises(InvalidFilter, match="needs a list"):
         IceCream.filter(flavour__in="vanilla")
 
 
-def test_match_for_values(stock, IceCream):  # noqa: N803
+def test_match_for_values(stock, IceCream):
     assert IceCream.match_for_values(amount_kg__gte=4).id == "ice4"
     with pytest.raises(NotFound):
         IceCream.match_for_values(amount_kg__gte=40)
@@ -149,7 +149,7 @@ def test_match_for_values(stock, IceCream):  # noqa: N803
         IceCream.match_for_values(flavour="vanilla")
 
 
-def test_match_on_pk_id_or_values(stock, IceCream):  # noqa: N803
+def test_match_on_pk_id_or_values(stock, IceCream):
     assert IceCream.match(id="ice1").amount_kg == 1
     assert IceCream.match(pk="ice2").amount_kg == 2
     assert IceCream.match(amount_kg__gt=3).id == "ice4"
@@ -159,13 +159,13 @@ def test_match_on_pk_id_or_values(stock, IceCream):  # noqa: N803
         IceCream.match(flavour="chocolate")
 
 
-def test_delete_all_returns_the_number_of_objects(stock, IceCream):  # noqa: N803
+def test_delete_all_returns_the_number_of_objects(stock, IceCream):
     assert IceCream.delete_all() == 5
     assert IceCream.all() == []
     assert IceCream.delete_all() == 0
 
 
-def test_delete_filter_removes_matching_objects_and_counts_them(stock, IceCream):  # noqa: N803
+def test_delete_filter_removes_matching_objects_and_counts_them(stock, IceCream):
     assert IceCream.delete_filter(flavour="mint") == 0
     assert IceCream.delete_filter(flavour="vanilla") == 2
     assert ids(IceCream.all()) == ["ice0", "ice2", "ice4"]
@@ -173,7 +173,7 @@ def test_delete_filter_removes_matching_objects_and_counts_them(stock, IceCream)
     assert IceCream.all() == []
 
 
-def test_invalid_object_raises_schematics_error_and_writes_nothing(IceCream, r):  # noqa: N803
+def test_invalid_object_raises_schematics_error_and_writes_nothing(IceCream, r):
     obj = ice_cream(IceCream, "bad", "vanilla", 1)
     obj.amount_kg = "a lot"
     with pytest.raises(DataError, match="amount_kg"):
@@ -183,7 +183,7 @@ def test_invalid_object_raises_schematics_error_and_writes_nothing(IceCream, r):
         IceCream.match_for_pk("bad")
 
 
-def test_set_converts_assigned_values_before_storing(IceCream):  # noqa: N803
+def test_set_converts_assigned_values_before_storing(IceCream):
     obj = ice_cream(IceCream, "a", "vanilla", 1)
     obj.amount_kg = "7"
     obj.set()
@@ -191,7 +191,7 @@ def test_set_converts_assigned_values_before_storing(IceCream):  # noqa: N803
     assert ids(IceCream.filter(amount_kg=7)) == ["a"]
 
 
-def test_key_property(IceCream):  # noqa: N803
+def test_key_property(IceCream):
     obj = ice_cream(IceCream, "a", "vanilla", 1)
     obj.set()
     assert obj.key in {"SimpleIceCream:a", "HashIceCream:a", "{IndexedIceCream}:obj:a"}
