@@ -16,6 +16,9 @@ __all__ = [
     "invalidate_model",
     "invalidate_obj",
     "no_invalidation",
+    "FileCache",
+    "cached_view",
+    "cached_view_as",
 ]
 
 # Importing cacheops must not need configured settings: names load on first access.
@@ -30,6 +33,9 @@ _LAZY = {
     "invalidate_model": "invalidation",
     "invalidate_obj": "invalidation",
     "no_invalidation": "invalidation",
+    "FileCache": "file_cache",
+    "cached_view": "views",
+    "cached_view_as": "views",
 }
 
 

@@ -84,21 +84,34 @@ def _cached_call(qs: QuerySet, op: str, profile: dict[str, Any], compute: Any, e
 def _fetch_all(self: QuerySet) -> None:
     if self._result_cache is None:
         op = "get" if self._cacheops_get else "fetch"
-        profile = _caching(self, op)
-        if profile is not None:
-            if op == "get" and profile["local_get"] and not settings.CACHEOPS_PREFIX:
-                self._result_cache = local_gets.get_or_compute(
-                    self.model._meta.db_table,
-                    query_key(self, op, db_agnostic=False),
-                    lambda: list(self._iterable_class(self)),
-                )
-            else:
+        if op == "get" and _local_get(self):
+            self._result_cache = local_gets.get_or_compute(
+                self.model._meta.db_table,
+                query_key(self, op, db_agnostic=False),
+                lambda: list(self._iterable_class(self)),
+            )
+        else:
+            profile = _caching(self, op)
+            if profile is not None:
                 result = _cached_call(self, op, profile, lambda: list(self._iterable_class(self)))
                 if result and self._iterable_class is ModelIterable and isinstance(result[0], Model):
                     for obj in result:
                         obj._state.db = self.db
                 self._result_cache = result
     _original["_fetch_all"](self)
+
+
+def _local_get(qs: QuerySet) -> bool:
+    """Whether a get() is served from process memory (profiles with ``local_get``)."""
+    profile = model_profile(qs.model)
+    return bool(
+        profile
+        and profile["local_get"]
+        and settings.CACHEOPS_ENABLED
+        and qs._cacheops_ops is None
+        and not qs.query.select_for_update
+        and not is_dirty(qs.db)
+    )
 
 
 def _get(self: QuerySet, *args: Any, **kwargs: Any) -> Any:

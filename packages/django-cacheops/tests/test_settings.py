@@ -1,0 +1,130 @@
+from __future__ import annotations
+
+import pytest
+import redis
+from django.core.checks import run_checks
+from django.core.exceptions import ImproperlyConfigured
+
+from cacheops.conf import model_profile, prepare_profiles
+from cacheops.conf import settings as cacheops_settings
+from cacheops.redis import get_client
+from tests.testapp.models import Category, Post
+
+
+def test_override_settings_is_seen(settings):
+    assert cacheops_settings.CACHEOPS_LONG_DISJUNCTION == 8
+    settings.CACHEOPS_LONG_DISJUNCTION = 3
+    assert cacheops_settings.CACHEOPS_LONG_DISJUNCTION == 3
+    settings.CACHEOPS = {"*.*": ("get", 900)}
+    assert model_profile(Post)["ops"] == {"get"} and model_profile(Post)["timeout"] == 900
+
+
+def test_profiles_case_insensitive_and_wildcards(settings):
+    settings.CACHEOPS = {
+        "TestApp.Post": {"ops": "all", "timeout": 10},
+        "testapp.*": {"ops": ["count"], "timeout": 20},
+        "*.*": {"timeout": 30},
+    }
+    assert model_profile(Post)["timeout"] == 10 and model_profile(Post)["ops"] == {
+        "get",
+        "fetch",
+        "count",
+        "aggregate",
+        "exists",
+    }
+    assert model_profile(Category)["ops"] == {"count"}
+    from django.contrib.auth.models import User
+
+    assert model_profile(User)["timeout"] == 30 and model_profile(User)["ops"] == frozenset()
+
+
+@pytest.mark.parametrize(
+    ("conf", "message"),
+    [
+        ({"testapp.post": {"ops": "all"}}, "timeout"),
+        ({"testapp.post": {"ops": ["fech"], "timeout": 1}}, "unknown ops"),
+        ({"testapp.post": {"timeout": 1, "colour": 1}}, "unknown options"),
+        ({"post": {"timeout": 1}}, "app.model"),
+        ({"testapp.post": ("get",)}, "tuple form"),
+        ({"testapp.post": {"timeout": -1}}, "positive"),
+        ([("testapp.post", 1)], "CACHEOPS must be a dict"),
+    ],
+)
+def test_bad_profiles_name_the_setting(settings, conf, message):
+    settings.CACHEOPS_DEFAULTS = {}
+    settings.CACHEOPS = conf
+    with pytest.raises(ImproperlyConfigured, match=message) as info:
+        prepare_profiles()
+    assert "CACHEOPS" in str(info.value)
+    errors = [e for e in run_checks(tags=["cacheops"]) if e.id.startswith("cacheops.")]
+    assert [e.id for e in errors] == ["cacheops.E001"]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("CACHEOPS_PREFIX", "tests.nowhere.prefix", "CACHEOPS_PREFIX"),
+        ("CACHEOPS_PREFIX", 42, "CACHEOPS_PREFIX"),
+        ("CACHEOPS_SERIALIZER", "no_such_serializer_module", "CACHEOPS_SERIALIZER"),
+        ("CACHEOPS_SERIALIZER", "os", "dumps"),
+        ("CACHEOPS_CLIENT_CLASS", "redis.Nope", "CACHEOPS_CLIENT_CLASS"),
+    ],
+)
+def test_bad_dotted_settings(settings, name, value, message):
+    setattr(settings, name, value)
+    with pytest.raises(ImproperlyConfigured, match=message):
+        getattr(cacheops_settings, name)
+    assert "cacheops.E002" in [e.id for e in run_checks(tags=["cacheops"])]
+
+
+def test_redis_url_dict_and_client_class(settings, redis_server):
+    settings.CACHEOPS_REDIS = {"host": redis_server.host, "port": redis_server.port, "db": 3}
+    assert get_client().connection_pool.connection_kwargs["db"] == 3
+    settings.CACHEOPS_REDIS = redis_server.url_for_db(4)
+    assert get_client().connection_pool.connection_kwargs["db"] == 4
+    settings.CACHEOPS_CLIENT_CLASS = "tests.test_settings.MyRedis"
+    assert isinstance(get_client(), MyRedis)
+    assert get_client().ping()
+    settings.CACHEOPS_REDIS = "http://example.com"
+    with pytest.raises(ImproperlyConfigured, match="CACHEOPS_REDIS"):
+        get_client()
+    settings.CACHEOPS_REDIS = redis_server.url
+    settings.CACHEOPS_SENTINEL = {"locations": [("127.0.0.1", 1)], "service_name": "m"}
+    with pytest.raises(ImproperlyConfigured, match="CACHEOPS_SENTINEL"):
+        get_client()
+    assert "cacheops.E003" in [e.id for e in run_checks(tags=["cacheops"])]
+
+
+def test_sentinel_needs_locations_and_service(settings):
+    settings.CACHEOPS_REDIS = {}
+    settings.CACHEOPS_SENTINEL = {"service_name": "m"}
+    with pytest.raises(ImproperlyConfigured, match="locations"):
+        get_client()
+    settings.CACHEOPS_SENTINEL = {"locations": [("127.0.0.1", 1)], "service_name": "m", "db": 2}
+    client = get_client()
+    assert client.connection_pool.service_name == "m"
+
+
+class MyRedis(redis.Redis):
+    pass
+
+
+@pytest.mark.django_db(transaction=True)
+def test_custom_serializer(settings):
+    from tests import serializer
+
+    settings.CACHEOPS_SERIALIZER = "tests.serializer"
+    serializer.calls.clear()
+    Category.objects.create(title="a")
+    list(Category.objects.all())
+    assert [c.title for c in Category.objects.all()] == ["a"]
+    assert serializer.calls == ["dumps", "loads"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_disabled(settings, django_assert_num_queries):
+    settings.CACHEOPS_ENABLED = False
+    Category.objects.create(title="a")
+    list(Category.objects.all())
+    with django_assert_num_queries(1):
+        list(Category.objects.all())
