@@ -5,6 +5,8 @@ from typing import Any
 
 import pytest
 
+from tests.modes import mode  # noqa: F401 - the storage-mode fixture
+
 
 @pytest.fixture(autouse=True)
 def _clean_cache(redis_server: Any) -> Iterator[None]:

@@ -14,7 +14,7 @@ MODES = {
 }
 
 
-@pytest.fixture(params=list(MODES), autouse=True)
+@pytest.fixture(params=list(MODES))
 def mode(request: pytest.FixtureRequest, settings: Any) -> Iterator[str]:
     """Run the test in each storage mode (settings changed through override, like a user would)."""
     for name, value in MODES[request.param].items():

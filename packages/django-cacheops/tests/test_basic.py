@@ -3,10 +3,9 @@ from __future__ import annotations
 import pytest
 from django.db.models import Count, Sum
 
-from tests.modes import mode  # noqa: F401
 from tests.testapp.models import Category, Post
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("mode")]
 
 
 @pytest.fixture

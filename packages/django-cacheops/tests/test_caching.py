@@ -8,10 +8,9 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 
-from tests.modes import mode  # noqa: F401
 from tests.testapp.models import CacheOnSaveModel, Category, DbAgnostic, Local, NotCached, Post
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("mode")]
 
 
 def runs_sql(queries, func):

@@ -7,7 +7,6 @@ from django.db.models import Exists, OuterRef, Subquery
 
 from cacheops import invalidate_dict, invalidate_model, invalidate_obj, no_invalidation
 from cacheops.signals import cache_invalidated
-from tests.modes import mode  # noqa: F401
 from tests.testapp.models import (
     Article,
     Brand,
@@ -26,7 +25,7 @@ from tests.testapp.models import (
     VideoProxy,
 )
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("mode")]
 
 
 @pytest.fixture

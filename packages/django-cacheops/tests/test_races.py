@@ -8,10 +8,9 @@ import pytest
 from django.db import connections
 
 from cacheops import cached_as
-from tests.modes import mode  # noqa: F401
 from tests.testapp.models import Category
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("mode")]
 
 
 def test_read_started_before_write_does_not_store_old_result(queries, monkeypatch):

@@ -6,10 +6,9 @@ import pytest
 from django.db import connection, transaction
 
 from cacheops.transaction import is_dirty, is_sql_dirty
-from tests.modes import mode  # noqa: F401
 from tests.testapp.models import Category, Document
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("mode")]
 
 
 def in_other_thread(func):

@@ -213,3 +213,11 @@ def test_file_cache_view(rf, settings, tmp_path: Path):
     assert page(rf.post("/p/")).render().content == b"n=3"  # not cached, rendered by Django as usual
     page.invalidate("http://testserver/p/")
     assert page(rf.get("/p/")).content == b"n=4"
+
+
+def test_public_names():
+    import cacheops
+
+    assert cacheops.cached_view_as is cached_view_as
+    assert cacheops.cached_view is cached_view
+    assert cacheops.FileCache is file_cache.FileCache
