@@ -1,0 +1,200 @@
+"""Signal receivers that write the change log, and the switch that turns logging off.
+
+Logging adds one INSERT per change, written with a prepared statement on the
+connection the object was saved to, so it joins the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+from collections.abc import Iterable
+from contextlib import ContextDecorator
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connections, models
+from django.db.models.signals import m2m_changed, post_delete, post_save
+from django.utils import timezone
+
+from .settings import synchro_settings
+
+ADDITION, CHANGE, DELETION, M2M_CHANGE = 1, 2, 3, 4
+
+_disabled: contextvars.ContextVar[int] = contextvars.ContextVar("synchro_log_disabled", default=0)
+
+
+class DisableSynchroLog(ContextDecorator):
+    """Inside this block (or decorated function) no change is logged.
+
+    Nesting is counted, so an inner block never turns logging back on early, and the
+    state belongs to the current thread / asyncio task only.
+    """
+
+    def __init__(self) -> None:
+        self._tokens: list[contextvars.Token[int]] = []
+
+    def __enter__(self) -> DisableSynchroLog:
+        self._tokens.append(_disabled.set(_disabled.get() + 1))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        _disabled.reset(self._tokens.pop())
+
+
+def disable_synchro_log(func):
+    """Decorator form of :class:`DisableSynchroLog`."""
+    return DisableSynchroLog()(func)
+
+
+def logging_enabled() -> bool:
+    return _disabled.get() == 0
+
+
+_SQL: dict[str, str] = {}
+
+
+def _insert_sql(using: str) -> str:
+    vendor = connections[using].vendor
+    sql = _SQL.get(vendor)
+    if sql is None:
+        from .models import ChangeLog
+
+        qn = connections[using].ops.quote_name
+        columns = ", ".join(qn(c) for c in ("model", "object_id", "action", "date", "natural_key"))
+        sql = f"INSERT INTO {qn(ChangeLog._meta.db_table)} ({columns}) VALUES (%s, %s, %s, %s, %s)"
+        _SQL[vendor] = sql
+    return sql
+
+
+def natural_key_of(instance: models.Model) -> list[Any] | None:
+    """The instance's natural key as a JSON-ready list, or None when it has none."""
+    method = getattr(instance, "natural_key", None)
+    if method is None:
+        return None
+    try:
+        key = method()
+    except Exception:  # a natural key that needs already-deleted rows
+        return None
+    if not isinstance(key, (list, tuple)):
+        key = (key,)
+    return json.loads(json.dumps(list(key), cls=DjangoJSONEncoder))
+
+
+def write_logs(
+    using: str,
+    model: type[models.Model],
+    object_ids: Iterable[Any],
+    action: int,
+    natural_keys: dict[Any, list[Any] | None] | None = None,
+) -> None:
+    """Append log entries for ``object_ids`` of ``model`` on database ``using``."""
+    from .models import ChangeLog
+
+    connection = connections[using]
+    label = model._meta.label_lower
+    date = ChangeLog._meta.get_field("date").get_db_prep_save(timezone.now(), connection)
+    key_field = ChangeLog._meta.get_field("natural_key")
+    rows = []
+    for object_id in object_ids:
+        key = (natural_keys or {}).get(object_id)
+        key_value = key_field.get_db_prep_save(key, connection) if key is not None else None
+        rows.append((label, str(object_id), action, date, key_value))
+    if not rows:
+        return
+    with connection.cursor() as cursor:
+        if len(rows) == 1:
+            cursor.execute(_insert_sql(using), rows[0])
+        else:
+            cursor.executemany(_insert_sql(using), rows)
+
+
+def on_post_save(sender, instance, created, using, **kwargs) -> None:
+    if _disabled.get():
+        return
+    sender = sender._meta.concrete_model
+    if not synchro_settings.is_watched(sender):
+        return
+    write_logs(using, sender, [instance.pk], ADDITION if created else CHANGE)
+
+
+def on_post_delete(sender, instance, using, **kwargs) -> None:
+    if _disabled.get():
+        return
+    sender = sender._meta.concrete_model
+    if not synchro_settings.is_watched(sender):
+        return
+    write_logs(using, sender, [instance.pk], DELETION, {instance.pk: natural_key_of(instance)})
+
+
+def _m2m_field(owner: type[models.Model], through: type[models.Model]):
+    for field in owner._meta.many_to_many:
+        if field.remote_field.through is through:
+            return field
+    return None
+
+
+def on_m2m_changed(sender, instance, action, reverse, model, pk_set, using, **kwargs) -> None:
+    """Log the objects that own the changed m2m relation (the side the field is declared on)."""
+    if _disabled.get() or action not in ("post_add", "post_remove", "pre_clear"):
+        return
+    owner = model if reverse else type(instance)
+    if not synchro_settings.is_watched(owner):
+        return
+    field = _m2m_field(owner, sender)
+    if field is None:
+        return
+    symmetrical = field.remote_field.symmetrical and field.remote_field.model in ("self", owner)
+    if action == "pre_clear" and (reverse or symmetrical):
+        # The clear has not happened yet: read which pairs it will remove.
+        column = field.m2m_field_name() if reverse else field.m2m_reverse_field_name()
+        key = field.m2m_reverse_field_name() if reverse else field.m2m_field_name()
+        pk_set = set(
+            sender._base_manager.using(using).filter(**{key: instance.pk}).values_list(column, flat=True)
+        )
+    ids: list[Any] = []
+    if not reverse:
+        ids.append(instance.pk)
+    if (reverse or symmetrical) and pk_set:
+        ids.extend(pk for pk in pk_set or () if pk != instance.pk)
+    write_logs(using, owner, ids, M2M_CHANGE)
+
+
+_connected: set[type[models.Model]] = set()
+
+
+def connect_watched() -> None:
+    """Connect the delete and m2m receivers to the watched models (and their m2m tables) only.
+
+    A receiver for every model would stop Django from fast-deleting unwatched models.
+    Re-run whenever ``SYNCHRO_MODELS`` changes.
+    """
+    try:
+        watched = synchro_settings.MODELS
+    except Exception:  # reported by the system checks
+        watched = ()
+    senders: dict[type[models.Model], str] = {}
+    for model in watched:
+        senders[model] = "delete"
+        for field in model._meta.many_to_many:
+            senders[field.remote_field.through] = "m2m"
+        for relation in model._meta.related_objects:
+            if relation.many_to_many and relation.through is not None:
+                senders[relation.through] = "m2m"
+    for sender in _connected - set(senders):
+        post_delete.disconnect(sender=sender, dispatch_uid=f"synchro.post_delete.{sender._meta.label}")
+        m2m_changed.disconnect(sender=sender, dispatch_uid=f"synchro.m2m.{sender._meta.label}")
+        _connected.discard(sender)
+    for sender, kind in senders.items():
+        if kind == "delete":
+            post_delete.connect(
+                on_post_delete, sender=sender, dispatch_uid=f"synchro.post_delete.{sender._meta.label}"
+            )
+        m2m_changed.connect(on_m2m_changed, sender=sender, dispatch_uid=f"synchro.m2m.{sender._meta.label}")
+        _connected.add(sender)
+
+
+def install() -> None:
+    """Connect the receivers (idempotent; called from ``AppConfig.ready``)."""
+    post_save.connect(on_post_save, dispatch_uid="synchro.post_save")
+    connect_watched()

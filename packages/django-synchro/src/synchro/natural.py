@@ -1,0 +1,104 @@
+"""Natural keys: ``NaturalManager`` and the ``NaturalKeyModel`` base class."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+from django.db.models.base import ModelBase
+
+
+class NaturalManager(models.Manager):
+    """A manager with ``get_by_natural_key`` over the given fields.
+
+    ``NaturalManager('code', 'day', allow_many=False, manager=BaseManager)`` builds a new
+    subclass of this class and of ``manager``. With ``allow_many=True`` the first
+    matching object (lowest pk) is returned instead of raising ``MultipleObjectsReturned``.
+    """
+
+    _natural_fields: tuple[str, ...] = ()
+    _allow_many: bool = False
+
+    def __new__(cls, *fields: str, allow_many: bool = False, manager: type = models.Manager, **kwargs: Any):
+        if cls is not NaturalManager:  # a built subclass being copied or re-created
+            obj = super().__new__(cls)
+            obj._constructor_args = (fields, kwargs)
+            return obj
+        if not fields or not all(isinstance(f, str) for f in fields):
+            raise TypeError("NaturalManager needs the natural key's field names, e.g. NaturalManager('code')")
+        if not (isinstance(manager, type) and issubclass(manager, models.Manager)):
+            raise TypeError(f"NaturalManager(manager=...) must be a Manager subclass, not {manager!r}")
+        bases = (cls,) if manager is models.Manager else (cls, manager)
+        new_cls = type(
+            f"Natural{manager.__name__}",
+            bases,
+            {"_natural_fields": tuple(fields), "_allow_many": allow_many, "__module__": __name__},
+        )
+        obj = super().__new__(new_cls)
+        obj._constructor_args = ((), kwargs)
+        return obj
+
+    def __init__(self, *fields: str, allow_many: bool = False, manager: type | None = None, **kwargs: Any):
+        super().__init__(**kwargs)
+
+    def get_by_natural_key(self, *key: Any) -> models.Model:
+        """The object whose natural-key fields equal ``key``; raises ``DoesNotExist``."""
+        if len(key) != len(self._natural_fields):
+            raise ValueError(
+                f"{self.model.__name__} natural key has {len(self._natural_fields)} fields "
+                f"{self._natural_fields}, got {len(key)} values"
+            )
+        queryset = self.filter(**dict(zip(self._natural_fields, key)))
+        if not self._allow_many:
+            return queryset.get()
+        obj = queryset.order_by("pk").first()
+        if obj is None:
+            raise self.model.DoesNotExist(
+                f"{self.model.__name__} matching natural key {key!r} does not exist"
+            )
+        return obj
+
+
+def _plain_base(cls: type) -> type:
+    for base in cls.__mro__[1:]:
+        if issubclass(base, models.Manager) and not issubclass(base, NaturalManager):
+            return base
+    return models.Manager
+
+
+class NaturalKeyModelBase(ModelBase):
+    """Gives each concrete ``NaturalKeyModel`` a ``NaturalManager`` built on its ``objects``."""
+
+    def __new__(mcs, name, bases, attrs, **kwargs):
+        cls = super().__new__(mcs, name, bases, attrs, **kwargs)
+        if cls._meta.abstract:
+            return cls
+        fields = tuple(getattr(cls, "_natural_key", ()) or ())
+        if not fields:
+            return cls
+        current = next((m for m in cls._meta.local_managers if m.name == "objects"), None)
+        base = (
+            _plain_base(type(current))
+            if isinstance(current, NaturalManager)
+            else type(current or models.Manager())
+        )
+        manager = NaturalManager(
+            *fields, manager=base, **dict(getattr(cls, "_natural_manager_kwargs", {}) or {})
+        )
+        cls._meta.local_managers = [m for m in cls._meta.local_managers if m.name != "objects"]
+        cls.add_to_class("objects", manager)
+        cls._meta._expire_cache()
+        return cls
+
+
+class NaturalKeyModel(models.Model, metaclass=NaturalKeyModelBase):
+    """Abstract model: set ``_natural_key = ('f1', 'f2')`` (and optionally ``_natural_manager_kwargs``)."""
+
+    _natural_key: tuple[str, ...] = ()
+    _natural_manager_kwargs: dict[str, Any] = {}
+
+    class Meta:
+        abstract = True
+
+    def natural_key(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self._natural_key)

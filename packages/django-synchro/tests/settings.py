@@ -1,0 +1,41 @@
+from shared_testing.databases import databases
+
+SECRET_KEY = "synchro-tests"
+DEBUG = False
+USE_TZ = True
+TIME_ZONE = "Europe/Warsaw"
+DATABASES = databases("default", "remote")
+INSTALLED_APPS = [
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.admin",
+    "dbsettings",
+    "synchro",
+    "tests.testapp.apps.TestappConfig",
+]
+MIDDLEWARE = [
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+]
+ROOT_URLCONF = "tests.urls"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
+SYNCHRO_REMOTE = "remote"
+SYNCHRO_MODELS = (("testapp", "Tag", "author", "BOOK", "Event", "Person", "Club", "Item", "Egg", "Chicken"),)
