@@ -207,6 +207,7 @@ class _Batch:
         self.superseded: dict[str, list[str]] = defaultdict(list)
         self.deferred: list[tuple[models.Model, models.Field, str]] = []
         self.models: dict[str, type[models.Model]] = {}
+        self.loaded: dict[str, dict[str, models.Model]] = defaultdict(dict)
 
     # -- lookups
 
@@ -279,7 +280,7 @@ class _Batch:
 
     def natural_key(self, model: type[models.Model], src_pk: str) -> tuple[Any, ...] | None:
         label = model._meta.label_lower
-        obj = self.pending[label].get(src_pk)
+        obj = self.pending[label].get(src_pk) or self.loaded[label].get(src_pk)
         if obj is not None:
             key = obj.natural_key()
             return tuple(key) if isinstance(key, (list, tuple)) else (key,)
@@ -370,13 +371,14 @@ class _Batch:
             for related, pks in needed.items():
                 label = related._meta.label_lower
                 self.models[label] = related
-                pks = {p for p in pks if p not in self.pending[label]}
+                pks = {p for p in pks if p not in self.pending[label] and p not in self.map[label]}
+                if not pks:
+                    continue
+                values = {p: _to_python(related, p) for p in pks}
+                objs = related._base_manager.using(self.S).in_bulk(list(values.values()))
+                self.loaded[label].update({p: objs[v] for p, v in values.items() if v in objs})
                 self.resolve(related, pks)
                 absent = [p for p in pks if p not in self.map[label]]
-                if not absent:
-                    continue
-                values = {p: _to_python(related, p) for p in absent}
-                objs = related._base_manager.using(self.S).in_bulk(list(values.values()))
                 lost = [p for p in absent if values[p] not in objs]
                 if lost:
                     raise SyncError(
@@ -385,7 +387,8 @@ class _Batch:
                     )
                 for p in absent:
                     self.pending[label][p] = objs[values[p]]
-                todo[label] = [objs[values[p]] for p in absent]
+                if absent:
+                    todo[label] = [objs[values[p]] for p in absent]
 
     def load_m2m(
         self, model: type[models.Model], f: models.ManyToManyField, owner_pks: list[Any]
