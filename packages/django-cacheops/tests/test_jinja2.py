@@ -30,6 +30,7 @@ def cat():
     return Category.objects.create(title="c")
 
 
+@pytest.mark.usefixtures("mode")
 def test_cached_as_through_django_backend(cat):
     template = engines["jinja2"].from_string(
         "{% cached_as posts, timeout=600 %} "

@@ -48,6 +48,7 @@ def test_cached_extra_and_name_make_the_key():
     assert render('<{% cached 600 "frag" 1 2 %}{{ f }}{% endcached %}>', f=counted) == "<x1>"
 
 
+@pytest.mark.usefixtures("mode")
 def test_invalidate_fragment():
     source = '{% cached 600 "menu" user %}{{ f }}{% endcached %}'
     assert render(source, f=counted, user="ann") == "x1"
@@ -57,6 +58,7 @@ def test_invalidate_fragment():
     assert render(source, f=counted, user="bob") == "x2"
 
 
+@pytest.mark.usefixtures("mode")
 def test_cached_as_fragment_invalidated_by_save(cat):
     source = (
         '{% cached_as posts 600 "posts" %}'

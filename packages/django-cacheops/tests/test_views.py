@@ -85,6 +85,7 @@ def rf():
     return RequestFactory()
 
 
+@pytest.mark.usefixtures("mode")
 def test_get_is_cached_until_a_sample_row_changes(rf, cat):
     Post.objects.create(title="a", category=cat)
     assert post_list(rf.get("/posts/")).content == b"a|"
@@ -117,6 +118,7 @@ def test_only_get_and_head_are_cached(rf, cat):
     assert calls == ["GET", "POST", "POST", "PUT", "DELETE"]
 
 
+@pytest.mark.usefixtures("mode")
 def test_template_response_rendered_before_caching(rf, cat):
     post = Post.objects.create(title="t1", category=cat)
     first = post_page(rf.get(f"/posts/{post.pk}/"), pk=post.pk)

@@ -19,6 +19,7 @@ __all__ = [
     "FileCache",
     "cached_view",
     "cached_view_as",
+    "stats",
 ]
 
 # Importing cacheops must not need configured settings: names load on first access.
@@ -36,6 +37,7 @@ _LAZY = {
     "FileCache": "file_cache",
     "cached_view": "views",
     "cached_view_as": "views",
+    "stats": "stats",
 }
 
 
