@@ -156,7 +156,7 @@ def on_m2m_changed(sender, instance, action, reverse, model, pk_set, using, **kw
     if not reverse:
         ids.append(instance.pk)
     if (reverse or symmetrical) and pk_set:
-        ids.extend(pk for pk in pk_set or () if pk != instance.pk)
+        ids.extend(pk for pk in pk_set if reverse or pk != instance.pk)
     write_logs(using, owner, ids, M2M_CHANGE)
 
 

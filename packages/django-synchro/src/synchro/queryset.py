@@ -11,7 +11,7 @@ from typing import Any
 
 from django.db import models, router, transaction
 
-from .handlers import ADDITION, CHANGE, logging_enabled, write_logs
+from .handlers import ADDITION, CHANGE, DisableSynchroLog, logging_enabled, write_logs
 from .settings import synchro_settings
 
 
@@ -49,7 +49,8 @@ class SynchroQuerySet(models.QuerySet):
         objs = list(objs)
         using = self._write_alias()
         with transaction.atomic(using=using):
-            count = super().bulk_update(objs, fields, *args, **kwargs)
+            with DisableSynchroLog():  # bulk_update calls update(); log each object once
+                count = super().bulk_update(objs, fields, *args, **kwargs)
             write_logs(using, self.model, [o.pk for o in objs], CHANGE)
         return count
 
