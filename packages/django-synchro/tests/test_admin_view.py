@@ -80,6 +80,27 @@ def test_reset_hidden_and_refused_when_not_allowed(staff):
     assert ChangeLog.objects.exists()
 
 
-def test_view_is_translated(staff):
-    response = staff.get(reverse("synchro:synchro"), headers={"accept-language": "pl"})
-    assert response.status_code == 200
+@pytest.mark.parametrize(
+    ("language", "button", "never"),
+    [
+        ("pl", "Synchronizuj", "Jeszcze nie synchronizowano."),
+        ("de", "Synchronisieren", "Noch nie synchronisiert."),
+        ("fr", "Synchroniser", "Jamais synchronisé."),
+        ("es", "Sincronizar", "Nunca sincronizado."),
+    ],
+)
+def test_view_is_translated(staff, language, button, never):
+    response = staff.get(reverse("synchro:synchro"), headers={"accept-language": language})
+    content = response.content.decode()
+    assert f'value="{button}"' in content and never in content
+
+
+def test_summary_is_translated():
+    from django.utils import translation
+
+    from synchro import Summary
+
+    with translation.override("de"):
+        assert "1 hinzugefügt" in str(Summary(added=1))
+    with translation.override("pl"):
+        assert "dodano 1" in str(Summary(added=1))
