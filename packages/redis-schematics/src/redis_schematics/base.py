@@ -15,6 +15,14 @@ import weakref
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar, TypeVar
 
+from schematics.common import DEFAULT
+from schematics.exceptions import CompoundError, DataError, FieldError
+from schematics.transforms import validation_converter
+from schematics.types.compound import CompoundType
+from schematics.types.serializable import Serializable
+from schematics.undefined import Undefined
+from schematics.validate import get_validation_context
+
 from .exceptions import ConfigurationError, MultipleFound, NotFound, StrictPerformanceException
 from .lookups import Condition, matches, parse_filters
 from .pipeline import AsyncPipeline, Pipeline, raw_pipeline
@@ -25,6 +33,8 @@ __all__ = ["BaseRedisMixin"]
 M = TypeVar("M", bound="BaseRedisMixin")
 
 _prototypes: weakref.WeakKeyDictionary[type, Any] = weakref.WeakKeyDictionary()
+_fast_fields: weakref.WeakKeyDictionary[type, dict[str, Any] | None] = weakref.WeakKeyDictionary()
+_plain_fields: weakref.WeakKeyDictionary[type, dict[str, Any] | None] = weakref.WeakKeyDictionary()
 
 
 def _text(value: Any) -> str:
@@ -162,8 +172,8 @@ class BaseRedisMixin:
         """JSON-ready form of the object (its ``to_primitive()``)."""
         return self.to_primitive()  # type: ignore[attr-defined]
 
-    def _prepare_write(self) -> str:
-        """Give the object its primary key, then validate it; return the primary key.
+    def _prepare_write(self) -> tuple[str, dict[str, Any]]:
+        """Give the object its primary key, then validate it; return the pk and the primitive.
 
         Validation runs before anything is sent, so invalid data raises schematics'
         ``DataError`` and leaves Redis untouched.
@@ -178,11 +188,79 @@ class BaseRedisMixin:
             pk = str(uuid.uuid4())
         if "pk" in self._schema.fields and self.get("pk") != pk:  # type: ignore[attr-defined]
             self.pk = pk
-        self.validate()  # type: ignore[attr-defined]
-        return pk
+        return pk, self._validated_primitive()
+
+    @classmethod
+    def _plain_fields(cls) -> dict[str, Any] | None:
+        """The fields, when every one converts on its own (no compound types, serializables or
+        renamed fields); then loading may skip schematics' generic import loop."""
+        if cls not in _plain_fields:
+            fields = dict(cls._schema.fields)
+            plain = all(
+                not isinstance(field, (CompoundType, Serializable)) and not field.serialized_name
+                for field in fields.values()
+            )
+            _plain_fields[cls] = fields if plain else None
+        return _plain_fields[cls]
+
+    @classmethod
+    def _fast_fields(cls) -> dict[str, Any] | None:
+        """The plain fields, when the model also has no model-level validators, roles or export
+        settings: then validation and export may run field by field (same rules, far less work)."""
+        if cls not in _fast_fields:
+            fields = cls._plain_fields()
+            options = cls._schema.options
+            simple = (
+                fields is not None
+                and not cls._schema.validators
+                and not options.roles
+                and options.export_level == DEFAULT
+                and all(field.export_level is None for field in fields.values())
+            )
+            _fast_fields[cls] = fields if simple else None
+        return _fast_fields[cls]
+
+    def _validated_primitive(self) -> dict[str, Any]:
+        """Validate the object like ``validate()`` does, then return its ``to_primitive()``.
+
+        :raises DataError: with schematics' per-field errors.
+        """
+        fields = type(self)._fast_fields()
+        if fields is None or self._data.unsafe:  # type: ignore[attr-defined]
+            self.validate()  # type: ignore[attr-defined]
+            return self.to_primitive()  # type: ignore[attr-defined]
+        context = get_validation_context()
+        valid: dict[str, Any] = {}
+        errors: dict[str, Any] = {}
+        for name, field_type in fields.items():
+            value = self.get(name, Undefined)  # type: ignore[attr-defined]
+            try:
+                valid[name] = validation_converter(field_type, value, context)
+            except (FieldError, CompoundError) as error:
+                errors[name] = error
+        if errors:
+            raise DataError(errors, valid)
+        self._data.valid = valid  # type: ignore[attr-defined]
+        self._data.converted = {}  # type: ignore[attr-defined]
+        return {
+            name: None if value is None else fields[name].to_primitive(value)
+            for name, value in valid.items()
+            if value is not Undefined
+        }
 
     @classmethod
     def _load(cls: type[M], data: Mapping[str, Any], pk: str | None = None) -> M:
+        """An object from stored primitives (``pk`` fills a missing pk field)."""
+        fields = cls._plain_fields()
+        if fields is not None:
+            # Fast path: each field's own conversion, handed to schematics as trusted data.
+            converted = {}
+            for name, field_type in fields.items():
+                value = data.get(name)
+                converted[name] = None if value is None else field_type.to_native(value)
+            if pk is not None and "pk" in fields and converted["pk"] is None:
+                converted["pk"] = pk
+            return cls(trusted_data=converted, lazy=True)  # type: ignore[call-arg]
         obj = cls(data, strict=False)  # type: ignore[call-arg]
         if pk is not None and "pk" in cls._schema.fields and obj.get("pk") is None:  # type: ignore[attr-defined]
             obj.pk = pk
@@ -263,7 +341,7 @@ class BaseRedisMixin:
     def _all_plan(cls) -> Plan:  # pragma: no cover - abstract
         raise NotImplementedError(f"{cls.__name__} must implement _all_plan")
 
-    def _save_plan(self, pk: str) -> Plan:  # pragma: no cover - abstract
+    def _save_plan(self, pk: str, primitive: dict[str, Any]) -> Plan:  # pragma: no cover - abstract
         raise NotImplementedError(f"{type(self).__name__} must implement _save_plan")
 
     @classmethod
@@ -287,8 +365,8 @@ class BaseRedisMixin:
 
     def set(self, pipeline: Any = None) -> None:
         """Validate, then store the object (queued on ``pipeline`` when one is given)."""
-        pk = self._prepare_write()
-        run_sync(self._save_plan(pk), self._client(), raw_pipeline(pipeline))
+        pk, primitive = self._prepare_write()
+        run_sync(self._save_plan(pk, primitive), self._client(), raw_pipeline(pipeline))
 
     def delete(self, pipeline: Any = None) -> None:
         """Remove the object from storage (a missing object is not an error)."""
@@ -369,8 +447,8 @@ class BaseRedisMixin:
 
     async def aset(self, pipeline: Any = None) -> None:
         """Async :meth:`set`."""
-        pk = self._prepare_write()
-        await run_async(self._save_plan(pk), self._async_client(), raw_pipeline(pipeline))
+        pk, primitive = self._prepare_write()
+        await run_async(self._save_plan(pk, primitive), self._async_client(), raw_pipeline(pipeline))
 
     async def adelete(self, pipeline: Any = None) -> None:
         """Async :meth:`delete`."""

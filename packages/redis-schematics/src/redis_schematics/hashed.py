@@ -44,10 +44,10 @@ class HashRedisMixin(BaseRedisMixin):
         stored: dict[Any, Any] = yield Call("hgetall", (cls._hash_key(),))
         return [cls._decode(raw, field) for field, raw in stored.items()]
 
-    def _save_plan(self, pk: str) -> Plan:
+    def _save_plan(self, pk: str, primitive: dict[str, Any]) -> Plan:
         cls = type(self)
         hash_key = cls._hash_key()
-        write = Call("hset", (hash_key, cls._key_for(pk), self.__serializer__(self.to_primitive())))  # type: ignore[attr-defined]
+        write = Call("hset", (hash_key, cls._key_for(pk), self.__serializer__(primitive)))  # type: ignore[attr-defined]
         if self.__expire__:
             yield Batch((write, Call("expire", (hash_key, int(self.__expire__)))))
         else:

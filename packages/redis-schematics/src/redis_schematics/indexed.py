@@ -186,11 +186,11 @@ class IndexedRedisMixin(BaseRedisMixin):
                 entries.append(["s", cls._eq_key(field, value)])
         return entries
 
-    def _save_plan(self, pk: str) -> Plan:
+    def _save_plan(self, pk: str, primitive: dict[str, Any]) -> Plan:
         cls = type(self)
         entries = self._index_entries()
         pairs: list[str] = []
-        for name, value in self.to_primitive().items():  # type: ignore[attr-defined]
+        for name, value in primitive.items():
             pairs += [name, self.__serializer__(value)]
         ttl = int(self.__expire__ * 1000) if self.__expire__ else 0
         keys = (cls._key_for(pk), cls._members_key(), cls._entries_key(), *(e[1] for e in entries))

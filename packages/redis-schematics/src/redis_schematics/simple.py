@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from schematics import models, types
 
@@ -50,8 +51,8 @@ class SimpleRedisMixin(BaseRedisMixin):
         # A key that expired (or was deleted) between SCAN and MGET reads as None: skip it.
         return [cls._decode(raw, key) for key, raw in zip(keys, raws) if raw is not None]
 
-    def _save_plan(self, pk: str) -> Plan:
-        value = self.__serializer__(self.to_primitive())  # type: ignore[attr-defined]
+    def _save_plan(self, pk: str, primitive: dict[str, Any]) -> Plan:
+        value = self.__serializer__(primitive)
         expire = self.__expire__
         yield Call("set", (type(self)._key_for(pk), value), {"ex": expire} if expire else {})
 

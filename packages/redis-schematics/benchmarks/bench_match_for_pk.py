@@ -1,0 +1,42 @@
+"""match_for_pk latency vs a bare GET + json.loads (baseline). Target: <= 1.5x the baseline."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from _common import CLIENT, BenchHash, BenchIndexed, BenchSimple, best_of, report
+
+CALLS = 2000
+
+
+def main() -> None:
+    CLIENT.flushdb()
+    for model in (BenchSimple, BenchHash, BenchIndexed):
+        model({"id": "42", "flavour": "mint", "amount": 42}).set()
+
+    def bare():
+        for _ in range(CALLS):
+            json.loads(CLIENT.get("BenchSimple:42"))
+
+    def run(model):
+        def calls():
+            for _ in range(CALLS):
+                model.match_for_pk("42")
+
+        return calls
+
+    baseline = best_of(5, bare) / CALLS
+    rows = {
+        f"{m.__name__}.match_for_pk": best_of(5, run(m)) / CALLS
+        for m in (BenchSimple, BenchHash, BenchIndexed)
+    }
+    report("match_for_pk, per call (target <= 1.5x)", "GET + json.loads", baseline, rows)
+    CLIENT.flushdb()
+
+
+if __name__ == "__main__":
+    main()
