@@ -65,7 +65,7 @@ def cache_view(view: Callable, decorator: Callable[[Callable], Callable]) -> Cal
             raise _Uncacheable(response)
         return response
 
-    cached_respond = decorator(respond)
+    cached_respond: Any = decorator(respond)
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
