@@ -226,3 +226,30 @@ def typecheck(session: nox.Session) -> None:
     """Type-check every package (runs typecheck-<dist> for each)."""
     for dist in PACKAGES:
         session.notify(f"typecheck-{dist}")
+
+
+EXAMPLE = ROOT / "examples" / "shop"
+
+
+def _install_example(session: nox.Session, *extra: str) -> None:
+    session.install(
+        f"{ROOT / 'shared-testing'}[embedded]",
+        *(arg for dist in PACKAGES for arg in ("-e", str(ROOT / "packages" / dist))),
+        *extra,
+    )
+
+
+@nox.session(python=NEWEST_PYTHON, tags=["demo"])
+def demo(session: nox.Session) -> None:
+    """The demo shop: all four packages together on embedded defaults, narrated (examples/shop)."""
+    _install_example(session)
+    session.chdir(EXAMPLE)
+    session.run("python", "manage.py", "demo", *session.posargs)
+
+
+@nox.session(python=NEWEST_PYTHON, tags=["demo", "ci"])
+def demo_tests(session: nox.Session) -> None:
+    """Test the demo end to end and drive its synchro admin page in headless Chromium."""
+    _install_example(session, "pytest>=8.3", "pytest-django>=4.9", "playwright>=1.45")
+    session.chdir(EXAMPLE)
+    session.run("python", "-m", "pytest", *session.posargs)

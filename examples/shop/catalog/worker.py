@@ -1,0 +1,41 @@
+"""Start a real Celery worker for the shop in a child process, and stop it again."""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from django.conf import settings
+from shop.celery import app
+
+
+@contextlib.contextmanager
+def running_worker(timeout: float = 60) -> Iterator[subprocess.Popen]:
+    """A ``celery worker`` process for the shop, answering pings before this yields.
+
+    Its log goes to ``worker.log`` in the shop's data folder.
+    """
+    command = [sys.executable, "-m", "celery", "-A", "shop", "--quiet", "worker", "--pool", "solo",
+               "--loglevel", "INFO", "--without-mingle", "--without-gossip"]  # fmt: skip
+    log = open(Path(settings.DATA_DIR) / "worker.log", "ab")  # noqa: SIM115 (closed below)
+    process = subprocess.Popen(command, cwd=Path(settings.BASE_DIR), stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + timeout
+        while not app.control.ping(timeout=0.5):
+            if process.poll() is not None:
+                raise RuntimeError(f"the Celery worker exited with status {process.returncode}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the Celery worker did not answer a ping within {timeout}s")
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
