@@ -11,9 +11,13 @@ from tests.testapp.models import Category, Post
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def classic(settings):
+@pytest.fixture(params=["no prefix", "prefix"])
+def classic(request, settings):
+    """Classic storage mode, with and without a key prefix."""
     settings.CACHEOPS_INSIDEOUT = False
+    if request.param == "prefix":
+        settings.CACHEOPS_PREFIX = "tests.prefix.prefix"
+    return request.param
 
 
 @pytest.fixture
@@ -36,6 +40,7 @@ def test_dead_references_removed(classic, cat, redis_client, queries):
     Post.objects.create(title="a", category=cat)
     _cache_slices(cat, 6)
     conj = _conj_key(redis_client, cat)
+    assert conj.startswith(b"p-default:") == (classic == "prefix")
     members = sorted(redis_client.smembers(conj))
     assert len(members) == 6
     # three entries vanish on their own (as when their timeout runs out)
