@@ -10,3 +10,13 @@ def _fresh_dbsettings_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    """A request with Accept-Language leaves its language active in this thread: reset it."""
+    from django.utils import translation
+
+    translation.activate("en")
+    yield
+    translation.deactivate()
