@@ -63,10 +63,10 @@ def measure(redis_url: str) -> dict[str, Any]:
     """Run every workload; seconds per operation, bytes and keys per entry."""
     configure(redis_url)
     from django.db.models import Count
+    from tests.testapp.models import Category, Post
 
     from cacheops import invalidate_all, no_invalidation
     from cacheops.redis import redis_client
-    from tests.testapp.models import Category, Post
 
     invalidate_all()
     cats = [Category.objects.create(title=f"c{i}") for i in range(10)]
@@ -81,7 +81,7 @@ def measure(redis_url: str) -> dict[str, Any]:
         "group-by aggregate": lambda qs: list(qs.values("category_id").annotate(n=Count("id"))),
     }
 
-    def run(work: Callable[[Any], object]) -> None:
+    def run(name: str, work: Callable[[Any], object]) -> None:
         none = best(lambda: work(Post.objects.nocache()), 100)
         work(Post.objects.all())
         hit = best(lambda: work(Post.objects.all()), 100)
@@ -94,7 +94,7 @@ def measure(redis_url: str) -> dict[str, Any]:
         out[name] = {"none": none, "hit": hit, "miss": missed}
 
     for name, work in workloads.items():
-        run(work)
+        run(name, work)
 
     post = Post.objects.nocache().get(pk=first.pk)
 
@@ -174,7 +174,8 @@ def report(mine: dict[str, Any], orig: dict[str, Any] | None, mine_there: dict[s
             line += f", ours/7.2 = {mine_there[key] / orig[key]:.2f}"
         print(line)
     print(
-        f"\nRedis per cached query: ours {mine['bytes per entry']:.0f} bytes, {mine['keys per entry']:.2f} keys",
+        f"\nRedis per cached query: ours {mine['bytes per entry']:.0f} bytes, "
+        f"{mine['keys per entry']:.2f} keys",
         end="",
     )
     if orig and mine_there:
