@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import pathlib
+import subprocess
+import sys
 import uuid
 
 import pytest
@@ -143,6 +147,7 @@ def test_deleted_row_fails_the_task_by_default(held_worker, recorded, task):
         book.delete()
     with pytest.raises(Exception) as info:
         result.get(timeout=TIMEOUT)
+    tasks.echo_json.delay("drain").get(timeout=TIMEOUT)  # signals after storing the result are sent by now
     assert type(info.value).__name__ == "DoesNotExist"
     assert f"testapp.Book pk={book_pk}" in str(info.value)
     assert result.state == "FAILURE"
@@ -288,30 +293,33 @@ def test_retry_reloads_the_row(worker):
     assert tasks.rename_then_retry.delay(book).get(timeout=TIMEOUT) == "renamed before retry"
 
 
-def test_json_only_worker_refuses_pickle_payload(worker, celery_app, recorded):
-    """A second worker that accepts only JSON drops the pickle message and never runs the task."""
-    from celery.contrib.testing.worker import start_worker
-
-    book = Book.objects.create(title="x")
-    strict = Celery("strict", set_as_current=False)
-    strict.conf.update(
-        broker_url=celery_app.conf.broker_url,
-        result_backend=celery_app.conf.result_backend,
-        task_default_queue=f"cereal-strict-{uuid.uuid4().hex[:8]}",
-        accept_content=["json", "django-cereal-json"],
-        worker_hijack_root_logger=False,
+def test_json_only_worker_refuses_pickle_payload(celery_app, tmp_path):
+    """A separate worker process that accepts only JSON drops the pickle message and never runs it."""
+    queue = f"cereal-strict-{uuid.uuid4().hex[:8]}"
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    env.update(
+        CEREAL_STRICT_BROKER=celery_app.conf.broker_url,
+        CEREAL_STRICT_BACKEND=celery_app.conf.result_backend,
+        CEREAL_STRICT_QUEUE=queue,
     )
-    strict.loader.import_module("celery.contrib.testing.tasks")
-
-    @strict.task(name="cereal.strict_echo")
-    def echo(*args):
-        return [type(a).__name__ for a in args]
-
-    with start_worker(strict, pool="solo", perform_ping_check=True, loglevel="WARNING", shutdown_timeout=30):
-        refused = echo.apply_async((book,), serializer=DJANGO_CEREAL_PICKLE)
-        accepted = echo.apply_async((book,), serializer=DJANGO_CEREAL_JSON)
-        assert accepted.get(timeout=TIMEOUT) == ["Book"]
-    strict.close()
+    refused = celery_app.send_task(
+        "cereal.strict_echo", args=["pickled"], serializer=DJANGO_CEREAL_PICKLE, queue=queue
+    )
+    accepted = celery_app.send_task(
+        "cereal.strict_echo", args=["json"], serializer=DJANGO_CEREAL_JSON, queue=queue
+    )
+    log = tmp_path / "worker.log"
+    with open(log, "wb") as out:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "tests.strict_app", "worker", "--pool=solo",
+             "--without-mingle", "--without-gossip", "--without-heartbeat", "--loglevel=INFO"],
+            env=env, stdout=out, stderr=subprocess.STDOUT, cwd=pathlib.Path(__file__).parent.parent,
+        )  # fmt: skip
+        try:
+            assert accepted.get(timeout=TIMEOUT) == "json"  # the worker takes messages in order
+        finally:
+            worker.terminate()
+            worker.wait(timeout=TIMEOUT)
     assert refused.state == "PENDING"
-    assert ("cereal.strict_echo", "SUCCESS") in recorded["postrun"]
-    assert len([r for r in recorded["postrun"] if r[0] == "cereal.strict_echo"]) == 1
+    text = log.read_text()
+    assert "Refusing to deserialize untrusted content of type" in text and "x-django-cereal-pickle" in text

@@ -2,7 +2,8 @@
 
 Everything kombu's JSON handles keeps working (datetimes, Decimals, UUIDs, bytes); a model
 instance becomes ``{"__cereal__": [label, pk]}`` (``[label, pk, alias]`` off the default
-database), sets become ``{"__cereal_set__": [...]}``. Decoding cannot run code, which makes
+database), a list of instances of one model ``{"__cereal_list__": [label, [pk, ...]]}`` and a
+set ``{"__cereal_set__": [...]}``. Decoding cannot run code, which makes
 this the recommended serializer. Content type: ``application/x-django-cereal-json``.
 """
 
@@ -17,6 +18,7 @@ __all__ = ["CONTENT_TYPE", "DJANGO_CEREAL_JSON", "dumps", "loads", "task"]
 
 CONTENT_TYPE = "application/x-django-cereal-json"
 REFERENCE_KEY = "__cereal__"
+LIST_KEY = "__cereal_list__"
 SET_KEY = "__cereal_set__"
 _encoder_class: type | None = None
 
@@ -24,32 +26,53 @@ _encoder_class: type | None = None
 def _encoder() -> type:
     global _encoder_class
     if _encoder_class is None:
-        from django.db.models import Model, QuerySet
         from kombu.utils.json import JSONEncoder
 
-        from .references import Reference, reference_for, references_for_queryset
-
         class ReferenceEncoder(JSONEncoder):
+            """kombu's encoder, plus model instances found where :func:`_prepare` did not look."""
+
             def default(self, o: Any) -> Any:
-                if isinstance(o, Model):
-                    return {REFERENCE_KEY: reference_for(o).key()}
-                if isinstance(o, Reference):
-                    return {REFERENCE_KEY: o.key()}
-                if isinstance(o, QuerySet):
-                    return references_for_queryset(o)
-                if isinstance(o, (set, frozenset)):
-                    return {SET_KEY: list(o)}
+                prepared = _prepare(o)
+                if prepared is not o:
+                    return prepared
                 return super().default(o)
 
         _encoder_class = ReferenceEncoder
     return _encoder_class
 
 
+def _prepare(value: Any) -> Any:
+    """``value`` with model instances, querysets and sets replaced by their JSON markers."""
+    from django.db.models import Model, QuerySet
+
+    from .references import LazyArgs, LazyKwargs, Reference, group_key, instance_key, queryset_key
+
+    kind = type(value)
+    if kind is dict or kind is LazyKwargs:
+        return {key: _prepare(item) for key, item in dict.items(value)}
+    if kind is list or isinstance(value, tuple):
+        items = list(tuple.__iter__(value)) if kind is LazyArgs else value
+        group = group_key(items)
+        if group is not None:
+            return {LIST_KEY: group}
+        return [_prepare(item) for item in items]
+    if kind is set or kind is frozenset:
+        return {SET_KEY: [_prepare(item) for item in value]}
+    if isinstance(value, Model):
+        return {REFERENCE_KEY: instance_key(value)}
+    if kind is Reference:
+        return {REFERENCE_KEY: value.key()}
+    if isinstance(value, QuerySet):
+        key = queryset_key(value)
+        return {LIST_KEY: key} if isinstance(key, tuple) else key
+    return value
+
+
 def dumps(obj: Any) -> str:
     """Encode ``obj`` as JSON with every model instance replaced by a reference."""
     from kombu.utils.json import dumps as kombu_dumps
 
-    return kombu_dumps(obj, cls=_encoder())
+    return kombu_dumps(_prepare(obj), cls=_encoder())
 
 
 def _object_hook(obj: dict[str, Any]) -> Any:
@@ -58,8 +81,16 @@ def _object_hook(obj: dict[str, Any]) -> Any:
             from .references import Reference
 
             return Reference(*obj[REFERENCE_KEY])
+        if LIST_KEY in obj:
+            from .references import references
+
+            return references(*obj[LIST_KEY])
         if SET_KEY in obj:
             return set(obj[SET_KEY])
+    return _kombu_object_hook(obj)
+
+
+def _kombu_object_hook(obj: dict[str, Any]) -> Any:
     from kombu.utils.json import object_hook
 
     return object_hook(obj)

@@ -20,6 +20,7 @@ __all__ = ["CONTENT_TYPE", "DJANGO_CEREAL_PICKLE", "dumps", "loads", "task"]
 
 CONTENT_TYPE = "application/x-django-cereal-pickle"
 PROTOCOL = 4
+_LIST, _TUPLE = 0, 1
 _types: tuple[type, type, type] | None = None
 
 
@@ -35,23 +36,52 @@ def _model_types() -> tuple[type, type, type]:
 
 
 class _ReferencePickler(pickle.Pickler):
-    """Pickles model instances as ``(label, pk[, alias])`` references; everything else as usual."""
+    """Writes model instances as persistent ids; everything else is pickled as usual.
 
-    def reducer_override(self, obj: Any) -> Any:
+    Persistent ids: ``(label, pk[, alias])`` for one instance, and ``(kind, label, [pk, ...][, alias])``
+    for a list or tuple of instances of one model (a queryset is sent as a list).
+    """
+
+    def persistent_id(self, obj: Any) -> Any:
+        kind = type(obj)
+        if kind is list or kind is tuple:
+            if obj and isinstance(obj[0], _model_types()[0]):
+                from .references import group_key
+
+                group = group_key(obj)
+                if group is not None:
+                    return (_LIST if kind is list else _TUPLE, *group)
+            return None
+        if kind is int or kind is str or kind is dict or kind is bytes or kind is float or obj is None:
+            return None
         model, reference, queryset = _model_types()
         if isinstance(obj, model):
-            from .references import _ref, reference_for
+            from .references import instance_key
 
-            return (_ref, reference_for(obj).key())
+            return instance_key(obj)
         if isinstance(obj, reference):
-            from .references import _ref
-
-            return (_ref, obj.key())
+            return obj.key()
         if isinstance(obj, queryset):
-            from .references import references_for_queryset
+            from .references import queryset_key
 
-            return (list, (references_for_queryset(obj),))
-        return NotImplemented
+            key = queryset_key(obj)
+            return (_LIST, *key) if isinstance(key, tuple) else None
+        return None
+
+
+class _ReferenceUnpickler(pickle.Unpickler):
+    """Turns persistent ids back into :class:`~django_cereal.references.Reference` placeholders."""
+
+    def persistent_load(self, pid: Any) -> Any:
+        from .references import Reference, references
+
+        if type(pid) is not tuple or not pid:
+            raise pickle.UnpicklingError(f"unsupported persistent id {pid!r}")
+        if type(pid[0]) is str:
+            return Reference(*pid)
+        kind, *group = pid
+        refs = references(*group)
+        return refs if kind == _LIST else tuple(refs)
 
 
 def dumps(obj: Any) -> bytes:
@@ -70,7 +100,7 @@ def loads(data: bytes | bytearray | memoryview | str) -> Any:
 
     if isinstance(data, str):
         data = data.encode("latin-1")
-    return wrap_body(pickle.loads(data))
+    return wrap_body(_ReferenceUnpickler(io.BytesIO(data)).load())
 
 
 #: ``(encoder, decoder, content type, content encoding)``: the ``kombu.serializers`` entry point.

@@ -63,7 +63,7 @@ class Reference:
         """Plain form for kombu's own JSON (e.g. a result backend storing task arguments)."""
         return {"model": self.label, "pk": self.pk, "db": self.alias}
 
-    def load(self) -> Model:
+    def load(self) -> Model | None:
         """Load the row now, applying the missing-row policy (``"skip"`` raises ``Ignore``)."""
         return load_references([self])[self]
 
@@ -73,40 +73,87 @@ def _ref(label: str, pk: Any, alias: str = DEFAULT_DB_ALIAS) -> Reference:
     return Reference(label, pk, alias)
 
 
-def reference_for(obj: Model) -> Reference:
-    """The reference of a saved instance; refuse unsaved instances and models not allowed."""
-    label = obj._meta.label
-    if obj.pk is None:
+_labels: dict[type, str] = {}
+
+
+def _label(model: type[Model]) -> str:
+    """The model's label, one string object per class (pickle writes a repeated object once)."""
+    label = _labels.get(model)
+    if label is None:
+        label = _labels[model] = model._meta.label
+    return label
+
+
+def _check_allowed(label: str) -> None:
+    if not conf.is_model_allowed(label):
+        raise ModelNotAllowed(
+            f"{label} is not in DJANGO_CEREAL_ALLOWED_MODELS, so it cannot be sent to a task."
+        )
+
+
+def instance_key(obj: Model) -> tuple[Any, ...]:
+    """Wire form of one saved instance: ``(label, pk)``, plus the alias off the default database.
+
+    :raises UnsavedInstanceError: the instance has no primary key yet.
+    :raises ModelNotAllowed: the model is outside ``DJANGO_CEREAL_ALLOWED_MODELS``.
+    """
+    label = _label(type(obj))
+    pk = obj.pk
+    if pk is None:
         raise UnsavedInstanceError(
             f"Cannot send an unsaved {label} instance to a task: its primary key is None. "
             "Save it first (django-cereal sends only model, primary key and database)."
         )
-    if not conf.is_model_allowed(label):
-        raise ModelNotAllowed(
-            f"{label} is not in DJANGO_CEREAL_ALLOWED_MODELS, so it cannot be sent to a task."
-        )
-    return Reference(label, obj.pk, obj._state.db or DEFAULT_DB_ALIAS)
+    _check_allowed(label)
+    alias = obj._state.db or DEFAULT_DB_ALIAS
+    return (label, pk) if alias == DEFAULT_DB_ALIAS else (label, pk, alias)
 
 
-def references_for_queryset(qs: QuerySet) -> list[Any]:
-    """What a QuerySet argument becomes: a list of references in the queryset's order.
+def group_key(items: Any) -> tuple[Any, ...] | None:
+    """Wire form of a list/tuple made only of instances of one model from one database.
 
-    Model querysets are evaluated at send time to their primary keys (the rows already cached
-    in the queryset are used without a query); ``values()``/``values_list()`` querysets send
-    their rows as plain data.
+    ``(label, [pk, ...])`` plus the alias off the default database; ``None`` when ``items`` is
+    not such a sequence (fewer than two items, mixed models or databases, other values).
+    """
+    if len(items) < 2:
+        return None
+    first = items[0]
+    model = type(first)
+    if not isinstance(first, Model):
+        return None
+    alias = first._state.db
+    pks = []
+    for obj in items:
+        if type(obj) is not model or obj._state.db != alias or obj.pk is None:
+            return None  # mixed or unsaved: encoded one by one (unsaved ones are refused there)
+        pks.append(obj.pk)
+    label = _label(model)
+    _check_allowed(label)
+    alias = alias or DEFAULT_DB_ALIAS
+    return (label, pks) if alias == DEFAULT_DB_ALIAS else (label, pks, alias)
+
+
+def queryset_key(qs: QuerySet) -> tuple[Any, ...] | list[Any]:
+    """What a QuerySet argument becomes: ``(label, [pk, ...][, alias])`` in the queryset's order.
+
+    Model querysets are evaluated at send time to their primary keys (rows already cached in
+    the queryset are used without a query) and arrive as a list of fresh instances;
+    ``values()``/``values_list()`` querysets are sent as a plain list of their rows.
     """
     if not issubclass(qs._iterable_class, ModelIterable):
         return list(qs)
-    label = qs.model._meta.label
-    if not conf.is_model_allowed(label):
-        raise ModelNotAllowed(
-            f"{label} is not in DJANGO_CEREAL_ALLOWED_MODELS, so it cannot be sent to a task."
-        )
+    label = _label(qs.model)
+    _check_allowed(label)
     if qs._result_cache is not None:
         pks = [obj.pk for obj in qs._result_cache]
     else:
         pks = list(qs.values_list("pk", flat=True))
-    return [Reference(label, pk, qs.db) for pk in pks]
+    return (label, pks) if qs.db == DEFAULT_DB_ALIAS else (label, pks, qs.db)
+
+
+def references(label: str, pks: list[Any], alias: str = DEFAULT_DB_ALIAS) -> list[Reference]:
+    """Placeholders for a group encoded by :func:`group_key` or :func:`queryset_key`."""
+    return [Reference(label, pk, alias) for pk in pks]
 
 
 def _model_for(label: str) -> type[Model]:

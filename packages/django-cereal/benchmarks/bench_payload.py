@@ -1,0 +1,99 @@
+"""Payload size, encode+decode+load time and queries per task: references vs full pickles vs bare pks.
+
+Prints ratios against baselines measured in the same run. Run with ``nox -s bench-django-cereal``.
+"""
+
+from __future__ import annotations
+
+import timeit
+
+from _setup import setup_django
+
+setup_django()
+
+from benchapp.models import Item  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.test.utils import CaptureQueriesContext  # noqa: E402
+from kombu import serialization  # noqa: E402
+
+EMBED = {"callbacks": None, "errbacks": None, "chain": None, "chord": None}
+ACCEPT = {
+    "application/json",
+    "application/x-python-serialize",
+    "application/x-django-cereal-json",
+    "application/x-django-cereal-pickle",
+}
+
+
+def body(*args):
+    return (args, {}, EMBED)
+
+
+def round_trip(serializer, value, load):
+    """Encode a Celery body, decode it as the worker does, and get model instances (``load``)."""
+    content_type, encoding, data = serialization.dumps(body(value), serializer=serializer)
+    args, _, _ = serialization.loads(data, content_type, encoding, accept=ACCEPT)
+    return load(list(args)[0])
+
+
+def load_pks(value):
+    if isinstance(value, list):
+        found = Item.objects.in_bulk(value)
+        return [found[pk] for pk in value]
+    return Item.objects.get(pk=value)
+
+
+def as_is(value):
+    return value
+
+
+def measure(count):
+    items = list(Item.objects.order_by("pk")[:count])
+    value = items if count > 1 else items[0]
+    pks = [i.pk for i in items] if count > 1 else items[0].pk
+    cases = {
+        "bare pks (json)": ("json", pks, load_pks),
+        "bare pks (pickle)": ("pickle", pks, load_pks),
+        "full instances (pickle)": ("pickle", value, as_is),
+        "django-cereal-json": ("django-cereal-json", value, as_is),
+        "django-cereal-pickle": ("django-cereal-pickle", value, as_is),
+    }
+    results = {}
+    for name, (serializer, arg, load) in cases.items():
+        size = len(serialization.dumps(body(arg), serializer=serializer)[2])
+        with CaptureQueriesContext(connection) as queries:
+            round_trip(serializer, arg, load)
+        number = 2000 if count == 1 else 300
+        seconds = (
+            min(
+                timeit.repeat(
+                    lambda s=serializer, a=arg, f=load: round_trip(s, a, f), number=number, repeat=5
+                )
+            )
+            / number
+        )
+        results[name] = (size, seconds, len(queries))
+    return results
+
+
+def report(count, results):
+    print(f"\n== {count} model{'s' if count > 1 else ''} of one class per task ==")
+    print(f"{'payload':26} {'bytes':>7} {'µs/task':>9} {'queries':>8}")
+    for name, (size, seconds, queries) in results.items():
+        print(f"{name:26} {size:7d} {seconds * 1e6:9.1f} {queries:8d}")
+    for cereal, bare in (
+        ("django-cereal-json", "bare pks (json)"),
+        ("django-cereal-pickle", "bare pks (pickle)"),
+    ):
+        size_ratio = results[cereal][0] / results[bare][0]
+        time_ratio = results[cereal][1] / results[bare][1]
+        full_ratio = results[cereal][0] / results["full instances (pickle)"][0]
+        print(
+            f"{cereal}: payload {size_ratio:.2f}x {bare}, {full_ratio:.2f}x full pickle; "
+            f"encode+decode+load time {time_ratio:.2f}x {bare}; queries {results[cereal][2]}"
+        )
+
+
+if __name__ == "__main__":
+    for count in (1, 100):
+        report(count, measure(count))
