@@ -5,6 +5,7 @@ Prints ratios against baselines measured in the same run. Run with ``nox -s benc
 
 from __future__ import annotations
 
+import functools
 import timeit
 
 from _setup import setup_django
@@ -64,14 +65,8 @@ def measure(count):
         with CaptureQueriesContext(connection) as queries:
             round_trip(serializer, arg, load)
         number = 2000 if count == 1 else 300
-        seconds = (
-            min(
-                timeit.repeat(
-                    lambda s=serializer, a=arg, f=load: round_trip(s, a, f), number=number, repeat=5
-                )
-            )
-            / number
-        )
+        run = functools.partial(round_trip, serializer, arg, load)
+        seconds = min(timeit.repeat(run, number=number, repeat=5)) / number
         results[name] = (size, seconds, len(queries))
     return results
 
