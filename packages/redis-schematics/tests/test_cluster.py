@@ -70,3 +70,33 @@ def test_indexed_expiry_sweep_on_a_cluster(cluster):
     cluster.delete("{VolatileIndexed}:obj:a")  # gone as if expired
     assert [o.id for o in VolatileIndexed.filter(colour="red")] == ["b"]
     assert cluster.smembers('{VolatileIndexed}:eq:colour:"red"') == {b"b"}
+
+
+@pytest.mark.parametrize("model", ICE_CREAMS, ids=lambda m: m.__name__)
+def test_asyncio_cluster_client(cluster, redis_cluster_server, model):
+    import asyncio
+
+    from redis.asyncio.cluster import ClusterNode, RedisCluster
+
+    from redis_schematics import BaseRedisMixin
+
+    async def scenario():
+        client = RedisCluster(
+            startup_nodes=[ClusterNode(h, p) for h, p in redis_cluster_server.startup_nodes]
+        )
+        BaseRedisMixin.__async_redis_client__ = client
+        try:
+            for i in range(10):
+                await ice_cream(model, str(i), "mint", i).aset()
+            async with model.apipeline() as p:
+                for i in range(10, 20):
+                    await ice_cream(model, str(i), "lemon", i).aset(pipeline=p)
+            assert len(await model.aall()) == 20
+            assert sorted(o.amount_kg for o in await model.afilter(amount_kg__gte=18)) == [18, 19]
+            assert (await model.amatch_for_pk("3")).flavour == "mint"
+            assert await model.adelete_filter(flavour="lemon") == 10
+            assert await model.adelete_all() == 10
+        finally:
+            await client.aclose()
+
+    asyncio.run(scenario())

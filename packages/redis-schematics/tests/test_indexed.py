@@ -175,3 +175,24 @@ def test_pk_that_looks_like_an_internal_key_name_does_not_collide(r):
         "range",
     ]
     assert IndexedIceCream.delete_all() == 4
+
+
+def test_concurrent_writers_never_leave_orphan_index_entries(r):
+    import threading
+
+    flavours = ["vanilla", "mint", "lemon", "cherry"]
+
+    def writer(offset):
+        for i in range(150):
+            ice_cream(IndexedIceCream, "shared", flavours[(i + offset) % 4], (i * 7 + offset) % 50).set()
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    final = IndexedIceCream.match_for_pk("shared")
+    holding = [f for f in flavours if r.sismember(f'{{IndexedIceCream}}:eq:flavour:"{f}"', "shared")]
+    assert holding == [final.flavour]
+    assert r.zscore("{IndexedIceCream}:range:amount_kg", "shared") == final.amount_kg
+    assert [o.id for o in IndexedIceCream.filter(flavour=final.flavour)] == ["shared"]
