@@ -47,7 +47,7 @@ class HashRedisMixin(BaseRedisMixin):
     def _save_plan(self, pk: str, primitive: dict[str, Any]) -> Plan:
         cls = type(self)
         hash_key = cls._hash_key()
-        write = Call("hset", (hash_key, cls._key_for(pk), self.__serializer__(primitive)))  # type: ignore[attr-defined]
+        write = Call("hset", (hash_key, cls._key_for(pk), self.__serializer__(primitive)))
         if self.__expire__:
             yield Batch((write, Call("expire", (hash_key, int(self.__expire__)))))
         else:

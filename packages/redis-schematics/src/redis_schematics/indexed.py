@@ -105,10 +105,9 @@ class IndexedRedisMixin(BaseRedisMixin):
     @classmethod
     def _from_fields(cls, pk: Any, flat: Any) -> Any:
         """An object from a hash reply (a dict from HGETALL, a flat list from a script)."""
-        if isinstance(flat, dict):
-            pairs = flat.items()
-        else:
-            pairs = zip(flat[::2], flat[1::2])
+        pairs: Iterable[tuple[Any, Any]] = (
+            flat.items() if isinstance(flat, dict) else zip(flat[::2], flat[1::2])
+        )
         data = {_text(name): cls.__deserializer__(value) for name, value in pairs}
         return cls._load(data, _text(pk))
 

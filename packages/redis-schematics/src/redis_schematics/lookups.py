@@ -61,7 +61,7 @@ class Condition:
         return LOOKUPS[self.op](stored, self.value)
 
 
-def _convert(model: type, field: str, value: Any) -> Any:
+def _convert(model: Any, field: str, value: Any) -> Any:
     if value is None:
         return None
     field_type = model._schema.fields.get(field)
@@ -75,7 +75,7 @@ def _convert(model: type, field: str, value: Any) -> Any:
         ) from error
 
 
-def parse_filters(model: type, filters: Mapping[str, Any]) -> list[Condition]:
+def parse_filters(model: Any, filters: Mapping[str, Any]) -> list[Condition]:
     """Turn ``{"amount__gte": 3}`` into conditions, converting each value with its field's type.
 
     :raises InvalidFilter: for a field the model does not declare, an unknown lookup suffix,

@@ -17,7 +17,7 @@ class Reference:
 
     __slots__ = ("_model", "_obj", "pk")
 
-    def __init__(self, model: type, pk: str, obj: Any = None) -> None:
+    def __init__(self, model: Any, pk: str, obj: Any = None) -> None:
         self._model = model
         self.pk = pk
         self._obj = obj
@@ -48,7 +48,7 @@ class Reference:
         if isinstance(other, Reference):
             return self._model is other._model and self.pk == other.pk
         if isinstance(other, self._model):
-            return self.pk == other.__primary_key__
+            return bool(self.pk == other.__primary_key__)
         if isinstance(other, str):
             return self.pk == other
         return NotImplemented
@@ -73,7 +73,7 @@ class ReferenceType(BaseType):
         super().__init__(**kwargs)
 
     @property
-    def model(self) -> type:
+    def model(self) -> Any:
         """The referenced model class."""
         source = self._model_source
         if isinstance(source, type):
@@ -81,7 +81,7 @@ class ReferenceType(BaseType):
         return source()
 
     def to_native(self, value: Any, context: Any = None) -> Reference:
-        model = self.model
+        model: Any = self.model
         if isinstance(value, Reference):
             return value
         if isinstance(value, model):
