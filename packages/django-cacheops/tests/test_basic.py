@@ -107,3 +107,11 @@ def test_delete_invalidates(cat):
     assert Post.objects.filter(category=cat).count() == 1
     post.delete()
     assert Post.objects.filter(category=cat).count() == 0
+
+
+def test_empty_in_and_none_values(cat, queries):
+    assert list(Post.objects.filter(pk__in=[])) == []
+    assert Post.objects.filter(pk__in=[]).count() == 0
+    assert list(Post.objects.filter(title__in=["a", None])) == []
+    Post.objects.create(title="a", category=cat)
+    assert len(Post.objects.filter(title__in=["a", None])) == 1

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import EmptyResultSet, ImproperlyConfigured
 from django.db import connections, transaction
 from django.db.models import Model, QuerySet, signals
 from django.db.models.manager import BaseManager
@@ -66,8 +66,11 @@ def _prefix(qs: QuerySet) -> str:
 
 
 def _cached_call(qs: QuerySet, op: str, profile: dict[str, Any], compute: Any, extra: Any = "") -> Any:
+    try:
+        key = query_key(qs, op, extra, db_agnostic=profile["db_agnostic"])
+    except EmptyResultSet:  # matches nothing: Django answers without a query
+        return compute()
     prefix = _prefix(qs)
-    key = query_key(qs, op, extra, db_agnostic=profile["db_agnostic"])
     vendor = connections[qs.db].vendor
     timeout = qs._cacheops_timeout or profile["timeout"]
     lock = qs._cacheops_lock if qs._cacheops_lock is not None else profile["lock"]
@@ -85,11 +88,14 @@ def _fetch_all(self: QuerySet) -> None:
     if self._result_cache is None:
         op = "get" if self._cacheops_get else "fetch"
         if op == "get" and _local_get(self):
-            self._result_cache = local_gets.get_or_compute(
-                self.model._meta.db_table,
-                query_key(self, op, db_agnostic=False),
-                lambda: list(self._iterable_class(self)),
-            )
+            try:
+                key = query_key(self, op, db_agnostic=False)
+            except EmptyResultSet:
+                key = None
+            if key is not None:
+                self._result_cache = local_gets.get_or_compute(
+                    self.model._meta.db_table, key, lambda: list(self._iterable_class(self))
+                )
         else:
             profile = _caching(self, op)
             if profile is not None:
