@@ -78,7 +78,8 @@ def broker_message(celery_app):
             try:
                 message = simple.get(timeout=30)
                 message.ack()
-                return message.content_type, message.body
+                body = message.body
+                return message.content_type, body.encode() if isinstance(body, str) else bytes(body)
             finally:
                 simple.clear()
                 simple.close()
