@@ -94,3 +94,14 @@ def test_cache_read_signal():
         cache_read.disconnect(receiver)
     assert seen[:2] == [(Category, None, False), (Category, None, True)]
     assert [(s, h) for s, fn, h in seen[2:]] == [(None, False), (None, True)]
+
+
+def test_cached_as_sample_matching_nothing():
+    calls = []
+
+    @cached_as(Category.objects.filter(pk__in=[]))
+    def f():
+        calls.append(1)
+        return 1
+
+    assert f() == f() == 1 and len(calls) == 1

@@ -69,11 +69,13 @@ def cached_as(
     def sample_key() -> str:
         # computed once, on first use: the samples' SQL is part of the function's key
         if not sample_keys:
-            sample_keys.append(
-                digest(
-                    *(query_key(qs, "as", db_agnostic=p["db_agnostic"]) for qs, p in zip(querysets, profiles))
-                )
-            )
+            keys = []
+            for qs, p in zip(querysets, profiles):
+                try:
+                    keys.append(query_key(qs, "as", db_agnostic=p["db_agnostic"]))
+                except EmptyResultSet:  # a sample matching nothing, e.g. filter(pk__in=[])
+                    keys.append(f"empty:{qs.model._meta.label_lower}")
+            sample_keys.append(digest(*keys))
         return sample_keys[0]
 
     def conditions() -> dict[str, list[dict[str, str]]]:
