@@ -143,9 +143,10 @@ class BaseRedisMixin:
         """The object's identity: ``pk``, else ``id``, else the ``__unique_together__`` values
         joined with dots; ``None`` when none of them is set."""
         fields = self._schema.fields
+        data = self._data  # type: ignore[attr-defined]
         for name in ("pk", "id"):
             if name in fields:
-                value = self.get(name)  # type: ignore[attr-defined]
+                value = data.get(name)
                 if value is not None and value != "":
                     return str(value)
         names = type(self)._unique_fields()
@@ -232,8 +233,9 @@ class BaseRedisMixin:
         context = get_validation_context()
         valid: dict[str, Any] = {}
         errors: dict[str, Any] = {}
+        data = self._data  # type: ignore[attr-defined]
         for name, field_type in fields.items():
-            value = self.get(name, Undefined)  # type: ignore[attr-defined]
+            value = data.get(name, Undefined)
             try:
                 valid[name] = validation_converter(field_type, value, context)
             except (FieldError, CompoundError) as error:
