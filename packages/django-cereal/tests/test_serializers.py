@@ -243,3 +243,13 @@ def test_lazy_arguments_reencode_as_references():
     assert b"testapp.Book" in again and b'"x"' not in again
     assert cereal_json.dumps(body(*tuple.__iter__(args))).count("__cereal__") == 1
     assert Reference("testapp.Book", book.pk).load() == book
+
+
+def test_system_checks_report_bad_settings():
+    from django.core.checks import run_checks
+
+    assert [e.id for e in run_checks(tags=["django_cereal"])] == []
+    with override_settings(DJANGO_CEREAL_MISSING="drop", DJANGO_CEREAL_ALLOWED_MODELS=[1]):
+        errors = run_checks(tags=["django_cereal"])
+    assert [e.id for e in errors] == ["cereal.E001", "cereal.E002"]
+    assert "DJANGO_CEREAL_MISSING must be one of" in errors[0].msg
