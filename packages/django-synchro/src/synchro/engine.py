@@ -463,8 +463,15 @@ class _Batch:
         self.write_deferred()
 
     def _target_instance(self, model: type[models.Model], obj: models.Model, deferred: list[models.Field]):
-        data = {}
-        for f in _copy_fields(model):
+        skip = _skip(model)
+        values = []
+        for f in model._meta.concrete_fields:
+            if f.primary_key:
+                values.append(None)
+                continue
+            if f.name in skip:
+                values.append(f.get_default())
+                continue
             value = getattr(obj, f.attname)
             if f.is_relation and value is not None and f.target_field.primary_key:
                 if f in deferred:
@@ -472,8 +479,8 @@ class _Batch:
                     value = None
                 else:
                     value = self.map[f.related_model._meta.label_lower][str(value)]
-            data[f.attname] = value
-        return model(**data)
+            values.append(value)
+        return model(*values)
 
     def write_model(self, model: type[models.Model], items: list[tuple[str, list[models.Field]]]) -> None:
         label = model._meta.label_lower
@@ -561,14 +568,21 @@ class _Batch:
             extra = [
                 x for x in through._meta.concrete_fields if not x.primary_key and x.attname not in (src, dst)
             ]
+            if through._meta.auto_created:
+                new_pairs = [pair for pair in wanted if pair not in existing]
+                if not self.sync.dry_run:
+                    if stale:
+                        manager.filter(pk__in=stale).delete()
+                    if new_pairs:
+                        self._insert_pairs(f, new_pairs)
+                continue
             new, changed = [], []
             for pair, source_row in wanted.items():
                 data = {src: pair[0], dst: pair[1]}
-                if source_row is not None:
-                    data.update({x.attname: getattr(source_row, x.attname) for x in extra})
+                data.update({x.attname: getattr(source_row, x.attname) for x in extra})
                 row = through(**data)
                 if pair in existing:
-                    if source_row is not None and extra:
+                    if extra:
                         row.pk = existing[pair]
                         changed.append(row)
                 else:
@@ -582,21 +596,33 @@ class _Batch:
             if changed:
                 manager.bulk_update(changed, [x.name for x in extra])
 
+    def _insert_pairs(self, f: models.ManyToManyField, pairs: list[tuple[Any, Any]]) -> None:
+        through = f.remote_field.through
+        src_field = through._meta.get_field(f.m2m_field_name())
+        dst_field = through._meta.get_field(f.m2m_reverse_field_name())
+        connection = connections[self.T]
+        _insert_rows(
+            self.T,
+            through._meta.db_table,
+            [src_field.column, dst_field.column],
+            [
+                (src_field.get_db_prep_save(a, connection), dst_field.get_db_prep_save(b, connection))
+                for a, b in pairs
+            ],
+        )
+
     def write_references(self) -> None:
         from .models import Reference
 
-        rows = [
-            Reference(peer=self.sync.source_node, model=label, object_id=str(target), peer_object_id=p)
-            for label, target, p in self.new_refs
-        ]
+        node = self.sync.source_node
+        rows = [(node, label, str(target), p) for label, target, p in self.new_refs]
         for label, found in self.found_by_key.items():
             if _is_auto(self.model(label)):
-                rows.extend(
-                    Reference(peer=self.sync.source_node, model=label, object_id=str(t), peer_object_id=p)
-                    for p, t in found
-                )
+                rows.extend((node, label, str(t), p) for p, t in found)
         if rows:
-            Reference.objects.using(self.T).bulk_create(rows, ignore_conflicts=True)
+            _insert_rows(
+                self.T, Reference._meta.db_table, ["peer", "model", "object_id", "peer_object_id"], rows
+            )
 
     def drop_superseded_logs(self) -> None:
         """The target's own changes that this batch overwrote are no longer worth syncing back."""
@@ -606,6 +632,18 @@ class _Batch:
             ChangeLog.objects.using(self.T).filter(
                 model=label, object_id__in=object_ids, id__gt=self.sync.seen_target
             )._raw_delete(self.T)
+
+
+def _insert_rows(alias: str, table: str, columns: list[str], rows: list[tuple[Any, ...]]) -> None:
+    """One prepared INSERT run for many rows (much cheaper than ``bulk_create`` for plain tables)."""
+    connection = connections[alias]
+    qn = connection.ops.quote_name
+    sql = (
+        f"INSERT INTO {qn(table)} ({', '.join(qn(c) for c in columns)}) "
+        f"VALUES ({', '.join(['%s'] * len(columns))})"
+    )
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
 
 
 def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
