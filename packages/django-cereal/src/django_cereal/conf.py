@@ -33,7 +33,7 @@ def check_missing_policy(value: object, source: str = "DJANGO_CEREAL_MISSING") -
     if value not in MISSING_POLICIES:
         choices = ", ".join(repr(choice) for choice in MISSING_POLICIES)
         raise ImproperlyConfigured(f"{source} must be one of {choices}; got {value!r}.")
-    return value  # type: ignore[return-value]
+    return value
 
 
 def missing_policy() -> str:

@@ -21,10 +21,10 @@ __all__ = ["CONTENT_TYPE", "DJANGO_CEREAL_PICKLE", "dumps", "loads", "task"]
 CONTENT_TYPE = "application/x-django-cereal-pickle"
 PROTOCOL = 4
 _LIST, _TUPLE = 0, 1
-_types: tuple[type, type, type] | None = None
+_types: Any = None
 
 
-def _model_types() -> tuple[type, type, type]:
+def _model_types() -> Any:
     global _types
     if _types is None:
         from django.db.models import Model, QuerySet

@@ -336,7 +336,7 @@ class LazyArgs(tuple):
     def __iter__(self):
         return iter(self._resolution.result()[0])
 
-    def __getitem__(self, index):  # type: ignore[override]
+    def __getitem__(self, index):
         return self._resolution.result()[0][index]
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -358,13 +358,13 @@ class LazyKwargs(dict):
     def __iter__(self):
         return iter(self._loaded())
 
-    def keys(self):  # type: ignore[override]
+    def keys(self):
         return self._loaded().keys()
 
-    def values(self):  # type: ignore[override]
+    def values(self):
         return self._loaded().values()
 
-    def items(self):  # type: ignore[override]
+    def items(self):
         return self._loaded().items()
 
     def __getitem__(self, key: str) -> Any:
