@@ -149,10 +149,10 @@ def _amqp_session(dist: str) -> None:
 
 def _build_session(dist: str) -> None:
     def build(session: nox.Session) -> None:
-        session.install("build", "hatchling")
-        shutil.rmtree(ROOT / "dist" / dist, ignore_errors=True)
         out = ROOT / "dist" / dist
-        session.run("python", "-m", "build", "--outdir", str(out), str(ROOT / "packages" / dist))
+        shutil.rmtree(out, ignore_errors=True)
+        session.install("uv")
+        session.run("uv", "build", "--quiet", "--out-dir", str(out), str(ROOT / "packages" / dist))
         session.run("python", str(ROOT / "scripts" / "check_dist.py"), dist, str(out))
 
     build.__doc__ = f"Build {dist}'s sdist and wheel, check their contents, import the wheel in a clean venv."
