@@ -11,6 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
+# kombu imports this module while it loads its serializer entry points; kombu.utils.json is
+# loaded by then, and (unlike kombu.serialization) importing it here causes no import cycle.
+from kombu.utils import json as kombu_json
+
 from . import DJANGO_CEREAL_JSON
 from .tasks import make_task_decorator
 
@@ -21,14 +25,23 @@ REFERENCE_KEY = "__cereal__"
 LIST_KEY = "__cereal_list__"
 SET_KEY = "__cereal_set__"
 _encoder_class: type | None = None
+_refs: Any = None  # django_cereal.references, imported on first use (it imports Django)
+
+
+def _references() -> Any:
+    global _refs
+    if _refs is None:
+        from . import references
+
+        _refs = references
+    return _refs
 
 
 def _encoder() -> type:
     global _encoder_class
     if _encoder_class is None:
-        from kombu.utils.json import JSONEncoder
 
-        class ReferenceEncoder(JSONEncoder):
+        class ReferenceEncoder(kombu_json.JSONEncoder):
             """kombu's encoder, plus model instances found where :func:`_prepare` did not look."""
 
             def default(self, o: Any) -> Any:
@@ -43,57 +56,44 @@ def _encoder() -> type:
 
 def _prepare(value: Any) -> Any:
     """``value`` with model instances, querysets and sets replaced by their JSON markers."""
-    from django.db.models import Model, QuerySet
-
-    from .references import LazyArgs, LazyKwargs, Reference, group_key, instance_key, queryset_key
-
     kind = type(value)
-    if kind is dict or kind is LazyKwargs:
+    if kind is str or kind is int or value is None or kind is float or kind is bool:
+        return value
+    refs = _references()
+    if kind is dict or kind is refs.LazyKwargs:
         return {key: _prepare(item) for key, item in dict.items(value)}
     if kind is list or isinstance(value, tuple):
-        items = list(tuple.__iter__(value)) if kind is LazyArgs else value
-        group = group_key(items)
+        items = list(tuple.__iter__(value)) if kind is refs.LazyArgs else value
+        group = refs.group_key(items)
         if group is not None:
             return {LIST_KEY: group}
         return [_prepare(item) for item in items]
     if kind is set or kind is frozenset:
         return {SET_KEY: [_prepare(item) for item in value]}
-    if isinstance(value, Model):
-        return {REFERENCE_KEY: instance_key(value)}
-    if kind is Reference:
+    if isinstance(value, refs.Model):
+        return {REFERENCE_KEY: refs.instance_key(value)}
+    if kind is refs.Reference:
         return {REFERENCE_KEY: value.key()}
-    if isinstance(value, QuerySet):
-        key = queryset_key(value)
+    if isinstance(value, refs.QuerySet):
+        key = refs.queryset_key(value)
         return {LIST_KEY: key} if isinstance(key, tuple) else key
     return value
 
 
 def dumps(obj: Any) -> str:
     """Encode ``obj`` as JSON with every model instance replaced by a reference."""
-    from kombu.utils.json import dumps as kombu_dumps
-
-    return kombu_dumps(_prepare(obj), cls=_encoder())
+    return kombu_json.dumps(_prepare(obj), cls=_encoder())
 
 
 def _object_hook(obj: dict[str, Any]) -> Any:
     if len(obj) == 1:
         if REFERENCE_KEY in obj:
-            from .references import Reference
-
-            return Reference(*obj[REFERENCE_KEY])
+            return _references().Reference(*obj[REFERENCE_KEY])
         if LIST_KEY in obj:
-            from .references import references
-
-            return references(*obj[LIST_KEY])
+            return _references().references(*obj[LIST_KEY])
         if SET_KEY in obj:
             return set(obj[SET_KEY])
-    return _kombu_object_hook(obj)
-
-
-def _kombu_object_hook(obj: dict[str, Any]) -> Any:
-    from kombu.utils.json import object_hook
-
-    return object_hook(obj)
+    return kombu_json.object_hook(obj)
 
 
 def loads(data: bytes | bytearray | memoryview | str) -> Any:
@@ -101,11 +101,7 @@ def loads(data: bytes | bytearray | memoryview | str) -> Any:
 
     Never touches the database, so it cannot fail because a row is missing.
     """
-    from kombu.utils.json import loads as kombu_loads
-
-    from .references import wrap_body
-
-    return wrap_body(kombu_loads(data, object_hook=_object_hook))
+    return _references().wrap_body(kombu_json.loads(data, object_hook=_object_hook))
 
 
 #: ``(encoder, decoder, content type, content encoding)``: the ``kombu.serializers`` entry point.

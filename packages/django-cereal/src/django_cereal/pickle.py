@@ -21,18 +21,16 @@ __all__ = ["CONTENT_TYPE", "DJANGO_CEREAL_PICKLE", "dumps", "loads", "task"]
 CONTENT_TYPE = "application/x-django-cereal-pickle"
 PROTOCOL = 4
 _LIST, _TUPLE = 0, 1
-_types: Any = None
+_refs: Any = None  # django_cereal.references, imported on first use (it imports Django)
 
 
-def _model_types() -> Any:
-    global _types
-    if _types is None:
-        from django.db.models import Model, QuerySet
+def _references() -> Any:
+    global _refs
+    if _refs is None:
+        from . import references
 
-        from .references import Reference
-
-        _types = (Model, Reference, QuerySet)
-    return _types
+        _refs = references
+    return _refs
 
 
 class _ReferencePickler(pickle.Pickler):
@@ -44,27 +42,21 @@ class _ReferencePickler(pickle.Pickler):
 
     def persistent_id(self, obj: Any) -> Any:
         kind = type(obj)
+        if kind is int or kind is str or kind is dict or kind is bytes or kind is float or obj is None:
+            return None
+        refs = _references()
         if kind is list or kind is tuple:
-            if obj and isinstance(obj[0], _model_types()[0]):
-                from .references import group_key
-
-                group = group_key(obj)
+            if obj and isinstance(obj[0], refs.Model):
+                group = refs.group_key(obj)
                 if group is not None:
                     return (_LIST if kind is list else _TUPLE, *group)
             return None
-        if kind is int or kind is str or kind is dict or kind is bytes or kind is float or obj is None:
-            return None
-        model, reference, queryset = _model_types()
-        if isinstance(obj, model):
-            from .references import instance_key
-
-            return instance_key(obj)
-        if isinstance(obj, reference):
+        if isinstance(obj, refs.Model):
+            return refs.instance_key(obj)
+        if kind is refs.Reference:
             return obj.key()
-        if isinstance(obj, queryset):
-            from .references import queryset_key
-
-            key = queryset_key(obj)
+        if isinstance(obj, refs.QuerySet):
+            key = refs.queryset_key(obj)
             return (_LIST, *key) if isinstance(key, tuple) else None
         return None
 
@@ -73,14 +65,12 @@ class _ReferenceUnpickler(pickle.Unpickler):
     """Turns persistent ids back into :class:`~django_cereal.references.Reference` placeholders."""
 
     def persistent_load(self, pid: Any) -> Any:
-        from .references import Reference, references
-
         if type(pid) is not tuple or not pid:
             raise pickle.UnpicklingError(f"unsupported persistent id {pid!r}")
         if type(pid[0]) is str:
-            return Reference(*pid)
+            return _references().Reference(*pid)
         kind, *group = pid
-        refs = references(*group)
+        refs = _references().references(*group)
         return refs if kind == _LIST else tuple(refs)
 
 
@@ -96,11 +86,9 @@ def loads(data: bytes | bytearray | memoryview | str) -> Any:
 
     Never touches the database, so it cannot fail because a row is missing.
     """
-    from .references import wrap_body
-
     if isinstance(data, str):
         data = data.encode("latin-1")
-    return wrap_body(_ReferenceUnpickler(io.BytesIO(data)).load())
+    return _references().wrap_body(_ReferenceUnpickler(io.BytesIO(data)).load())
 
 
 #: ``(encoder, decoder, content type, content encoding)``: the ``kombu.serializers`` entry point.
