@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import statistics
 import time
 from collections.abc import Callable
 
@@ -37,14 +36,18 @@ class BenchIndexed(IndexedRedisModel):
     amount = types.IntType()
 
 
-def best_of(repeat: int, fn: Callable[[], object]) -> float:
-    """Median wall time of ``fn`` over ``repeat`` runs, in seconds."""
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def fastest(rounds: int, contenders: dict[str, Callable[[], object]]) -> dict[str, float]:
+    """Best wall time of each contender, in seconds, over ``rounds`` interleaved rounds.
+
+    Interleaving and keeping the minimum make the ratios robust to other load on the machine.
+    """
+    best = dict.fromkeys(contenders, float("inf"))
+    for _ in range(rounds):
+        for name, fn in contenders.items():
+            start = time.perf_counter()
+            fn()
+            best[name] = min(best[name], time.perf_counter() - start)
+    return best
 
 
 def report(title: str, baseline_name: str, baseline: float, rows: dict[str, float]) -> None:

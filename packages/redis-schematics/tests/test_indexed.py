@@ -196,3 +196,28 @@ def test_concurrent_writers_never_leave_orphan_index_entries(r):
     assert holding == [final.flavour]
     assert r.zscore("{IndexedIceCream}:range:amount_kg", "shared") == final.amount_kg
     assert [o.id for o in IndexedIceCream.filter(flavour=final.flavour)] == ["shared"]
+
+
+def test_scripts_survive_a_flushed_script_cache(r):
+    ice_cream(IndexedIceCream, "a", "vanilla", 1).set()
+    r.script_flush()
+    ice_cream(IndexedIceCream, "b", "vanilla", 2).set()
+    r.script_flush()
+    with IndexedIceCream.pipeline() as p:
+        ice_cream(IndexedIceCream, "c", "vanilla", 3).set(pipeline=p)
+    r.script_flush()
+    with IndexedIceCream.pipeline(transaction=False) as p:
+        ice_cream(IndexedIceCream, "d", "vanilla", 4).set(pipeline=p)
+    r.script_flush()
+    assert sorted(o.id for o in IndexedIceCream.filter(flavour="vanilla")) == ["a", "b", "c", "d"]
+
+
+def test_async_pipeline_survives_a_flushed_script_cache(arun, r):
+    async def scenario():
+        r.script_flush()
+        async with IndexedIceCream.apipeline() as p:
+            await ice_cream(IndexedIceCream, "a", "mint", 1).aset(pipeline=p)
+        r.script_flush()
+        return [o.id for o in await IndexedIceCream.afilter(flavour="mint")]
+
+    assert arun(scenario) == ["a"]

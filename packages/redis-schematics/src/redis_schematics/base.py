@@ -329,10 +329,6 @@ class BaseRedisMixin:
             return 0
         return (yield from cls._delete_plan([obj.__primary_key__ for obj in objects]))
 
-    @classmethod
-    def _refresh_source(cls, pk: str) -> Plan:
-        return (yield from cls._get_plan(pk))
-
     # ------------------------------------------------------------------ layer hooks
 
     @classmethod
@@ -381,7 +377,7 @@ class BaseRedisMixin:
 
         :raises NotFound: the object is no longer stored.
         """
-        fresh = run_sync(type(self)._refresh_source(self._pk_or_fail()), self._client())
+        fresh = run_sync(type(self)._get_plan(self._pk_or_fail()), self._client())
         if fresh is None:
             raise NotFound(f"{type(self).__name__} {self.__primary_key__!r} is not stored")
         self.import_data(fresh.to_native())  # type: ignore[attr-defined]
@@ -460,7 +456,7 @@ class BaseRedisMixin:
 
     async def arefresh(self) -> None:
         """Async :meth:`refresh`."""
-        fresh = await run_async(type(self)._refresh_source(self._pk_or_fail()), self._async_client())
+        fresh = await run_async(type(self)._get_plan(self._pk_or_fail()), self._async_client())
         if fresh is None:
             raise NotFound(f"{type(self).__name__} {self.__primary_key__!r} is not stored")
         self.import_data(fresh.to_native())  # type: ignore[attr-defined]

@@ -76,6 +76,26 @@ def _method(client: Any, name: str) -> Any:
     return getattr(client, name)
 
 
+class _PipelineScript:
+    """What redis-py pipelines need of a script to load it before execution."""
+
+    __slots__ = ("script", "sha")
+
+    def __init__(self, script: Script) -> None:
+        self.script = script.source
+        self.sha = script.sha
+
+
+_pipeline_scripts: dict[str, _PipelineScript] = {}
+
+
+def _pipeline_script(script: Script) -> _PipelineScript:
+    found = _pipeline_scripts.get(script.sha)
+    if found is None:
+        found = _pipeline_scripts[script.sha] = _PipelineScript(script)
+    return found
+
+
 def _queue(pipe: Any, op: Any) -> None:
     """Queue a write operation on a pipeline (sync and async pipelines queue synchronously)."""
     if isinstance(op, Call):
@@ -84,9 +104,16 @@ def _queue(pipe: Any, op: Any) -> None:
         for call in op.calls:
             _method(pipe, call.name)(*call.args, **call.kwargs)
     elif isinstance(op, Eval):
-        # EVAL rather than EVALSHA: a queued EVALSHA cannot recover from NOSCRIPT, and cluster
-        # pipelines refuse eval()/evalsha() but route a raw EVAL by its first key.
-        pipe.execute_command("EVAL", op.script.source, len(op.keys), *op.keys, *op.args)
+        scripts = getattr(pipe, "scripts", None)
+        if isinstance(scripts, set) and not hasattr(pipe, "get_default_node"):
+            # redis-py loads the pipeline's registered scripts (SCRIPT EXISTS/LOAD) before sending
+            # it, so the queued EVALSHA cannot meet NOSCRIPT.
+            scripts.add(_pipeline_script(op.script))
+            pipe.execute_command("EVALSHA", op.script.sha, len(op.keys), *op.keys, *op.args)
+        else:
+            # Cluster pipelines refuse eval()/evalsha() and script registration, but route a raw
+            # EVAL by its first key.
+            pipe.execute_command("EVAL", op.script.source, len(op.keys), *op.keys, *op.args)
     else:
         raise TypeError(f"{type(op).__name__} cannot be queued on a pipeline (reads need a client)")
 
