@@ -40,7 +40,7 @@ def cached(queries, func):
     return q.count == 0
 
 
-def test_join_condition_on_related_table(cat, queries):
+def test_join_condition_on_related_table(cat, queries, db_vendor):
     other = Category.objects.create(title="Other")
     Post.objects.create(title="a", category=cat)
     by_title = lambda: list(Post.objects.filter(category__title="Django"))  # noqa: E731
@@ -49,7 +49,8 @@ def test_join_condition_on_related_table(cat, queries):
     cat.title = "Django!"
     cat.save()
     assert by_title() == []
-    assert cached(queries, by_other)
+    # MariaDB compares strings case- and accent-insensitively: string conditions don't narrow there
+    assert cached(queries, by_other) is (db_vendor != "mysql")
     other.title = "Django"
     other.save()
     assert by_title() == []  # a new category matching the condition, without posts

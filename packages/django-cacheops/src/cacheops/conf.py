@@ -35,6 +35,9 @@ class Defaults:
     CACHEOPS_SKIP_FIELDS: tuple = ("FileField", "TextField", "BinaryField")
     CACHEOPS_LONG_DISJUNCTION = 8
     CACHEOPS_LOCK_TIMEOUT: float = 60.0
+    CACHEOPS_STATS = False
+    CACHEOPS_INVALIDATE_BULK = False
+    CACHEOPS_LOCAL_MAX_ENTRIES = 1000
     FILE_CACHE_DIR = "/tmp/cacheops_file_cache"
     FILE_CACHE_TIMEOUT = 60 * 60 * 24 * 30
 
@@ -121,7 +124,7 @@ def _normalize_ops(ops: Any, where: str) -> frozenset[str]:
     return ops
 
 
-_PROFILE_KEYS = {"ops", "timeout", "local_get", "cache_on_save", "db_agnostic", "lock"}
+_PROFILE_KEYS = {"ops", "timeout", "local_get", "local", "cache_on_save", "db_agnostic", "lock"}
 
 
 @cache

@@ -17,6 +17,7 @@ from django.db.models.manager import BaseManager
 from django.db.models.query import MAX_GET_RESULTS, ModelIterable
 
 from .conf import ALL_OPS, model_profile, settings
+from .fast import fast_get_or_compute
 from .invalidation import invalidate_rows, no_invalidation
 from .keys import get_prefix, query_key
 from .signals import cache_read
@@ -71,11 +72,11 @@ def _cached_call(qs: QuerySet, op: str, profile: dict[str, Any], compute: Any, e
     except EmptyResultSet:  # matches nothing: Django answers without a query
         return compute()
     prefix = _prefix(qs)
-    vendor = connections[qs.db].vendor
     timeout = qs._cacheops_timeout or profile["timeout"]
     lock = qs._cacheops_lock if qs._cacheops_lock is not None else profile["lock"]
-    value, hit = get_or_compute(
-        prefix, key, compute, lambda: dnfs(qs.query, vendor), timeout=timeout, lock=lock
+    getter = fast_get_or_compute if profile.get("local") else get_or_compute
+    value, hit = getter(
+        prefix, key, compute, lambda: dnfs(qs.query, connections[qs.db].vendor), timeout=timeout, lock=lock
     )
     cache_read.send(sender=qs.model, func=None, hit=hit)
     return value
@@ -121,24 +122,36 @@ def _local_get(qs: QuerySet) -> bool:
 
 
 def _get(self: QuerySet, *args: Any, **kwargs: Any) -> Any:
-    if self._result_cache is None and not self._cacheops_get:
-        self = self._clone()
-        self._cacheops_get = True
-    return _original["get"](self, *args, **kwargs)
+    if self._result_cache is not None or self._cacheops_get:
+        return _original["get"](self, *args, **kwargs)
+    # the clones Django makes inside carry the flag: their fetch is a "get"
+    self._cacheops_get = True
+    try:
+        return _original["get"](self, *args, **kwargs)
+    finally:
+        del self._cacheops_get
 
 
 def _first(self: QuerySet) -> Any:
-    if self._result_cache is None and not self._cacheops_get:
-        self = self._clone()
-        self._cacheops_get = True
-    return _original["first"](self)
+    if self._result_cache is not None or self._cacheops_get:
+        return _original["first"](self)
+    # the clones Django makes inside carry the flag: their fetch is a "get"
+    self._cacheops_get = True
+    try:
+        return _original["first"](self)
+    finally:
+        del self._cacheops_get
 
 
 def _last(self: QuerySet) -> Any:
-    if self._result_cache is None and not self._cacheops_get:
-        self = self._clone()
-        self._cacheops_get = True
-    return _original["last"](self)
+    if self._result_cache is not None or self._cacheops_get:
+        return _original["last"](self)
+    # the clones Django makes inside carry the flag: their fetch is a "get"
+    self._cacheops_get = True
+    try:
+        return _original["last"](self)
+    finally:
+        del self._cacheops_get
 
 
 def _count(self: QuerySet) -> int:
@@ -249,8 +262,9 @@ def _pre_save(sender: type, instance: Model, using: str, raw: bool = False, **kw
     if sender.__module__ == "__fake__":
         return
     attnames = [f.attname for f in sender._meta.concrete_fields]
-    base = sender._base_manager.using(using)
-    old = list(base.filter(pk=instance.pk).nocache().values(*attnames)[:1])
+    qs = sender._base_manager.db_manager(using).filter(pk=instance.pk).values_list(*attnames)
+    qs._cacheops_ops = frozenset()  # the row as it is in the database, never from the cache
+    old = [dict(zip(attnames, row)) for row in qs]
     instance.__dict__[_PENDING_ATTR] = old
 
 
@@ -364,6 +378,11 @@ def install_cacheops() -> None:
     signals.m2m_changed.connect(_m2m_changed, dispatch_uid="cacheops.m2m_changed")
 
     _install_admin()
+    from .aio import install_async
+    from .bulk import install_bulk
+
+    install_async()
+    install_bulk()
 
 
 def _manager_method(name: str) -> Any:

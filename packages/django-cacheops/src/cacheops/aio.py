@@ -1,0 +1,318 @@
+"""Native async reads: ``aget``, ``afirst``, ``alast``, ``acount``, ``aexists``, ``aaggregate`` and
+``async for`` read cache hits through ``redis.asyncio`` in the running event loop.
+
+A hit never leaves the event loop: the cache key is computed in place (building SQL text touches
+no database) and the payload is read with an asyncio Redis client.  A miss, or anything the
+cache does not serve (local gets, dirty transactions, querysets already evaluated), falls back to
+Django's own async method, which runs the synchronous (cached) code in a worker thread and
+stores the result there, so the next call hits.
+
+The asyncio client is built from the same settings as the synchronous one (``CACHEOPS_REDIS`` or
+``CACHEOPS_SENTINEL``); redis.asyncio connections belong to one event loop, so there is one client
+per running loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import warnings
+import weakref
+from collections.abc import AsyncIterator
+from importlib import resources
+from typing import Any
+
+import redis
+import redis.asyncio
+from asgiref.sync import sync_to_async
+from django.core.exceptions import ImproperlyConfigured, SynchronousOnlyOperation
+from django.core.signals import setting_changed
+from django.db import connections
+from django.db.models import Model, QuerySet
+from django.db.models.query import MAX_GET_RESULTS, ModelIterable
+
+from . import fast
+from .conf import settings
+from .keys import query_key
+from .query import _caching, _local_get, _prefix
+from .redis import FAILURES
+from .signals import cache_read
+from .store import MISSING, loads
+from .tree import dnfs
+
+__all__ = ["aclose", "aread", "get_async_client", "install_async"]
+
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
+_scripts: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Any]] = weakref.WeakKeyDictionary()
+_lock = threading.Lock()
+_original: dict[str, Any] = {}
+
+
+def _make_async_client() -> Any:
+    conf = settings.CACHEOPS_REDIS
+    sentinel = settings.CACHEOPS_SENTINEL
+    if conf and sentinel:
+        raise ImproperlyConfigured("Specify only one of CACHEOPS_REDIS and CACHEOPS_SENTINEL, not both")
+    client_class = settings.CACHEOPS_CLIENT_CLASS
+    if not (isinstance(client_class, type) and issubclass(client_class, redis.asyncio.Redis)):
+        client_class = redis.asyncio.Redis  # a synchronous client class can't serve the event loop
+    if sentinel:
+        from redis.asyncio.sentinel import Sentinel
+
+        options = dict(sentinel)
+        try:
+            locations = options.pop("locations")
+            service = options.pop("service_name")
+        except KeyError as e:
+            raise ImproperlyConfigured(f"CACHEOPS_SENTINEL: missing {e.args[0]!r}") from None
+        db = options.pop("db", 0)
+        sentinel_kwargs = options.pop("sentinel_kwargs", None)
+        return Sentinel(locations, sentinel_kwargs=sentinel_kwargs, **options).master_for(
+            service, redis_class=client_class, db=db, **options
+        )
+    if isinstance(conf, str):
+        return client_class.from_url(conf)
+    return client_class(**conf)
+
+
+def get_async_client() -> Any:
+    """The ``redis.asyncio`` client of the running event loop (created on first use in that loop)."""
+    loop = asyncio.get_running_loop()
+    client = _clients.get(loop)
+    if client is None:
+        with _lock:
+            client = _clients.get(loop)
+            if client is None:
+                client = _clients[loop] = _make_async_client()
+    return client
+
+
+def _reset(*, setting: str, **kwargs: Any) -> None:
+    if setting in ("CACHEOPS_REDIS", "CACHEOPS_SENTINEL", "CACHEOPS_CLIENT_CLASS"):
+        with _lock:
+            _clients.clear()
+            _scripts.clear()
+
+
+setting_changed.connect(_reset, dispatch_uid="cacheops.aio.reset")
+
+
+def _script(name: str) -> Any:
+    loop = asyncio.get_running_loop()
+    scripts = _scripts.setdefault(loop, {})
+    script = scripts.get(name)
+    if script is None:
+        text = resources.files("cacheops").joinpath("lua", f"{name}.lua").read_text(encoding="utf-8")
+        script = scripts[name] = get_async_client().register_script(text)
+    return script
+
+
+def _degrade(e: Exception) -> None:
+    if not settings.CACHEOPS_DEGRADE_ON_FAILURE:
+        raise e
+    warnings.warn(f"cacheops cache is unreachable: {e}", RuntimeWarning, stacklevel=3)
+
+
+async def aread(prefix: str, key: str) -> Any:
+    """The cached value under ``key`` read through redis.asyncio, or MISSING (also when Redis is
+    unreachable and CACHEOPS_DEGRADE_ON_FAILURE is on)."""
+    try:
+        if settings.CACHEOPS_INSIDEOUT:
+            data = await _script("read_insideout")(args=[prefix, key])
+        else:
+            data = await get_async_client().get(prefix + key)
+    except FAILURES as e:
+        _degrade(e)
+        return MISSING
+    if data is None or data is False:
+        return MISSING
+    return loads(data)
+
+
+async def _aread_fast(qs: QuerySet, prefix: str, key: str) -> Any:
+    """Fast mode: the in-memory copy when its stamps still match in Redis, else the Redis payload
+    (remembered in memory with the stamps read just before it)."""
+    entry = fast.local_cache.lookup(prefix, key)
+    client = get_async_client()
+    try:
+        if entry is not None:
+            if fast.still_valid(entry, await client.mget(entry.stamp_keys)):
+                return fast.fresh_copy(entry.value)
+            fast.local_cache.discard(prefix, key)
+        tables = dnfs(qs.query, connections[qs.db].vendor)
+        pipe = client.pipeline(transaction=False)
+        script = _script("read_insideout") if settings.CACHEOPS_INSIDEOUT else None
+        keys = fast.queue_read(pipe, prefix, key, tables, script)
+        replies = await pipe.execute()
+    except FAILURES as e:
+        _degrade(e)
+        return MISSING
+    return fast.remember_read(prefix, key, keys, replies)
+
+
+async def _aread_op(qs: QuerySet, op: str, extra: Any = "") -> tuple[bool, Any]:
+    """``(True, value)`` for a cache hit of ``op`` on ``qs``; ``(False, None)`` when the synchronous
+    path must run (not cached, a miss, or the key can't be built without the database)."""
+    profile = _caching(qs, op)
+    if profile is None:
+        return False, None
+    try:
+        prefix = _prefix(qs)
+        key = query_key(qs, op, extra, db_agnostic=profile["db_agnostic"])
+    except SynchronousOnlyOperation:  # a backend that must ask the server before it can quote SQL
+        return False, None
+    if profile.get("local"):
+        value = await _aread_fast(qs, prefix, key)
+    else:
+        value = await aread(prefix, key)
+    if value is MISSING:
+        return False, None
+    cache_read.send(sender=qs.model, func=None, hit=True)
+    return True, value
+
+
+async def _afill(qs: QuerySet) -> bool:
+    """Fill ``qs._result_cache`` from a cache hit (prefetching included); False on a miss."""
+    if qs._result_cache is not None:
+        return True
+    op = "get" if qs._cacheops_get else "fetch"
+    if op == "get" and _local_get(qs):
+        return False
+    hit, result = await _aread_op(qs, op)
+    if not hit:
+        return False
+    if result and qs._iterable_class is ModelIterable and isinstance(result[0], Model):
+        for obj in result:
+            obj._state.db = qs.db
+    qs._result_cache = result
+    if qs._prefetch_related_lookups and not qs._prefetch_done:
+        await sync_to_async(qs._prefetch_related_objects)()
+    return True
+
+
+def _marked(qs: QuerySet) -> QuerySet:
+    """A copy of ``qs`` whose rows are cached as a ``get`` (like first()/last()/get() do)."""
+    clone = qs._clone()  # inplace() querysets are changed in place, as the synchronous get() does
+    clone._cacheops_get = True
+    return clone
+
+
+async def aget(self: QuerySet, *args: Any, **kwargs: Any) -> Any:
+    """``get()`` reading a cache hit without leaving the event loop."""
+    if self._result_cache is None and not self.query.combinator:
+        clone = _marked(self).filter(*args, **kwargs)
+        if self.query.can_filter() and not self.query.distinct_fields:
+            clone = clone.order_by()
+        if not clone.query.select_for_update:
+            clone.query.set_limits(high=MAX_GET_RESULTS)
+            if await _afill(clone):
+                num = len(clone._result_cache)
+                if num == 1:
+                    return clone._result_cache[0]
+                name = self.model._meta.object_name
+                if not num:
+                    raise self.model.DoesNotExist(f"{name} matching query does not exist.")
+                shown = num if num < MAX_GET_RESULTS else f"more than {MAX_GET_RESULTS - 1}"
+                raise self.model.MultipleObjectsReturned(
+                    f"get() returned more than one {name} -- it returned {shown}!"
+                )
+    return await _original["aget"](self, *args, **kwargs)
+
+
+def _edge(self: QuerySet, first: bool) -> QuerySet:
+    queryset = _marked(self)
+    if not (queryset.ordered or not queryset.query.default_ordering):
+        check = getattr(queryset, "_check_ordering_first_last_queryset_aggregation", None)
+        if check is not None:
+            check(method="first" if first else "last")
+        queryset = queryset.order_by("pk" if first else "-pk")
+    elif not first:
+        queryset = queryset.reverse()
+    return queryset[:1]
+
+
+async def afirst(self: QuerySet) -> Any:
+    """``first()`` reading a cache hit without leaving the event loop."""
+    if self._result_cache is None:
+        queryset = _edge(self, first=True)
+        if await _afill(queryset):
+            return queryset._result_cache[0] if queryset._result_cache else None
+    return await _original["afirst"](self)
+
+
+async def alast(self: QuerySet) -> Any:
+    """``last()`` reading a cache hit without leaving the event loop."""
+    if self._result_cache is None:
+        queryset = _edge(self, first=False)
+        if await _afill(queryset):
+            return queryset._result_cache[0] if queryset._result_cache else None
+    return await _original["alast"](self)
+
+
+async def acount(self: QuerySet) -> int:
+    """``count()`` reading a cache hit without leaving the event loop."""
+    if self._result_cache is not None:
+        return len(self._result_cache)
+    hit, value = await _aread_op(self, "count")
+    return value if hit else await _original["acount"](self)
+
+
+async def aexists(self: QuerySet) -> bool:
+    """``exists()`` reading a cache hit without leaving the event loop."""
+    if self._result_cache is not None:
+        return bool(self._result_cache)
+    hit, value = await _aread_op(self, "exists")
+    return value if hit else await _original["aexists"](self)
+
+
+async def aaggregate(self: QuerySet, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """``aggregate()`` reading a cache hit without leaving the event loop (same key as the sync one)."""
+    extra = repr((args, sorted(kwargs.items())))
+    if " at 0x" not in extra and "Subquery" not in extra and "Exists" not in extra:
+        hit, value = await _aread_op(self, "aggregate", extra)
+        if hit:
+            return value
+    return await _original["aaggregate"](self, *args, **kwargs)
+
+
+def __aiter__(self: QuerySet) -> AsyncIterator[Any]:
+    async def generator() -> AsyncIterator[Any]:
+        if not await _afill(self):
+            await sync_to_async(self._fetch_all)()
+        for item in self._result_cache:
+            yield item
+
+    return generator()
+
+
+_installed = False
+
+
+def install_async() -> None:
+    """Give QuerySet the async methods above (idempotent; run by ``install_cacheops()``)."""
+    global _installed
+    if _installed:
+        return
+    _installed = True
+    methods = {
+        "aget": aget,
+        "afirst": afirst,
+        "alast": alast,
+        "acount": acount,
+        "aexists": aexists,
+        "aaggregate": aaggregate,
+        "__aiter__": __aiter__,
+    }
+    for name, method in methods.items():
+        _original[name] = getattr(QuerySet, name)
+        setattr(QuerySet, name, method)
+
+
+async def aclose() -> None:
+    """Close the asyncio client of the running event loop (e.g. before the loop ends)."""
+    loop = asyncio.get_running_loop()
+    with _lock:
+        client = _clients.pop(loop, None)
+        _scripts.pop(loop, None)
+    if client is not None:
+        await client.aclose()
