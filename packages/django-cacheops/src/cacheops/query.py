@@ -261,6 +261,8 @@ def _pre_save(sender: type, instance: Model, using: str, raw: bool = False, **kw
         return
     if sender.__module__ == "__fake__":
         return
+    if instance._state.adding and sender._meta.pk.has_default():
+        return  # Django inserts such rows without trying an UPDATE: there is no old row
     attnames = [f.attname for f in sender._meta.concrete_fields]
     qs = sender._base_manager.db_manager(using).filter(pk=instance.pk).values_list(*attnames)
     qs._cacheops_ops = frozenset()  # the row as it is in the database, never from the cache
