@@ -253,3 +253,22 @@ def test_system_checks_report_bad_settings():
         errors = run_checks(tags=["django_cereal"])
     assert [e.id for e in errors] == ["cereal.E001", "cereal.E002"]
     assert "DJANGO_CEREAL_MISSING must be one of" in errors[0].msg
+
+
+@pytest.mark.parametrize("task_name", ["echo_json", "echo_pickle"])
+def test_eager_mode_goes_through_the_serializer(celery_app, task_name):
+    """With task_always_eager Celery encodes and decodes the arguments with the task's serializer."""
+    from tests import tasks
+
+    task = getattr(tasks, task_name)
+    book = Book.objects.create(title="eager")
+    celery_app.conf.task_always_eager = True
+    try:
+        result = task.delay([book], key=book)
+        with pytest.raises(Exception, match="unsaved testapp.Book instance"):
+            task.delay(Book(title="unsaved"))
+    finally:
+        celery_app.conf.task_always_eager = False
+    seen = result.get()
+    assert seen["args"][0]["list"][0]["fields"]["title"] == "eager"
+    assert seen["kwargs"]["key"]["id"] == seen["args"][0]["list"][0]["id"]

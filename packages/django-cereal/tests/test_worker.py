@@ -282,6 +282,15 @@ def test_model_method_as_task(held_worker):
     assert book.retitle("-") == "local-"  # a plain call still runs here and now
 
 
+def test_inherited_method_task_gets_the_subclass(held_worker):
+    restaurant = Restaurant.objects.create(name="R")
+    with held_worker():
+        result = restaurant.kind.delay()
+        Restaurant.objects.filter(pk=restaurant.pk).update(name="R2")
+    assert result.get(timeout=TIMEOUT) == ["Restaurant", "R2"]
+    assert Restaurant.kind.name == "testapp.Place.kind"
+
+
 def test_chain_of_method_tasks_gets_fresh_self_each_step(worker):
     book = Book.objects.create(title="c")
     result = chain(book.retitle.si("1"), book.retitle.si("2"), Book.describe.si(book)).delay()

@@ -42,6 +42,11 @@ class Country(models.Model):
 class Place(models.Model):
     name = models.CharField(max_length=50)
 
+    @task_method
+    def kind(self):
+        """Inherited by Restaurant: the worker gets the subclass instance."""
+        return [type(self).__name__, self.name]
+
 
 class Restaurant(Place):
     serves_pizza = models.BooleanField(default=False)
