@@ -1,10 +1,21 @@
-from shared_testing.databases import databases
+import os
+import tempfile
+
+from shared_testing.databases import database_vendor, databases
 
 SECRET_KEY = "synchro-tests"
 DEBUG = False
 USE_TZ = True
 TIME_ZONE = "Europe/Warsaw"
 DATABASES = databases("default", "remote")
+if database_vendor() != "sqlite":
+    # A SQLite LOCAL beside the server databases, to synchronize across engines.
+    _dir = tempfile.mkdtemp(prefix="synchro-cross-")
+    DATABASES["sqlite_local"] = {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": os.path.join(_dir, "local.sqlite3"),
+        "TEST": {"NAME": os.path.join(_dir, "test_local.sqlite3")},
+    }
 INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.auth",

@@ -104,3 +104,18 @@ def test_summary_is_translated():
         assert "1 hinzugefügt" in str(Summary(added=1))
     with translation.override("pl"):
         assert "dodano 1" in str(Summary(added=1))
+
+
+def test_works_without_django_contrib_admin(client):
+    from django.conf import settings
+
+    apps_without_admin = [a for a in settings.INSTALLED_APPS if a != "django.contrib.admin"]
+    with override_settings(INSTALLED_APPS=apps_without_admin, ROOT_URLCONF="tests.urls_noadmin"):
+        url = reverse("synchro:synchro")
+        assert client.get(url)["Location"].startswith(settings.LOGIN_URL)
+        client.force_login(User.objects.create(username="staff", is_staff=True))
+        Author.objects.create(name="a")
+        response = client.post(url, {"synchronize": "1"}, follow=True)
+        content = response.content.decode()
+        assert "Synchronization finished" in content and "<!DOCTYPE html>" in content
+        assert names(Author) == ["a"]

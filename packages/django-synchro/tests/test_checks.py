@@ -36,6 +36,7 @@ def test_missing_remote_is_a_warning_with_a_hint():
         ({"SYNCHRO_BATCH_SIZE": 0}, "synchro.E007"),
         ({"SYNCHRO_KEEP_LOGS": 7}, "synchro.E008"),
         ({"SYNCHRO_LOCAL": "elsewhere"}, "synchro.E009"),
+        ({"SYNCHRO_LOG_DELAY": 5}, "synchro.E010"),
     ],
 )
 def test_misconfiguration_is_reported(overrides, expected):

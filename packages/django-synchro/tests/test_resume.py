@@ -191,3 +191,14 @@ def test_missing_remote_setting_warns_and_only_logs():
             call_synchronize()
     assert ChangeLog.objects.count() == 1
     assert not Author.objects.using("remote").exists()
+
+
+def test_log_delay_leaves_the_newest_entries_for_the_next_run():
+    Author.objects.create(name="old")
+    ChangeLog.objects.update(date=timezone.now() - datetime.timedelta(minutes=5))
+    Author.objects.create(name="fresh")
+    with override_settings(SYNCHRO_LOG_DELAY=datetime.timedelta(minutes=1)):
+        sync()
+        assert names(Author) == ["old"]
+    sync()
+    assert names(Author) == ["fresh", "old"]

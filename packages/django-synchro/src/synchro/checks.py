@@ -60,7 +60,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
             )
         )
         watched = ()
-    for name in ("CONFLICT", "BATCH_SIZE", "KEEP_LOGS"):
+    for name in ("CONFLICT", "BATCH_SIZE", "KEEP_LOGS", "LOG_DELAY"):
         try:
             getattr(synchro_settings, name)
         except ImproperlyConfigured as exc:
@@ -72,6 +72,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
                         "CONFLICT": "synchro.E004",
                         "BATCH_SIZE": "synchro.E007",
                         "KEEP_LOGS": "synchro.E008",
+                        "LOG_DELAY": "synchro.E010",
                     }[name],
                 )
             )

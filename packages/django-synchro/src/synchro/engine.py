@@ -740,11 +740,15 @@ class Synchronizer:
         self.dry_run = dry_run
         self.continue_on_error = continue_on_error
         self.progress = progress
+        self.log_delay = synchro_settings.LOG_DELAY
+        self.started = timezone.now()
 
     def _logs(self, after: int):
         from .models import ChangeLog
 
         queryset = ChangeLog.objects.using(self.source).filter(id__gt=after)
+        if self.log_delay is not None:
+            queryset = queryset.filter(date__lte=self.started - self.log_delay)
         if self.labels is not None:
             queryset = queryset.filter(model__in=self.labels)
         return queryset

@@ -66,6 +66,16 @@ class SynchroSettings:
         return value
 
     @property
+    def LOG_DELAY(self) -> datetime.timedelta | None:
+        """Only log entries at least this old are synchronized (lets in-flight transactions commit)."""
+        value = getattr(settings, "SYNCHRO_LOG_DELAY", None)
+        if value is not None and not isinstance(value, datetime.timedelta):
+            raise ImproperlyConfigured(
+                f"SYNCHRO_LOG_DELAY must be None or a datetime.timedelta, not {value!r}"
+            )
+        return value
+
+    @property
     def CONFLICT(self) -> str | Callable[..., Any]:
         """``'newer_wins'``, ``'local_wins'``, ``'remote_wins'`` or a callable."""
         value = getattr(settings, "SYNCHRO_CONFLICT", "newer_wins")
