@@ -156,6 +156,17 @@ def test_deleted_row_fails_the_task_by_default(held_worker, recorded, task):
     assert recorded["missing"][0][1] == "raise"
 
 
+def test_deleted_row_in_kwargs_only_fails_with_does_not_exist(held_worker):
+    """The error surfaces while Python unpacks ``**kwargs``; it must stay DoesNotExist, not a TypeError."""
+    book = Book.objects.create(title="doomed")
+    with held_worker():
+        result = tasks.echo_pickle.delay(book=book)
+        book.delete()
+    with pytest.raises(Exception) as info:
+        result.get(timeout=TIMEOUT)
+    assert type(info.value).__name__ == "DoesNotExist"
+
+
 def test_deleted_row_becomes_none_with_task_option(held_worker):
     book = Book.objects.create(title="doomed")
     kept = Book.objects.create(title="kept")
