@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import datetime
-
 import pytest
 from django.utils import timezone
 
@@ -82,12 +80,14 @@ def test_fresh_install_syncs_what_was_logged_before_the_first_sync():
     assert sync().added == 1
 
 
-def test_timestamps_are_aware_under_use_tz():
-    from synchro.models import ChangeLog, options
+def test_timestamps_are_aware_under_use_tz_and_keep_microseconds():
+    from synchro.models import ChangeLog, Checkpoint, options
 
     Author.objects.create(name="x")
     log = ChangeLog.objects.get()
     assert timezone.is_aware(log.date)
     sync()
+    checkpoint = Checkpoint.objects.using("remote").get()
     assert timezone.is_aware(options.last_check)
-    assert abs(options.last_check - timezone.now()) < datetime.timedelta(minutes=5)
+    assert options.last_check == checkpoint.synced_at  # microseconds survive dbsettings
+    assert checkpoint.synced_at >= log.date

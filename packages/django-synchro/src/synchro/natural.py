@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import Any
 
+from django.core.exceptions import MultipleObjectsReturned
 from django.db import models
+from django.db.models import Q
 from django.db.models.base import ModelBase
 
 
@@ -102,3 +105,62 @@ class NaturalKeyModel(models.Model, metaclass=NaturalKeyModelBase):
 
     def natural_key(self) -> tuple[Any, ...]:
         return tuple(getattr(self, name) for name in self._natural_key)
+
+
+def find_by_natural_keys(
+    model: type[models.Model], alias: str, keys: dict[str, tuple[Any, ...]]
+) -> dict[str, Any]:
+    """pks on ``alias`` of the objects with the given natural keys, by source pk.
+
+    With a :class:`NaturalManager` the keys are looked up 500 at a time in one query each;
+    other managers' ``get_by_natural_key`` is called per key. Raises ``SyncError`` when a
+    key matches several objects and ``allow_many`` is not set.
+    """
+    from .results import SyncError
+
+    manager = model._default_manager.db_manager(alias)
+    fields = getattr(manager, "_natural_fields", None)
+    allow_many = getattr(manager, "_allow_many", False)
+    found: dict[str, Any] = {}
+    slow = dict(keys)
+    if fields:
+        plain = {
+            p: k
+            for p, k in keys.items()
+            if all(isinstance(v, str | int) for v in k) and len(k) == len(fields)
+        }
+        unmatched_rows = False
+        items = list(plain.items())
+        for chunk in (items[i : i + 500] for i in range(0, len(items), 500)):
+            query = Q()
+            for _, key in chunk:
+                query |= Q(**dict(zip(fields, key)))
+            by_key: dict[tuple[Any, ...], list[Any]] = defaultdict(list)
+            for pk, *values in manager.filter(query).order_by("pk").values_list("pk", *fields):
+                by_key[tuple(values)].append(pk)
+            matched = 0
+            for p, key in chunk:
+                hits = by_key.get(tuple(key))
+                if hits:
+                    matched += 1
+                    if len(hits) > 1 and not allow_many:
+                        raise SyncError(
+                            f"{model._meta.label} natural key {key!r} matches {len(hits)} objects on "
+                            f"{alias!r}; make it unique or use allow_many=True"
+                        )
+                    found[p] = hits[0]
+                    slow.pop(p, None)
+            unmatched_rows = unmatched_rows or matched < len(by_key)
+        if not unmatched_rows:
+            for p in plain:
+                slow.pop(p, None)
+    for p, key in slow.items():
+        try:
+            found[p] = manager.get_by_natural_key(*key).pk
+        except model.DoesNotExist:
+            continue
+        except MultipleObjectsReturned as exc:
+            raise SyncError(
+                f"{model._meta.label} natural key {tuple(key)!r} matches several objects on {alias!r}: {exc}"
+            ) from exc
+    return found
