@@ -100,3 +100,13 @@ def test_asyncio_cluster_client(cluster, redis_cluster_server, model):
             await client.aclose()
 
     asyncio.run(scenario())
+
+
+def test_hash_layer_with_expiry_on_a_cluster(cluster):
+    from .models import VolatileHash
+
+    VolatileHash({"id": "a"}).set()
+    with VolatileHash.pipeline() as p:
+        VolatileHash({"id": "b"}).set(pipeline=p)
+    assert sorted(o.id for o in VolatileHash.all()) == ["a", "b"]
+    assert 3590 < cluster.ttl("VolatileHash") <= 3600

@@ -180,3 +180,12 @@ def test_decode_responses_clients_work_too(redis_server, bind, model):
 def test_json_hook_returns_the_primitive(r):
     obj = IceCreamModel({"id": "a", "amount_kg": 1})
     assert obj.__json__() == obj.to_primitive()
+
+
+def test_hash_expire_is_renewed_by_each_set_also_in_pipelines(r):
+    VolatileHash({"id": "a"}).set()
+    r.expire("VolatileHash", 10)
+    with VolatileHash.pipeline() as p:
+        VolatileHash({"id": "b"}).set(pipeline=p)
+    assert 3590 < r.ttl("VolatileHash") <= 3600
+    assert sorted(r.hkeys("VolatileHash")) == [b"VolatileHash:a", b"VolatileHash:b"]

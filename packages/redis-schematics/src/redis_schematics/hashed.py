@@ -7,7 +7,8 @@ from typing import Any
 from schematics import models, types
 
 from .base import BaseRedisMixin
-from .runner import Batch, Call, Plan
+from .runner import Batch, Call, Eval, Plan
+from .scripts import HASH_SET
 
 __all__ = ["HashRedisMixin", "HashRedisModel"]
 
@@ -47,11 +48,11 @@ class HashRedisMixin(BaseRedisMixin):
     def _save_plan(self, pk: str, primitive: dict[str, Any]) -> Plan:
         cls = type(self)
         hash_key = cls._hash_key()
-        write = Call("hset", (hash_key, cls._key_for(pk), self.__serializer__(primitive)))
-        if self.__expire__:
-            yield Batch((write, Call("expire", (hash_key, int(self.__expire__)))))
+        field, value = cls._key_for(pk), self.__serializer__(primitive)
+        if self.__expire__:  # one script, so the write and the TTL renewal stay together
+            yield Eval(HASH_SET, (hash_key,), (field, value, int(self.__expire__)))
         else:
-            yield write
+            yield Call("hset", (hash_key, field, value))
 
     @classmethod
     def _delete_plan(cls, pks: list[str]) -> Plan:

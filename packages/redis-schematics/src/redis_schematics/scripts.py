@@ -1,4 +1,4 @@
-"""The indexed layer's Lua scripts, read once from ``lua/`` (each prefixed with ``common.lua``)."""
+"""Lua scripts of the hash and indexed layers, read once from ``lua/`` (after ``common.lua``)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from importlib.resources import files
 
 from .runner import Script
 
-__all__ = ["DELETE", "QUERY", "SAVE", "SWEEP"]
+__all__ = ["DELETE", "HASH_SET", "QUERY", "SAVE", "SWEEP"]
 
 
 def _load(name: str) -> Script:
@@ -19,3 +19,4 @@ SAVE = _load("save")
 DELETE = _load("delete")
 SWEEP = _load("sweep")
 QUERY = _load("query")
+HASH_SET = _load("hash_set")
