@@ -142,7 +142,10 @@ async def _aread_fast(qs: QuerySet, prefix: str, key: str) -> Any:
         tables = dnfs(qs.query, connections[qs.db].vendor)
         pipe = client.pipeline(transaction=False)
         script = _script("read_insideout") if settings.CACHEOPS_INSIDEOUT else None
-        keys = fast.queue_read(pipe, prefix, key, tables, script)
+        keys, queued = fast.queue_read(pipe, prefix, key, tables, script)
+        if queued is not None:
+            await queued  # an asyncio script queues itself on the pipeline when awaited
+        pipe.pttl(prefix + key)
         replies = await pipe.execute()
     except FAILURES as e:
         _degrade(e)

@@ -139,19 +139,20 @@ def still_valid(entry: Entry, stamps: list[Any]) -> bool:
     return stamps == entry.stamps and entry.expires > time.monotonic()
 
 
-def queue_read(pipe: Any, prefix: str, key: str, tables: Any, script: Any = None) -> list[str]:
+def queue_read(pipe: Any, prefix: str, key: str, tables: Any, script: Any = None) -> tuple[list[str], Any]:
     """Queue on ``pipe``: make sure the generation stamp exists, read the stamps of ``tables``,
-    then the payload and its remaining time to live. Returns the stamp keys."""
+    then the payload and its remaining time to live. Returns the stamp keys and what queuing the
+    insideout read script returned (an awaitable on an asyncio pipeline: await it before executing)."""
     keys = epoch_keys(prefix, tables)
     # a flushed Redis must never bring back old stamp values, so the generation is never empty
     pipe.set(GENERATION_KEY, uuid.uuid4().hex, nx=True)
     pipe.mget(keys)
+    queued = None
     if script is not None:
-        script(args=[prefix, key], client=pipe)
+        queued = script(args=[prefix, key], client=pipe)
     else:
         pipe.get(prefix + key)
-    pipe.pttl(prefix + key)
-    return keys
+    return keys, queued
 
 
 def remember_read(prefix: str, key: str, keys: list[str], replies: list[Any]) -> Any:
@@ -191,7 +192,8 @@ def fast_get_or_compute(
         conditions = dnfs()
         pipe = client.pipeline(transaction=False)
         script = load_script("read_insideout") if settings.CACHEOPS_INSIDEOUT else None
-        keys = queue_read(pipe, prefix, key, conditions, script)
+        keys, _ = queue_read(pipe, prefix, key, conditions, script)
+        pipe.pttl(prefix + key)
         replies = pipe.execute()
     except FAILURES as e:
         _degrade(e)

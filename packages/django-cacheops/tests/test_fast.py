@@ -1,0 +1,181 @@
+"""Fast mode (``local`` profile option): results kept in process memory, validated by one MGET of
+stamps per read; invalidation by any process is seen."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import threading
+from typing import Any
+
+import pytest
+from django.db.models import Count
+
+from cacheops import invalidate_obj, no_invalidation
+from cacheops.aio import aclose
+from cacheops.fast import local_cache
+from cacheops.redis import get_client
+from tests.testapp.models import Category, Post
+
+pytestmark = [pytest.mark.django_db(transaction=True)]
+in_every_mode = pytest.mark.usefixtures("mode")
+
+
+@pytest.fixture(autouse=True)
+def fast(settings: Any) -> None:
+    settings.CACHEOPS = {
+        "testapp.category": {"ops": "all", "local": True},
+        "testapp.post": {"ops": "all", "local": True},
+        "testapp.*": {"ops": "all"},
+    }
+    local_cache.clear()
+
+
+def commands() -> dict[str, int]:
+    """Calls per command since the last call (INFO commandstats of the cacheops Redis)."""
+    client = get_client()
+    stats = client.info("commandstats")
+    client.config_resetstat()
+    return {name.removeprefix("cmdstat_"): value["calls"] for name, value in stats.items()}
+
+
+def rename_silently(cat: Category, title: str) -> None:
+    with no_invalidation:
+        Category.objects.filter(pk=cat.pk).update(title=title)
+
+
+@in_every_mode
+def test_hits_check_stamps_instead_of_reading_the_payload(queries):
+    cat = Category.objects.create(title="a")
+    assert Category.objects.get(pk=cat.pk).title == "a"  # miss: computed, stored, kept in memory
+    commands()
+    with queries() as q:
+        for _ in range(3):
+            assert Category.objects.get(pk=cat.pk).title == "a"
+    assert q.count == 0
+    used = commands()
+    assert used.get("mget") == 3
+    assert not {"get", "evalsha", "eval"} & set(used)  # no payload was fetched
+
+
+def test_invalidation_from_another_process_is_seen():
+    cat = Category.objects.create(title="a")
+    Post.objects.create(title="p", category=cat)
+    assert Category.objects.get(pk=cat.pk).title == "a"
+    assert Category.objects.count() == 1
+    rename_silently(cat, "b")
+    assert Category.objects.get(pk=cat.pk).title == "a"  # memory copy, still valid as far as Redis knows
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="tests.settings", PYTHONPATH=".")
+    from shared_testing.servers import get_redis_server
+
+    env["REDIS_URL"] = get_redis_server().url
+    code = (
+        "import django; django.setup()\n"
+        "from cacheops import invalidate_dict\n"
+        "from tests.testapp.models import Category\n"
+        f"invalidate_dict(Category, {{'id': {cat.pk}, 'title': 'b'}})\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, capture_output=True)
+    assert Category.objects.get(pk=cat.pk).title == "b"
+    # only the table the other process wrote to lost its memory copies
+    assert Post.objects.get(title="p").title == "p"
+
+
+@in_every_mode
+def test_results_are_copies_and_saves_invalidate():
+    cat = Category.objects.create(title="a")
+    Post.objects.create(title="p", category=cat)
+    first = Post.objects.select_related("category").get(title="p")
+    again = Post.objects.select_related("category").get(title="p")
+    again.title = "mutated"
+    again.category.title = "mutated"
+    third = Post.objects.select_related("category").get(title="p")
+    assert (third.title, third.category.title) == ("p", "a")
+    assert first is not third and first.category is not third.category
+    assert Category.objects.values("title")[0] == {"title": "a"}
+    row = Category.objects.values("title")[0]
+    row["title"] = "mutated"
+    assert Category.objects.values("title")[0] == {"title": "a"}
+    assert Category.objects.aggregate(n=Count("id")) == {"n": 1}
+    cat.title = "saved"
+    cat.save()
+    assert Category.objects.get(pk=cat.pk).title == "saved"
+    Category.objects.create(title="second")
+    assert Category.objects.aggregate(n=Count("id")) == {"n": 2}
+
+
+@in_every_mode
+def test_memory_is_bounded_lru(settings, queries):
+    settings.CACHEOPS_LOCAL_MAX_ENTRIES = 2
+    cats = [Category.objects.create(title=str(i)) for i in range(3)]
+    for cat in cats:
+        Category.objects.get(pk=cat.pk)
+    Category.objects.get(pk=cats[1].pk)  # now the most recent
+    assert len(local_cache) == 2
+    commands()
+    Category.objects.get(pk=cats[1].pk)
+    Category.objects.get(pk=cats[2].pk)
+    assert not {"get", "evalsha"} & set(commands())
+    with queries() as q:
+        Category.objects.get(pk=cats[0].pk)  # evicted from memory: read from Redis, not the database
+    assert q.count == 0
+    assert len(local_cache) == 2
+
+
+def test_threads_share_the_memory_safely():
+    cats = [Category.objects.create(title=f"t{i}") for i in range(5)]
+    errors: list[BaseException] = []
+
+    def reader() -> None:
+        try:
+            for _ in range(40):
+                for cat in cats:
+                    assert Category.objects.get(pk=cat.pk).title.startswith("t")
+        except BaseException as e:  # pragma: no cover - reported below
+            errors.append(e)
+        finally:
+            from django.db import connection
+
+            connection.close()
+
+    threads = [threading.Thread(target=reader) for _ in range(4)]
+    for t in threads:
+        t.start()
+    cats[0].title = "t-changed"
+    cats[0].save()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert Category.objects.get(pk=cats[0].pk).title == "t-changed"
+
+
+@in_every_mode
+def test_async_reads_use_the_memory_too():
+    cat = Category.objects.create(title="a")
+
+    async def read() -> str:
+        try:
+            return (await Category.objects.aget(pk=cat.pk)).title
+        finally:
+            await aclose()
+
+    assert asyncio.run(read()) == "a"
+    rename_silently(cat, "b")
+    commands()
+    assert asyncio.run(read()) == "a"
+    used = commands()
+    assert used.get("mget") == 1 and "get" not in used
+    invalidate_obj(cat)
+    assert asyncio.run(read()) == "b"
+
+
+def test_redis_down_degrades(settings):
+    cat = Category.objects.create(title="a")
+    Category.objects.get(pk=cat.pk)
+    settings.CACHEOPS_REDIS = "redis://127.0.0.1:9/0"
+    settings.CACHEOPS_DEGRADE_ON_FAILURE = True
+    rename_silently(cat, "b")
+    with pytest.warns(RuntimeWarning, match="unreachable"):
+        assert Category.objects.get(pk=cat.pk).title == "b"  # memory is never trusted unchecked
