@@ -99,6 +99,30 @@ def test_disabling_in_one_thread_does_not_affect_another():
     assert list(ChangeLog.objects.values_list("model", flat=True)) == ["testapp.author"]
 
 
+def test_decorated_function_runs_in_many_threads_at_once():
+    barrier = threading.Barrier(4)
+    errors = []
+
+    @disable_synchro_log
+    def work():
+        barrier.wait(10)  # all four threads are inside the decorated function together
+
+    def run():
+        try:
+            work()
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    Author.objects.create(name="logged")
+    assert ChangeLog.objects.count() == 1
+
+
 def test_watched_models_follow_override_settings():
     with override_settings(SYNCHRO_MODELS=["testapp"]):
         from tests.testapp.models import Unwatched

@@ -202,3 +202,15 @@ def test_log_delay_leaves_the_newest_entries_for_the_next_run():
         assert names(Author) == ["old"]
     sync()
     assert names(Author) == ["fresh", "old"]
+
+
+def test_a_concurrent_run_that_moved_the_checkpoint_stops_this_one():
+    _library(6)
+
+    def other_run_advances(done, total):
+        if done == 10:  # after our first batch, "someone else" moves the checkpoint on
+            Checkpoint.objects.using("remote").update(position=10_000)
+
+    with pytest.raises(SyncError, match="another synchronization"):
+        sync(batch_size=10, progress=other_run_advances)
+    assert Checkpoint.objects.using("remote").get().position == 10_000

@@ -29,6 +29,10 @@ __all__ = ["Conflict", "Summary", "SyncError", "Synchronizer", "node_id", "prune
 ProgressCallback = Callable[[int, int], None]
 
 
+class ConcurrentSync(SyncError):
+    """Two synchronizations of the same source and target ran at the same time."""
+
+
 class Synchronizer:
     """Synchronize one direction: the source's log since the checkpoint goes to the target."""
 
@@ -98,7 +102,8 @@ class Synchronizer:
         self.source_node = node_id(self.source, create=not self.dry_run)
         self.target_node = node_id(self.target, create=not self.dry_run)
         try:
-            position, _checkpoint = self._start_position()
+            position, checkpoint = self._start_position()
+            self.committed = checkpoint.position if checkpoint else None
             seen = Checkpoint.objects.using(self.source).filter(source=self.target_node).first()
         except DatabaseError as exc:
             raise SyncError(
@@ -148,6 +153,19 @@ class Synchronizer:
 
         if self.labels is not None or self.dry_run:
             return
+        # Lock the checkpoint row; if another run moved it since we read it, stop.
+        row = (
+            Checkpoint.objects.using(self.target).select_for_update().filter(source=self.source_node).first()
+        )
+        current = row.position if row else None
+        if current != self.committed:
+            raise ConcurrentSync(
+                _(
+                    "another synchronization moved the checkpoint on %(alias)r from %(old)s to %(new)s; "
+                    "run synchronize again"
+                )
+                % {"alias": self.target, "old": self.committed, "new": current}
+            )
         Checkpoint.objects.using(self.target).update_or_create(
             source=self.source_node,
             defaults={
@@ -156,6 +174,7 @@ class Synchronizer:
                 "last_check": now.isoformat() if self.direction == "push" else "",
             },
         )
+        self.committed = position
 
     def _apply(self, groups: dict[str, dict[str, Entry]], position: int, now: datetime.datetime) -> Summary:
         try:
@@ -164,6 +183,8 @@ class Synchronizer:
                 self._advance(position, now)
                 if self.dry_run:
                     transaction.set_rollback(True, using=self.target)
+        except ConcurrentSync:
+            raise
         except Exception as exc:
             if sum(map(len, groups.values())) == 1 and not self.continue_on_error:
                 raise SyncError(self._describe(groups, exc)) from exc

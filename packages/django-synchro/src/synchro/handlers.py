@@ -41,6 +41,10 @@ class DisableSynchroLog(ContextDecorator):
     def __exit__(self, *exc: object) -> None:
         _disabled.reset(self._tokens.pop())
 
+    def _recreate_cm(self) -> DisableSynchroLog:
+        # Each call of a decorated function gets its own block, so threads never share tokens.
+        return type(self)()
+
 
 def disable_synchro_log(func):
     """Decorator form of :class:`DisableSynchroLog`."""

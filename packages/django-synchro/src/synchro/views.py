@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.apps import apps
 from django.conf import settings
-from django.contrib.auth.decorators import user_passes_test
+from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
@@ -44,7 +44,7 @@ def _pending(local: str, since) -> int:
 @require_http_methods(["GET", "POST"])
 def synchro(request: HttpRequest) -> HttpResponse:
     if not _is_staff(request.user):
-        return user_passes_test(_is_staff, login_url=_login_url())(lambda r: None)(request)
+        return redirect_to_login(request.get_full_path(), _login_url())
     from .core import call_synchronize, reset_synchro
     from .engine import SyncError
     from .models import FailedChange, options
