@@ -255,20 +255,3 @@ def test_invalidate_command(cat):
     for bad in ("nope", "testapp.nope", "testapp.post.999999"):
         with pytest.raises(CommandError):
             call_command("invalidate", bad)
-
-
-def test_insideout_evicted_stamp_is_a_miss(cat, queries, settings, redis_server, mode):
-    """Under volatile-* eviction a stamp may vanish: the entries that saw it must not be served."""
-    if mode != "insideout":
-        pytest.skip("stamps exist in insideout mode only")
-    from cacheops.redis import redis_client
-
-    Post.objects.create(title="a", category=cat)
-    q1 = lambda: [p.title for p in Post.objects.filter(category=cat)]  # noqa: E731
-    q1()
-    assert cached(queries, q1)
-    stamps = [k for k in redis_client.keys("*conj:testapp_post:*")]
-    assert stamps and all(redis_client.ttl(k) > 0 for k in stamps)
-    Post.objects.filter(category=cat).update(title="b")  # no invalidation...
-    redis_client.delete(*stamps)  # ...but the stamps were evicted
-    assert q1() == ["b"]
