@@ -168,3 +168,17 @@ def test_cached_results_are_copies(queries):
     assert Category.objects.get(pk=cat.pk).title == "a"
     post = Post.objects.create(title="p", category=cat)
     assert list(Category.objects.prefetch_related("posts").get(pk=cat.pk).posts.all()) == [post]
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", "slave"])
+def test_routers_are_respected(settings, queries):
+    settings.DATABASE_ROUTERS = ["tests.routers.CategoryToSlave"]
+    cat = Category.objects.create(title="routed")
+    assert cat._state.db == "slave"
+    assert [c.title for c in Category.objects.all()] == ["routed"]
+    with queries("slave") as q:
+        assert [c.title for c in Category.objects.all()] == ["routed"]
+    assert q.count == 0
+    cat.title = "changed"
+    cat.save()  # routed to 'slave': invalidation follows
+    assert [c.title for c in Category.objects.all()] == ["changed"]
