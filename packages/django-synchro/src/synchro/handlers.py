@@ -55,19 +55,21 @@ def logging_enabled() -> bool:
     return _disabled.get() == 0
 
 
-_SQL: dict[str, str] = {}
+_SQL: dict[tuple[str, bool], str] = {}
 
 
-def _insert_sql(using: str) -> str:
-    vendor = connections[using].vendor
-    sql = _SQL.get(vendor)
+def _insert_sql(connection: Any, native: bool) -> str:
+    """The log INSERT, with Django's ``%s`` placeholders or the driver's own (``native``)."""
+    key = (connection.vendor, native)
+    sql = _SQL.get(key)
     if sql is None:
         from .models import ChangeLog
 
-        qn = connections[using].ops.quote_name
+        qn = connection.ops.quote_name
         columns = ", ".join(qn(c) for c in ("model", "object_id", "action", "date", "natural_key"))
-        sql = f"INSERT INTO {qn(ChangeLog._meta.db_table)} ({columns}) VALUES (%s, %s, %s, %s, %s)"
-        _SQL[vendor] = sql
+        mark = "?" if native and connection.Database.paramstyle == "qmark" else "%s"
+        sql = f"INSERT INTO {qn(ChangeLog._meta.db_table)} ({columns}) VALUES ({', '.join([mark] * 5)})"
+        _SQL[key] = sql
     return sql
 
 
@@ -106,11 +108,22 @@ def write_logs(
         rows.append((label, str(object_id), action, date, key_value))
     if not rows:
         return
-    with connection.cursor() as cursor:
-        if len(rows) == 1:
-            cursor.execute(_insert_sql(using), rows[0])
-        else:
-            cursor.executemany(_insert_sql(using), rows)
+    if connection.queries_logged or connection.execute_wrappers:
+        # Keep Django's cursor when queries are recorded or instrumented.
+        with connection.cursor() as cursor:
+            cursor.executemany(_insert_sql(connection, native=False), rows)
+        return
+    # The hot path: one INSERT on the driver's cursor, errors still mapped to Django's.
+    connection.ensure_connection()
+    with connection.wrap_database_errors:
+        cursor = connection.connection.cursor()
+        try:
+            if len(rows) == 1:
+                cursor.execute(_insert_sql(connection, native=True), rows[0])
+            else:
+                cursor.executemany(_insert_sql(connection, native=True), rows)
+        finally:
+            cursor.close()
 
 
 def on_post_save(sender, instance, created, using, **kwargs) -> None:
