@@ -18,8 +18,9 @@ from kombu.exceptions import ContentDisallowed
 
 from django_cereal import json as cereal_json
 from django_cereal import pickle as cereal_pickle
+from django_cereal.arguments import LazyArgs
 from django_cereal.exceptions import ModelNotAllowed, UnknownModelError, UnsavedInstanceError
-from django_cereal.references import LazyArgs, Reference
+from django_cereal.references import Reference
 from tests.testapp.models import Author, Book, Country, Restaurant, Token
 
 SERIALIZERS = [cereal_pickle, cereal_json]

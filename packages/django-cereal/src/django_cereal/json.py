@@ -26,15 +26,21 @@ LIST_KEY = "__cereal_list__"
 SET_KEY = "__cereal_set__"
 _encoder_class: type | None = None
 _refs: Any = None  # django_cereal.references, imported on first use (it imports Django)
+_args: Any = None  # django_cereal.arguments, likewise
 
 
 def _references() -> Any:
-    global _refs
+    global _refs, _args
     if _refs is None:
-        from . import references
+        from . import arguments, references
 
-        _refs = references
+        _refs, _args = references, arguments
     return _refs
+
+
+def _arguments() -> Any:
+    _references()
+    return _args
 
 
 def _encoder() -> type:
@@ -59,11 +65,11 @@ def _prepare(value: Any) -> Any:
     kind = type(value)
     if kind is str or kind is int or value is None or kind is float or kind is bool:
         return value
-    refs = _references()
-    if kind is dict or kind is refs.LazyKwargs:
+    refs, lazy = _references(), _arguments()
+    if kind is dict or kind is lazy.LazyKwargs:
         return {key: _prepare(item) for key, item in dict.items(value)}
     if kind is list or isinstance(value, tuple):
-        items = list(tuple.__iter__(value)) if kind is refs.LazyArgs else value
+        items = list(tuple.__iter__(value)) if kind is lazy.LazyArgs else value
         group = refs.group_key(items)
         if group is not None:
             return {LIST_KEY: group}
@@ -101,7 +107,7 @@ def loads(data: bytes | bytearray | memoryview | str) -> Any:
 
     Never touches the database, so it cannot fail because a row is missing.
     """
-    return _references().wrap_body(kombu_json.loads(data, object_hook=_object_hook))
+    return _arguments().wrap_body(kombu_json.loads(data, object_hook=_object_hook))
 
 
 #: ``(encoder, decoder, content type, content encoding)``: the ``kombu.serializers`` entry point.

@@ -22,15 +22,21 @@ CONTENT_TYPE = "application/x-django-cereal-pickle"
 PROTOCOL = 4
 _LIST, _TUPLE = 0, 1
 _refs: Any = None  # django_cereal.references, imported on first use (it imports Django)
+_args: Any = None  # django_cereal.arguments, likewise
 
 
 def _references() -> Any:
-    global _refs
+    global _refs, _args
     if _refs is None:
-        from . import references
+        from . import arguments, references
 
-        _refs = references
+        _refs, _args = references, arguments
     return _refs
+
+
+def _arguments() -> Any:
+    _references()
+    return _args
 
 
 class _ReferencePickler(pickle.Pickler):
@@ -88,7 +94,7 @@ def loads(data: bytes | bytearray | memoryview | str) -> Any:
     """
     if isinstance(data, str):
         data = data.encode("latin-1")
-    return _references().wrap_body(_ReferenceUnpickler(io.BytesIO(data)).load())
+    return _arguments().wrap_body(_ReferenceUnpickler(io.BytesIO(data)).load())
 
 
 #: ``(encoder, decoder, content type, content encoding)``: the ``kombu.serializers`` entry point.
