@@ -32,7 +32,7 @@ from django.db.models import Model, QuerySet
 from django.db.models.query import MAX_GET_RESULTS, ModelIterable
 
 from . import fast
-from .conf import settings
+from .conf import model_profile, settings
 from .keys import query_key
 from .query import _caching, _local_get, _prefix
 from .redis import FAILURES
@@ -193,6 +193,11 @@ async def _afill(qs: QuerySet) -> bool:
     return True
 
 
+def _may_cache(qs: QuerySet) -> bool:
+    """A cheap first look: whether any read of ``qs`` could be served from the cache."""
+    return qs._result_cache is None and settings.CACHEOPS_ENABLED and model_profile(qs.model) is not None
+
+
 def _marked(qs: QuerySet) -> QuerySet:
     """A copy of ``qs`` whose rows are cached as a ``get`` (like first()/last()/get() do)."""
     clone = qs._clone()  # inplace() querysets are changed in place, as the synchronous get() does
@@ -202,7 +207,7 @@ def _marked(qs: QuerySet) -> QuerySet:
 
 async def aget(self: QuerySet, *args: Any, **kwargs: Any) -> Any:
     """``get()`` reading a cache hit without leaving the event loop."""
-    if self._result_cache is None and not self.query.combinator:
+    if _may_cache(self) and not self.query.combinator:
         clone = _marked(self).filter(*args, **kwargs)
         if self.query.can_filter() and not self.query.distinct_fields:
             clone = clone.order_by()
@@ -236,7 +241,7 @@ def _edge(self: QuerySet, first: bool) -> QuerySet:
 
 async def afirst(self: QuerySet) -> Any:
     """``first()`` reading a cache hit without leaving the event loop."""
-    if self._result_cache is None:
+    if _may_cache(self):
         queryset = _edge(self, first=True)
         if await _afill(queryset):
             return queryset._result_cache[0] if queryset._result_cache else None
@@ -245,7 +250,7 @@ async def afirst(self: QuerySet) -> Any:
 
 async def alast(self: QuerySet) -> Any:
     """``last()`` reading a cache hit without leaving the event loop."""
-    if self._result_cache is None:
+    if _may_cache(self):
         queryset = _edge(self, first=False)
         if await _afill(queryset):
             return queryset._result_cache[0] if queryset._result_cache else None
