@@ -7,7 +7,7 @@ import pytest
 
 from synchro import DisableSynchroLog, SyncError
 from synchro.models import ChangeLog
-from tests.helpers import sync
+from tests.helpers import names, sync
 from tests.testapp.models import Author, Book, Chicken, Club, Egg, Event, Item, Membership, Person, Tag
 
 pytestmark = pytest.mark.django_db(databases=["default", "remote"])
@@ -188,3 +188,24 @@ def test_uuid_objects_have_no_references():
     Item.objects.create(id=uuid.uuid4(), name="x")
     sync()
     assert not Reference.objects.using("remote").exists()
+
+
+def test_renaming_a_natural_key_object_after_sync_does_not_duplicate():
+    tag = Tag.objects.create(name="old")
+    sync()
+    tag.name = "new"
+    tag.save()
+    sync()
+    assert names(Tag) == ["new"]
+
+
+def test_object_deleted_on_remote_is_created_again_when_changed_locally():
+    author = Author.objects.create(name="a")
+    sync()
+    Author.objects.using("remote").all().delete()
+    ChangeLog.objects.using("remote").all().delete()
+    author.name = "a2"
+    author.save()
+    sync()
+    assert names(Author) == ["a2"]
+    assert sync().added == 0
