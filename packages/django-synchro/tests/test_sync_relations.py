@@ -209,3 +209,15 @@ def test_object_deleted_on_remote_is_created_again_when_changed_locally():
     sync()
     assert names(Author) == ["a2"]
     assert sync().added == 0
+
+
+def test_cycle_reached_through_a_dependency_is_broken_at_the_nullable_field():
+    with DisableSynchroLog():
+        egg = Egg.objects.create(name="egg")
+        chicken = Chicken.objects.create(name="hen", egg=egg)
+        egg.chicken = chicken
+        egg.save()
+    # Chicken.egg is NOT NULL and Egg.chicken is nullable: a cycle that can be broken.
+    chicken.save()
+    sync()
+    assert Chicken.objects.using("remote").get().egg.chicken.name == "hen"

@@ -92,7 +92,8 @@ def _decide(conflict: Conflict) -> str:
         winner = policy(conflict)
         if winner not in ("local", "remote"):
             raise SyncError(
-                f"SYNCHRO_CONFLICT callable returned {winner!r}; it must return 'local' or 'remote'"
+                _("SYNCHRO_CONFLICT callable returned %(value)r; it must return 'local' or 'remote'")
+                % {"value": winner}
             )
         return winner
     if policy == "local_wins":
@@ -140,7 +141,9 @@ class Batch:
             try:
                 model = apps.get_model(label)
             except LookupError:
-                raise SyncError(f"the log names model {label!r}, which is not installed") from None
+                raise SyncError(
+                    _("the log names model %(model)r, which is not installed") % {"model": label}
+                ) from None
             self.models[label] = model
         return model
 
@@ -305,8 +308,11 @@ class Batch:
                 lost = [p for p in absent if values[p] not in objs]
                 if lost:
                     raise SyncError(
-                        f"{label} {lost[0]!r} is referenced by a synchronized object but exists "
-                        f"neither on {self.S!r} nor on {self.T!r}"
+                        _(
+                            "%(model)s %(pk)r is referenced by a synchronized object but exists "
+                            "neither on %(source)r nor on %(target)r"
+                        )
+                        % {"model": label, "pk": lost[0], "source": self.S, "target": self.T}
                     )
                 for p in absent:
                     self.pending[label][p] = objs[values[p]]
@@ -342,7 +348,7 @@ class Batch:
                 if self.sync.dry_run:
                     self.summary.deleted += len(targets)
                 else:
-                    _, per_model = model._base_manager.using(self.T).filter(pk__in=targets).delete()
+                    _count, per_model = model._base_manager.using(self.T).filter(pk__in=targets).delete()
                     self.summary.deleted += per_model.get(model._meta.label, 0)
             Reference.objects.using(self.T).filter(
                 peer=self.sync.source_node, model=label, peer_object_id__in=list(entries)
@@ -366,16 +372,19 @@ class Batch:
                     ready.append((label, p, []))
             if not ready:  # a cycle: write the objects whose open FKs can be NULL for now
                 for label, p in sorted(remaining):
-                    _, unresolved = self._ready(label, self.pending[label][p])
+                    _ok, unresolved = self._ready(label, self.pending[label][p])
                     if all(f.null for f in unresolved):
                         ready.append((label, p, unresolved))
                         break
                 if not ready:
                     label, p = sorted(remaining)[0]
-                    _, unresolved = self._ready(label, self.pending[label][p])
+                    _ok, unresolved = self._ready(label, self.pending[label][p])
                     raise SyncError(
-                        f"{label} {p!r} is part of a foreign-key cycle through the non-nullable "
-                        f"field {unresolved[0].name!r}; it cannot be created on {self.T!r}"
+                        _(
+                            "%(model)s %(pk)r is part of a foreign-key cycle through the non-nullable "
+                            "field %(field)r; it cannot be created on %(target)r"
+                        )
+                        % {"model": label, "pk": p, "field": unresolved[0].name, "target": self.T}
                     )
             by_label: dict[str, list[tuple[str, list[models.Field]]]] = defaultdict(list)
             for label, p, deferred in ready:
@@ -422,7 +431,7 @@ class Batch:
                 creates.append((p, target))
         signals = not self.sync.dry_run
         if creates:
-            objs = [t for _, t in creates]
+            objs = [t for _p, t in creates]
             if signals:
                 for obj in objs:
                     pre_save.send(sender=model, instance=obj, raw=False, using=self.T, update_fields=None)

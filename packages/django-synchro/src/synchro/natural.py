@@ -9,6 +9,7 @@ from django.core.exceptions import MultipleObjectsReturned
 from django.db import models
 from django.db.models import Q
 from django.db.models.base import ModelBase
+from django.utils.translation import gettext as _
 
 
 class NaturalManager(models.Manager):
@@ -133,7 +134,7 @@ def find_by_natural_keys(
         items = list(plain.items())
         for chunk in (items[i : i + 500] for i in range(0, len(items), 500)):
             query = Q()
-            for _, key in chunk:
+            for _p, key in chunk:
                 query |= Q(**dict(zip(fields, key)))
             by_key: dict[tuple[Any, ...], list[Any]] = defaultdict(list)
             for pk, *values in manager.filter(query).order_by("pk").values_list("pk", *fields):
@@ -145,8 +146,11 @@ def find_by_natural_keys(
                     matched += 1
                     if len(hits) > 1 and not allow_many:
                         raise SyncError(
-                            f"{model._meta.label} natural key {key!r} matches {len(hits)} objects on "
-                            f"{alias!r}; make it unique or use allow_many=True"
+                            _(
+                                "%(model)s natural key %(key)r matches %(count)d objects on %(alias)r; "
+                                "make it unique or use allow_many=True"
+                            )
+                            % {"model": model._meta.label, "key": key, "count": len(hits), "alias": alias}
                         )
                     found[p] = hits[0]
                     slow.pop(p, None)
@@ -161,6 +165,7 @@ def find_by_natural_keys(
             continue
         except MultipleObjectsReturned as exc:
             raise SyncError(
-                f"{model._meta.label} natural key {tuple(key)!r} matches several objects on {alias!r}: {exc}"
+                _("%(model)s natural key %(key)r matches several objects on %(alias)r: %(error)s")
+                % {"model": model._meta.label, "key": tuple(key), "alias": alias, "error": exc}
             ) from exc
     return found
