@@ -1,3 +1,6 @@
+# Without the django-stubs mypy plugin (not loaded by the monorepo config) Django's _meta API
+# types fields and related models loosely; these codes would only repeat that.
+# mypy: disable-error-code="union-attr,attr-defined,index,arg-type,list-item"
 """One batch of logged objects applied to the target: lookups, dependencies, writes.
 
 Everything here runs inside the transaction the engine opened on the target.
@@ -396,7 +399,7 @@ class Batch:
 
     def _target_instance(self, model: type[models.Model], obj: models.Model, deferred: list[models.Field]):
         skip = _skip(model)
-        values = []
+        values: list[Any] = []
         for f in model._meta.concrete_fields:
             if f.primary_key:
                 values.append(None)

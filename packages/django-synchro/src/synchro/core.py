@@ -77,7 +77,7 @@ def reset_synchro() -> None:
     with transaction.atomic(using=local):
         ChangeLog.objects.using(local).filter(date__lte=now)._raw_delete(local)
         FailedChange.objects.using(local).all().delete()
-    options.last_check = now
+    options.last_check = now  # type: ignore[assignment]  # a dbsettings descriptor
 
 
 def log_changes(
@@ -99,6 +99,8 @@ def retry_failed(direction: str = "push") -> int:
 
     local = synchro_settings.LOCAL
     source = local if direction == "push" else synchro_settings.REMOTE
+    if source is None:
+        raise ValueError("retry_failed('pull') needs SYNCHRO_REMOTE")
     count = 0
     with transaction.atomic(using=local):
         for failed in FailedChange.objects.using(local).filter(direction=direction):

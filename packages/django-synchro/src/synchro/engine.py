@@ -256,7 +256,7 @@ class Synchronizer:
         with transaction.atomic(using=self.target):
             self._advance(position, now)
         if self.direction == "push":
-            options.last_check = now
+            options.last_check = now  # type: ignore[assignment]  # a dbsettings descriptor
         keep = synchro_settings.KEEP_LOGS
         if keep is not None:
             prune_logs(self.source, position, now - keep)

@@ -1,3 +1,6 @@
+# Without the django-stubs mypy plugin (not loaded by the monorepo config) Django's _meta API
+# types fields and related models loosely; these codes would only repeat that.
+# mypy: disable-error-code="misc,attr-defined"
 """Natural keys: ``NaturalManager`` and the ``NaturalKeyModel`` base class."""
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ class SynchroQuerySet(models.QuerySet):
         return logging_enabled() and synchro_settings.is_watched(self.model)
 
     def _write_alias(self) -> str:
-        return self._db or router.db_for_write(self.model, **self._hints)
+        return self._db or router.db_for_write(self.model, **self._hints)  # type: ignore[attr-defined]
 
     def update(self, **kwargs: Any) -> int:
         if not self._logging():
