@@ -144,3 +144,24 @@ def test_prefetch_m2m_is_cached_and_invalidated(queries):
     red.save()
     assert labels() == [["blue", "crimson"]]
     assert runs_sql(queries, labels) == 0
+
+
+def test_prefetch_under_manual_cache_inherits_its_options(settings, queries):
+    settings.CACHEOPS = {"testapp.*": {"ops": (), "timeout": 60}}
+    cat = Category.objects.create(title="a")
+    Post.objects.create(title="p1", category=cat)
+
+    def titles(qs):
+        return [sorted(p.title for p in c.posts.all()) for c in qs]
+
+    assert titles(Category.objects.cache().prefetch_related("posts")) == [["p1"]]
+    assert runs_sql(queries, lambda: titles(Category.objects.cache().prefetch_related("posts"))) == 0
+    Post.objects.create(title="p2", category=cat)
+    assert titles(Category.objects.cache().prefetch_related("posts")) == [["p1", "p2"]]
+    # without .cache() nothing is cached, the prefetch query included
+    assert runs_sql(queries, lambda: titles(Category.objects.prefetch_related("posts"))) == 2
+    # the posts query alone is still not cached automatically
+    assert runs_sql(queries, lambda: list(Post.objects.filter(category=cat))) == 1
+    settings.CACHEOPS = {"testapp.*": {"ops": "all", "timeout": 60}}
+    titles(Category.objects.prefetch_related("posts"))
+    assert runs_sql(queries, lambda: titles(Category.objects.nocache().prefetch_related("posts"))) == 2

@@ -74,10 +74,14 @@ def _cached_call(qs: QuerySet, op: str, profile: dict[str, Any], compute: Any, e
     prefix = _prefix(qs)
     timeout = qs._cacheops_timeout or profile["timeout"]
     lock = qs._cacheops_lock if qs._cacheops_lock is not None else profile["lock"]
-    getter = fast_get_or_compute if profile.get("local") else get_or_compute
-    value, hit = getter(
-        prefix, key, compute, lambda: dnfs(qs.query, connections[qs.db].vendor), timeout=timeout, lock=lock
-    )
+    conditions = lambda: dnfs(qs.query, connections[qs.db].vendor)  # noqa: E731 - only run on a miss
+    if profile.get("local"):
+        value, hit = fast_get_or_compute(prefix, key, compute, conditions, timeout=timeout, lock=lock)
+    else:
+        tables = [join.table_name for join in qs.query.alias_map.values()]
+        value, hit = get_or_compute(
+            prefix, key, compute, conditions, timeout=timeout, lock=lock, tables=tables
+        )
     cache_read.send(sender=qs.model, func=None, hit=hit)
     return value
 
@@ -382,9 +386,11 @@ def install_cacheops() -> None:
     _install_admin()
     from .aio import install_async
     from .bulk import install_bulk
+    from .prefetch import install_prefetch
 
     install_async()
     install_bulk()
+    install_prefetch()
 
 
 def _manager_method(name: str) -> Any:

@@ -92,6 +92,14 @@ def cached_as(
         tables = [j.table_name for qs in querysets for j in qs.query.alias_map.values()]
         return get_prefix(dbs=[qs.db for qs in querysets], tables=tables)
 
+    tables: list[str] = []
+
+    def known_tables() -> list[str]:
+        # after sample_key(): compiling the samples filled their alias maps
+        if not tables:
+            tables.extend(sorted({j.table_name for qs in querysets for j in qs.query.alias_map.values()}))
+        return tables
+
     def decorator(func: Callable) -> Callable:
         def make_key(*args: Any, **kwargs: Any) -> str:
             return func_key(func, args, kwargs, (extra, sample_key()))
@@ -100,13 +108,15 @@ def cached_as(
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             if not settings.CACHEOPS_ENABLED or any(is_dirty(qs.db) for qs in querysets):
                 return func(*args, **kwargs)
+            key = make_key(*args, **kwargs)
             value, hit = get_or_compute(
                 prefix(),
-                make_key(*args, **kwargs),
+                key,
                 lambda: func(*args, **kwargs),
                 conditions,
                 timeout=timeout,
                 lock=lock,
+                tables=known_tables(),
             )
             cache_read.send(sender=None, func=func, hit=hit)
             return value

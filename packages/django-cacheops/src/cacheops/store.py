@@ -47,6 +47,21 @@ def read(prefix: str, key: str) -> Any:
     return loads(data)
 
 
+@handle_connection_failure(fallback=(MISSING, None))
+def read_with_epochs(prefix: str, key: str, tables: Any) -> tuple[Any, list[list[str]] | None]:
+    """``(value or MISSING, epochs of tables)`` in one round trip: a miss needn't ask again."""
+    keys = epoch_keys(prefix, tables)
+    if settings.CACHEOPS_INSIDEOUT:
+        reply = load_script("read_insideout")(args=[prefix, key, *keys])
+        data, values = reply[0], reply[1:]
+    else:
+        data, *values = get_client().mget([prefix + key, *keys])
+    epochs = [[k, (v or b"").decode()] for k, v in zip(keys, values)]
+    if data is None or data is False:
+        return MISSING, epochs
+    return loads(data), None
+
+
 def epoch_keys(prefix: str, tables: Any) -> list[str]:
     return [GENERATION_KEY, *(f"{prefix}epoch:{t}" for t in sorted(set(tables)))]
 
@@ -109,19 +124,30 @@ def get_or_compute(
     dnfs: Callable[[], dict[str, list[dict[str, str]]]],
     timeout: int,
     lock: bool = False,
+    tables: Any = None,
 ) -> tuple[Any, bool]:
     """``(value, hit)``: the cached value, or ``compute()`` stored linked to ``dnfs()``.
 
-    The epochs of the tables read are noted before ``compute()`` runs (the race guard).
+    The epochs of the tables read are noted before ``compute()`` runs (the race guard). When
+    ``tables`` (those the query is known to read) are given, their epochs come with the read.
     With ``lock`` one caller computes while the others wait for its result (the dog-pile lock).
     """
-    value = read(prefix, key)
+    known: list[list[str]] | None = None
+    if tables is not None:
+        value, known = read_with_epochs(prefix, key, tables)
+    else:
+        value = read(prefix, key)
     if value is not MISSING:
         return value, True
 
     def compute_and_store() -> Any:
+        nonlocal known
         conditions = dnfs()
-        epochs = snapshot(prefix, conditions)
+        if known is not None and set(conditions) <= set(tables):
+            epochs = known  # read before compute(): still a valid snapshot
+        else:
+            epochs = snapshot(prefix, conditions)
+        known = None  # a second attempt (after waiting for a lock) snapshots afresh
         result = compute()
         write(prefix, key, result, conditions, timeout, epochs)
         return result
