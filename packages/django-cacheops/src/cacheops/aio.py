@@ -102,7 +102,7 @@ def _script(name: str) -> Any:
     scripts = _scripts.setdefault(loop, {})
     script = scripts.get(name)
     if script is None:
-        text = resources.files("cacheops").joinpath("lua", f"{name}.lua").read_text(encoding="utf-8")
+        text = resources.files("cacheops").joinpath(f"lua/{name}.lua").read_text(encoding="utf-8")
         script = scripts[name] = get_async_client().register_script(text)
     return script
 
@@ -129,7 +129,7 @@ async def aread(prefix: str, key: str) -> Any:
     return loads(data)
 
 
-async def _aread_fast(qs: QuerySet, prefix: str, key: str) -> Any:
+async def _aread_fast(qs: Any, prefix: str, key: str) -> Any:
     """Fast mode: the in-memory copy when its stamps still match in Redis, else the Redis payload
     (remembered in memory with the stamps read just before it)."""
     entry = fast.local_cache.lookup(prefix, key)
@@ -153,7 +153,7 @@ async def _aread_fast(qs: QuerySet, prefix: str, key: str) -> Any:
     return fast.remember_read(prefix, key, keys, replies)
 
 
-async def _aread_op(qs: QuerySet, op: str, extra: Any = "") -> tuple[bool, Any]:
+async def _aread_op(qs: Any, op: str, extra: Any = "") -> tuple[bool, Any]:
     """``(True, value)`` for a cache hit of ``op`` on ``qs``; ``(False, None)`` when the synchronous
     path must run (not cached, a miss, or the key can't be built without the database)."""
     profile = _caching(qs, op)
@@ -174,7 +174,7 @@ async def _aread_op(qs: QuerySet, op: str, extra: Any = "") -> tuple[bool, Any]:
     return True, value
 
 
-async def _afill(qs: QuerySet) -> bool:
+async def _afill(qs: Any) -> bool:
     """Fill ``qs._result_cache`` from a cache hit (prefetching included); False on a miss."""
     if qs._result_cache is not None:
         return True
@@ -193,19 +193,19 @@ async def _afill(qs: QuerySet) -> bool:
     return True
 
 
-def _may_cache(qs: QuerySet) -> bool:
+def _may_cache(qs: Any) -> bool:
     """A cheap first look: whether any read of ``qs`` could be served from the cache."""
     return qs._result_cache is None and settings.CACHEOPS_ENABLED and model_profile(qs.model) is not None
 
 
-def _marked(qs: QuerySet) -> QuerySet:
+def _marked(qs: Any) -> QuerySet:
     """A copy of ``qs`` whose rows are cached as a ``get`` (like first()/last()/get() do)."""
     clone = qs._clone()  # inplace() querysets are changed in place, as the synchronous get() does
     clone._cacheops_get = True
     return clone
 
 
-async def aget(self: QuerySet, *args: Any, **kwargs: Any) -> Any:
+async def aget(self: Any, *args: Any, **kwargs: Any) -> Any:
     """``get()`` reading a cache hit without leaving the event loop."""
     if _may_cache(self) and not self.query.combinator:
         clone = _marked(self).filter(*args, **kwargs)
@@ -227,7 +227,7 @@ async def aget(self: QuerySet, *args: Any, **kwargs: Any) -> Any:
     return await _original["aget"](self, *args, **kwargs)
 
 
-def _edge(self: QuerySet, first: bool) -> QuerySet:
+def _edge(self: Any, first: bool) -> QuerySet:
     queryset = _marked(self)
     if not (queryset.ordered or not queryset.query.default_ordering):
         check = getattr(queryset, "_check_ordering_first_last_queryset_aggregation", None)
@@ -239,7 +239,7 @@ def _edge(self: QuerySet, first: bool) -> QuerySet:
     return queryset[:1]
 
 
-async def afirst(self: QuerySet) -> Any:
+async def afirst(self: Any) -> Any:
     """``first()`` reading a cache hit without leaving the event loop."""
     if _may_cache(self):
         queryset = _edge(self, first=True)
@@ -248,7 +248,7 @@ async def afirst(self: QuerySet) -> Any:
     return await _original["afirst"](self)
 
 
-async def alast(self: QuerySet) -> Any:
+async def alast(self: Any) -> Any:
     """``last()`` reading a cache hit without leaving the event loop."""
     if _may_cache(self):
         queryset = _edge(self, first=False)
@@ -257,7 +257,7 @@ async def alast(self: QuerySet) -> Any:
     return await _original["alast"](self)
 
 
-async def acount(self: QuerySet) -> int:
+async def acount(self: Any) -> int:
     """``count()`` reading a cache hit without leaving the event loop."""
     if self._result_cache is not None:
         return len(self._result_cache)
@@ -265,7 +265,7 @@ async def acount(self: QuerySet) -> int:
     return value if hit else await _original["acount"](self)
 
 
-async def aexists(self: QuerySet) -> bool:
+async def aexists(self: Any) -> bool:
     """``exists()`` reading a cache hit without leaving the event loop."""
     if self._result_cache is not None:
         return bool(self._result_cache)
@@ -273,7 +273,7 @@ async def aexists(self: QuerySet) -> bool:
     return value if hit else await _original["aexists"](self)
 
 
-async def aaggregate(self: QuerySet, *args: Any, **kwargs: Any) -> dict[str, Any]:
+async def aaggregate(self: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
     """``aggregate()`` reading a cache hit without leaving the event loop (same key as the sync one)."""
     extra = repr((args, sorted(kwargs.items())))
     if " at 0x" not in extra and "Subquery" not in extra and "Exists" not in extra:
@@ -283,11 +283,11 @@ async def aaggregate(self: QuerySet, *args: Any, **kwargs: Any) -> dict[str, Any
     return await _original["aaggregate"](self, *args, **kwargs)
 
 
-def __aiter__(self: QuerySet) -> AsyncIterator[Any]:
+def __aiter__(self: Any) -> AsyncIterator[Any]:
     async def generator() -> AsyncIterator[Any]:
         if not await _afill(self):
             await sync_to_async(self._fetch_all)()
-        for item in self._result_cache:
+        for item in self._result_cache or ():
             yield item
 
     return generator()

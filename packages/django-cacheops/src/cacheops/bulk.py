@@ -37,11 +37,11 @@ def _enabled(model: type) -> bool:
     )
 
 
-def _attnames(model: type) -> list[str]:
+def _attnames(model: Any) -> list[str]:
     return [f.attname for f in model._meta.concrete_fields]
 
 
-def _apply(model: type, row: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+def _apply(model: Any, row: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
     new = dict(row)
     for name, value in changes.items():
         field = model._meta.get_field(name)
@@ -49,7 +49,7 @@ def _apply(model: type, row: dict[str, Any], changes: dict[str, Any]) -> dict[st
     return new
 
 
-def _read_back(model: type, using: str, pks: list[Any]) -> list[dict[str, Any]]:
+def _read_back(model: Any, using: str, pks: list[Any]) -> list[dict[str, Any]]:
     base = model._base_manager.using(using)
     rows: list[dict[str, Any]] = []
     for i in range(0, len(pks), _CHUNK):
@@ -58,7 +58,7 @@ def _read_back(model: type, using: str, pks: list[Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def update(self: QuerySet, **kwargs: Any) -> int:
+def update(self: Any, **kwargs: Any) -> int:
     """``QuerySet.update()`` that invalidates for the old and new values of the rows it changes."""
     model = self.model
     if not _enabled(model) or self.query.is_sliced or self.query.combinator:
@@ -85,7 +85,7 @@ def update(self: QuerySet, **kwargs: Any) -> int:
 
 
 def bulk_create(
-    self: QuerySet,
+    self: Any,
     objs: Any,
     batch_size: int | None = None,
     ignore_conflicts: bool = False,
@@ -134,5 +134,5 @@ def install_bulk() -> None:
     _installed = True
     for name, method in (("update", update), ("bulk_create", bulk_create)):
         _original[name] = getattr(QuerySet, name)
-        method.alters_data = True  # type: ignore[attr-defined]
+        method.alters_data = True  # type: ignore[union-attr]
         setattr(QuerySet, name, method)

@@ -37,11 +37,11 @@ class _Inherited:
         return inherited[self.index]
 
 
-def _prefetch_related_objects(self: QuerySet) -> None:
+def _prefetch_related_objects(self: Any) -> None:
     own = self.__dict__
     if "_cacheops_ops" not in own:
         return _original["_prefetch_related_objects"](self)
-    token = _inherited.set(tuple(own.get(name) for name in _NAMES))  # type: ignore[arg-type]
+    token = _inherited.set(tuple(own.get(name) for name in _NAMES))
     try:
         return _original["_prefetch_related_objects"](self)
     finally:
@@ -58,7 +58,7 @@ def install_prefetch() -> None:
     if _installed:
         return
     _installed = True
-    _original["_prefetch_related_objects"] = QuerySet._prefetch_related_objects
-    QuerySet._prefetch_related_objects = _prefetch_related_objects
+    _original["_prefetch_related_objects"] = QuerySet._prefetch_related_objects  # type: ignore[attr-defined]
+    QuerySet._prefetch_related_objects = _prefetch_related_objects  # type: ignore[attr-defined]
     for index, name in enumerate(_NAMES):
         setattr(QuerySet, name, _Inherited(index))
