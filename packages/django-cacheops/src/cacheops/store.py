@@ -56,9 +56,8 @@ def read_with_epochs(prefix: str, key: str, tables: Any) -> tuple[Any, list[list
         data, values = reply[0], reply[1:]
     else:
         data, *values = get_client().mget([prefix + key, *keys])
-    epochs = [[k, (v or b"").decode()] for k, v in zip(keys, values)]
     if data is None or data is False:
-        return MISSING, epochs
+        return MISSING, [[k, (v or b"").decode()] for k, v in zip(keys, values)]
     return loads(data), None
 
 
