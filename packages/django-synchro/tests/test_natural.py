@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 from django.db import models
+from django.test.utils import isolate_apps
 
 from synchro import NaturalManager
 from tests.testapp.models import Event, Tag
@@ -58,3 +59,22 @@ def test_allow_many_returns_the_first():
     strict.model = Event
     with pytest.raises(Event.MultipleObjectsReturned):
         strict.get_by_natural_key("dup")
+
+
+@isolate_apps("tests.testapp")
+def test_natural_key_model_extends_the_declared_manager():
+    from synchro import NaturalKeyModel
+
+    class Gadget(NaturalKeyModel):
+        code = models.CharField(max_length=5)
+        _natural_key = ("code",)
+        _natural_manager_kwargs = {"allow_many": True}
+        objects = Loud()
+
+        class Meta:
+            app_label = "testapp"
+
+    assert isinstance(Gadget.objects, NaturalManager) and isinstance(Gadget.objects, Loud)
+    assert Gadget.objects.shout() == "LOUD"
+    assert Gadget.objects._natural_fields == ("code",) and Gadget.objects._allow_many
+    assert Gadget._default_manager.get_by_natural_key.__self__ is Gadget._default_manager
