@@ -55,3 +55,11 @@ def test_models_are_case_insensitive_and_accept_dotted_app_names():
 
     assert parse_models([("testapp", "TAG", "author")]) == (Tag, Author)
     assert Author in parse_models(["tests.testapp"])
+
+
+def test_skip_naming_an_unknown_field_is_reported(monkeypatch):
+    from tests.testapp.models import Book
+
+    monkeypatch.setattr(Book, "SYNCHRO_SKIP", ("balance", "no_such_field"))
+    messages = [m for m in run_checks(tags=["synchro"]) if m.id == "synchro.E006"]
+    assert len(messages) == 1 and "no_such_field" in messages[0].msg and messages[0].obj is Book
