@@ -3,7 +3,6 @@ Django's async path (a worker thread) and store the result."""
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from typing import Any
 
@@ -11,23 +10,11 @@ import pytest
 from django.db.models import Count, Sum
 
 from cacheops import invalidate_obj, no_invalidation
-from cacheops.aio import aclose
 from cacheops.signals import cache_read
+from tests.asyncrun import run
 from tests.testapp.models import Category, Local, Post
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
-
-
-def run(coro: Any) -> Any:
-    """Run a coroutine in a fresh event loop, closing cacheops' asyncio client of that loop after."""
-
-    async def main() -> Any:
-        try:
-            return await coro
-        finally:
-            await aclose()
-
-    return asyncio.run(main())
 
 
 class Reads:

@@ -3,7 +3,6 @@ stamps per read; invalidation by any process is seen."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 import sys
@@ -14,9 +13,9 @@ import pytest
 from django.db.models import Count
 
 from cacheops import invalidate_obj, no_invalidation
-from cacheops.aio import aclose
 from cacheops.fast import local_cache
 from cacheops.redis import get_client
+from tests.asyncrun import run
 from tests.testapp.models import Category, Post
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -156,19 +155,16 @@ def test_async_reads_use_the_memory_too():
     cat = Category.objects.create(title="a")
 
     async def read() -> str:
-        try:
-            return (await Category.objects.aget(pk=cat.pk)).title
-        finally:
-            await aclose()
+        return (await Category.objects.aget(pk=cat.pk)).title
 
-    assert asyncio.run(read()) == "a"
+    assert run(read()) == "a"
     rename_silently(cat, "b")
     commands()
-    assert asyncio.run(read()) == "a"
+    assert run(read()) == "a"
     used = commands()
     assert used.get("mget") == 1 and "get" not in used
     invalidate_obj(cat)
-    assert asyncio.run(read()) == "b"
+    assert run(read()) == "b"
 
 
 def test_redis_down_degrades(settings):

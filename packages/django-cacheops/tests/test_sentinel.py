@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import tempfile
 from collections.abc import Iterator
@@ -12,8 +11,8 @@ import pytest
 import redis
 from mirakuru import TCPExecutor
 
-from cacheops.aio import aclose
 from shared_testing.servers import free_port, redis_server_binary, wait_until
+from tests.asyncrun import run
 from tests.testapp.models import Category
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -74,12 +73,9 @@ def test_caching_through_sentinel(sentinel, settings, queries, redis_server):
     assert Category.objects.get(pk=cat.pk).title == "b"
 
     async def read() -> str:
-        try:
-            return (await Category.objects.aget(pk=cat.pk)).title
-        finally:
-            await aclose()
+        return (await Category.objects.aget(pk=cat.pk)).title
 
-    assert asyncio.run(read()) == "b"
+    assert run(read()) == "b"
 
 
 def test_sentinel_settings_errors(settings):

@@ -171,7 +171,7 @@ def prepare_profiles() -> dict[str, dict[str, Any] | None]:
 
 
 @cache
-def model_profile(model: type) -> dict[str, Any] | None:
+def model_profile(model: Any) -> dict[str, Any] | None:
     """The profile of a model, or None when it must never be cached (no profile, or a None profile)."""
     if model._meta.app_label == "migrations" or getattr(model, "__module__", "") == "__fake__":
         return None

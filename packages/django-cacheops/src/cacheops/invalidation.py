@@ -81,7 +81,7 @@ def _row(fields: Iterable[Any], values: dict[str, Any], vendor: str) -> dict[str
     return row
 
 
-def table_rows(model: type, values_list: list[dict[str, Any]], using: str) -> dict[str, tuple[list, bool]]:
+def table_rows(model: Any, values_list: list[dict[str, Any]], using: str) -> dict[str, tuple[list, bool]]:
     """``{table: (rows, complete)}`` for a model and its MTI parents; ``complete`` is False when
     some column's value is not given (the table must then be dropped as a whole)."""
     vendor = _vendor(using)
@@ -129,7 +129,7 @@ def _drop_table(prefix: str, table: str) -> None:
         script(args=conj_keys[i : i + 500])
 
 
-def _run(model: type, values_list: list[dict[str, Any]], using: str, send: list[dict[str, Any]]) -> None:
+def _run(model: Any, values_list: list[dict[str, Any]], using: str, send: list[dict[str, Any]]) -> None:
     def run() -> None:
         if not settings.CACHEOPS_ENABLED:
             return
@@ -140,7 +140,7 @@ def _run(model: type, values_list: list[dict[str, Any]], using: str, send: list[
     defer(using, run)
 
 
-def invalidate_dict(model: type, obj_dict: dict[str, Any], using: str = DEFAULT_DB_ALIAS) -> None:
+def invalidate_dict(model: Any, obj_dict: dict[str, Any], using: str = DEFAULT_DB_ALIAS) -> None:
     """Drop cached results that a row of ``model`` with these field values may appear in.
 
     Missing fields make the whole table's results go (they could match anything).
@@ -151,7 +151,7 @@ def invalidate_dict(model: type, obj_dict: dict[str, Any], using: str = DEFAULT_
     _run(model, [obj_dict], using, [obj_dict])
 
 
-def invalidate_rows(model: type, rows: list[dict[str, Any]], using: str) -> None:
+def invalidate_rows(model: Any, rows: list[dict[str, Any]], using: str) -> None:
     """Invalidate for several value dicts of one model at once (e.g. a row's old and new values)."""
     if no_invalidation.active or not rows:
         return
@@ -169,7 +169,7 @@ def invalidate_obj(obj: Model, using: str | None = None) -> None:
     invalidate_dict(type(obj), obj_values(obj), using=using)
 
 
-def invalidate_model(model: type, using: str = DEFAULT_DB_ALIAS) -> None:
+def invalidate_model(model: Any, using: str = DEFAULT_DB_ALIAS) -> None:
     """Drop every cached result that reads ``model``'s table (and its MTI parents' tables)."""
     if no_invalidation.active:
         return

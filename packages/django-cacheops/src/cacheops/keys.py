@@ -65,7 +65,7 @@ def digest(*parts: Any) -> str:
 _model_stamps: dict[type, str] = {}
 
 
-def model_stamp(model: type) -> str:
+def model_stamp(model: Any) -> str:
     """A short text that changes when the model's fields change, so old entries aren't read."""
     stamp = _model_stamps.get(model)
     if stamp is None:

@@ -28,11 +28,11 @@ from .tree import dnfs
 _original: dict[str, Any] = {}
 
 
-def _profile(qs: QuerySet) -> dict[str, Any] | None:
+def _profile(qs: Any) -> dict[str, Any] | None:
     return model_profile(qs.model)
 
 
-def _require_profile(qs: QuerySet) -> dict[str, Any]:
+def _require_profile(qs: Any) -> dict[str, Any]:
     profile = _profile(qs)
     if profile is None:
         raise ImproperlyConfigured(
@@ -42,7 +42,7 @@ def _require_profile(qs: QuerySet) -> dict[str, Any]:
     return profile
 
 
-def _caching(qs: QuerySet, op: str) -> dict[str, Any] | None:
+def _caching(qs: Any, op: str) -> dict[str, Any] | None:
     """The profile to cache ``op`` of ``qs`` with, or None when it must not be cached."""
     if not settings.CACHEOPS_ENABLED:
         return None
@@ -59,14 +59,14 @@ def _caching(qs: QuerySet, op: str) -> dict[str, Any] | None:
     return profile
 
 
-def _prefix(qs: QuerySet) -> str:
+def _prefix(qs: Any) -> str:
     if settings.CACHEOPS_PREFIX is None:
         return ""
     tables = [join.table_name for join in qs.query.alias_map.values()]
     return get_prefix(dbs=[qs.db], tables=tables)
 
 
-def _cached_call(qs: QuerySet, op: str, profile: dict[str, Any], compute: Any, extra: Any = "") -> Any:
+def _cached_call(qs: Any, op: str, profile: dict[str, Any], compute: Any, extra: Any = "") -> Any:
     try:
         key = query_key(qs, op, extra, db_agnostic=profile["db_agnostic"])
     except EmptyResultSet:  # matches nothing: Django answers without a query
@@ -89,7 +89,7 @@ def _cached_call(qs: QuerySet, op: str, profile: dict[str, Any], compute: Any, e
 # ------------------------------------------------------------------ QuerySet methods
 
 
-def _fetch_all(self: QuerySet) -> None:
+def _fetch_all(self: Any) -> None:
     if self._result_cache is None:
         op = "get" if self._cacheops_get else "fetch"
         if op == "get" and _local_get(self):
@@ -112,7 +112,7 @@ def _fetch_all(self: QuerySet) -> None:
     _original["_fetch_all"](self)
 
 
-def _local_get(qs: QuerySet) -> bool:
+def _local_get(qs: Any) -> bool:
     """Whether a get() is served from process memory (profiles with ``local_get``)."""
     profile = model_profile(qs.model)
     return bool(
@@ -125,7 +125,7 @@ def _local_get(qs: QuerySet) -> bool:
     )
 
 
-def _get(self: QuerySet, *args: Any, **kwargs: Any) -> Any:
+def _get(self: Any, *args: Any, **kwargs: Any) -> Any:
     if self._result_cache is not None or self._cacheops_get:
         return _original["get"](self, *args, **kwargs)
     # the clones Django makes inside carry the flag: their fetch is a "get"
@@ -136,7 +136,7 @@ def _get(self: QuerySet, *args: Any, **kwargs: Any) -> Any:
         del self._cacheops_get
 
 
-def _first(self: QuerySet) -> Any:
+def _first(self: Any) -> Any:
     if self._result_cache is not None or self._cacheops_get:
         return _original["first"](self)
     # the clones Django makes inside carry the flag: their fetch is a "get"
@@ -147,7 +147,7 @@ def _first(self: QuerySet) -> Any:
         del self._cacheops_get
 
 
-def _last(self: QuerySet) -> Any:
+def _last(self: Any) -> Any:
     if self._result_cache is not None or self._cacheops_get:
         return _original["last"](self)
     # the clones Django makes inside carry the flag: their fetch is a "get"
@@ -158,7 +158,7 @@ def _last(self: QuerySet) -> Any:
         del self._cacheops_get
 
 
-def _count(self: QuerySet) -> int:
+def _count(self: Any) -> int:
     if self._result_cache is None:
         profile = _caching(self, "count")
         if profile is not None:
@@ -166,7 +166,7 @@ def _count(self: QuerySet) -> int:
     return _original["count"](self)
 
 
-def _exists(self: QuerySet) -> bool:
+def _exists(self: Any) -> bool:
     if self._result_cache is None:
         profile = _caching(self, "exists")
         if profile is not None:
@@ -174,7 +174,7 @@ def _exists(self: QuerySet) -> bool:
     return _original["exists"](self)
 
 
-def _aggregate(self: QuerySet, *args: Any, **kwargs: Any) -> dict[str, Any]:
+def _aggregate(self: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
     profile = _caching(self, "aggregate")
     if profile is not None:
         extra = repr((args, sorted(kwargs.items())))
@@ -186,7 +186,7 @@ def _aggregate(self: QuerySet, *args: Any, **kwargs: Any) -> dict[str, Any]:
     return _original["aggregate"](self, *args, **kwargs)
 
 
-def _clone(self: QuerySet, *args: Any, **kwargs: Any) -> QuerySet:
+def _clone(self: Any, *args: Any, **kwargs: Any) -> QuerySet:
     if not self._cacheops_cloning:
         return self
     clone = _original["_clone"](self, *args, **kwargs)
@@ -197,7 +197,7 @@ def _clone(self: QuerySet, *args: Any, **kwargs: Any) -> QuerySet:
     return clone
 
 
-def cache(self: QuerySet, ops: Any = None, timeout: int | None = None, lock: bool | None = None) -> QuerySet:
+def cache(self: Any, ops: Any = None, timeout: int | None = None, lock: bool | None = None) -> QuerySet:
     """A copy of the queryset cached for ``ops`` (all by default) with ``timeout`` and ``lock``.
 
     ``cache(ops=[])`` turns caching off. Needs a profile for the model in CACHEOPS.
@@ -221,7 +221,7 @@ def cache(self: QuerySet, ops: Any = None, timeout: int | None = None, lock: boo
     return qs
 
 
-def nocache(self: QuerySet) -> QuerySet:
+def nocache(self: Any) -> Any:
     """A copy of the queryset that neither reads nor writes the cache."""
     if model_profile(self.model) is None:
         return self
@@ -230,19 +230,19 @@ def nocache(self: QuerySet) -> QuerySet:
     return qs
 
 
-def inplace(self: QuerySet) -> QuerySet:
+def inplace(self: Any) -> QuerySet:
     """Make further chained calls change this queryset instead of copying it."""
     self._cacheops_cloning = False
     return self
 
 
-def cloning(self: QuerySet) -> QuerySet:
+def cloning(self: Any) -> QuerySet:
     """Undo :func:`inplace`: chained calls copy the queryset again."""
     self._cacheops_cloning = True
     return self
 
 
-def invalidated_update(self: QuerySet, **kwargs: Any) -> int:
+def invalidated_update(self: Any, **kwargs: Any) -> int:
     """``update(**kwargs)`` that also invalidates for every affected row's old and new values."""
     base = self.model._base_manager.using(self.db)
     attnames = [f.attname for f in self.model._meta.concrete_fields]
@@ -260,7 +260,7 @@ def invalidated_update(self: QuerySet, **kwargs: Any) -> int:
 _PENDING_ATTR = "_cacheops_old_values"
 
 
-def _pre_save(sender: type, instance: Model, using: str, raw: bool = False, **kwargs: Any) -> None:
+def _pre_save(sender: Any, instance: Model, using: str, raw: bool = False, **kwargs: Any) -> None:
     if instance.pk is None or no_invalidation.active or not settings.CACHEOPS_ENABLED:
         return
     if sender.__module__ == "__fake__":
@@ -274,7 +274,7 @@ def _pre_save(sender: type, instance: Model, using: str, raw: bool = False, **kw
     instance.__dict__[_PENDING_ATTR] = old
 
 
-def _post_save(sender: type, instance: Model, using: str, **kwargs: Any) -> None:
+def _post_save(sender: Any, instance: Model, using: str, **kwargs: Any) -> None:
     old = instance.__dict__.pop(_PENDING_ATTR, [])
     if no_invalidation.active or not settings.CACHEOPS_ENABLED or sender.__module__ == "__fake__":
         return
@@ -285,7 +285,7 @@ def _post_save(sender: type, instance: Model, using: str, **kwargs: Any) -> None
         _cache_on_save(sender, instance, using, profile)
 
 
-def _cache_on_save(sender: type, instance: Model, using: str, profile: dict[str, Any]) -> None:
+def _cache_on_save(sender: Any, instance: Model, using: str, profile: dict[str, Any]) -> None:
     field = profile["cache_on_save"]
     lookup = "pk" if field is True else field
     qs = sender._default_manager.using(using).filter(**{lookup: getattr(instance, lookup)}).order_by()
@@ -302,7 +302,7 @@ def _cache_on_save(sender: type, instance: Model, using: str, profile: dict[str,
     defer(using, store)
 
 
-def _post_delete(sender: type, instance: Model, using: str, **kwargs: Any) -> None:
+def _post_delete(sender: Any, instance: Model, using: str, **kwargs: Any) -> None:
     if no_invalidation.active or not settings.CACHEOPS_ENABLED or sender.__module__ == "__fake__":
         return
     values = {f.attname: getattr(instance, f.attname, None) for f in sender._meta.concrete_fields}
@@ -310,7 +310,7 @@ def _post_delete(sender: type, instance: Model, using: str, **kwargs: Any) -> No
 
 
 def _m2m_changed(
-    sender: type, instance: Model, action: str, reverse: bool, model: type, pk_set: Any, using: str, **kw: Any
+    sender: Any, instance: Model, action: str, reverse: bool, model: Any, pk_set: Any, using: str, **kw: Any
 ) -> None:
     """Invalidate for the through rows added, removed or cleared (read from the database)."""
     if no_invalidation.active or not settings.CACHEOPS_ENABLED:
@@ -333,8 +333,8 @@ def _m2m_changed(
     invalidate_rows(through, rows, using)
 
 
-def _m2m_field(through: type, instance: Model, model: type, reverse: bool) -> Any:
-    owner = model if reverse else type(instance)
+def _m2m_field(through: type, instance: Model, model: Any, reverse: bool) -> Any:
+    owner: Any = model if reverse else type(instance)
     for field in owner._meta.concrete_model._meta.many_to_many:
         if field.remote_field.through is through:
             return field
@@ -357,24 +357,28 @@ def install_cacheops() -> None:
     _installed = True
     for name in ("_fetch_all", "get", "first", "last", "count", "exists", "aggregate", "_clone"):
         _original[name] = getattr(QuerySet, name)
-    QuerySet._fetch_all = _fetch_all
-    QuerySet.get = _get
-    QuerySet.first = _first
-    QuerySet.last = _last
-    QuerySet.count = _count
-    QuerySet.exists = _exists
-    QuerySet.aggregate = _aggregate
-    QuerySet._clone = _clone
-    QuerySet.cache = cache
-    QuerySet.nocache = nocache
-    QuerySet.inplace = inplace
-    QuerySet.cloning = cloning
-    QuerySet.invalidated_update = invalidated_update
-    QuerySet._cacheops_ops = None
-    QuerySet._cacheops_timeout = None
-    QuerySet._cacheops_lock = None
-    QuerySet._cacheops_get = False
-    QuerySet._cacheops_cloning = True
+    patches: dict[str, Any] = {
+        "_fetch_all": _fetch_all,
+        "get": _get,
+        "first": _first,
+        "last": _last,
+        "count": _count,
+        "exists": _exists,
+        "aggregate": _aggregate,
+        "_clone": _clone,
+        "cache": cache,
+        "nocache": nocache,
+        "inplace": inplace,
+        "cloning": cloning,
+        "invalidated_update": invalidated_update,
+        "_cacheops_ops": None,
+        "_cacheops_timeout": None,
+        "_cacheops_lock": None,
+        "_cacheops_get": False,
+        "_cacheops_cloning": True,
+    }
+    for name, value in patches.items():
+        setattr(QuerySet, name, value)
     for name in ("cache", "nocache", "invalidated_update"):
         setattr(BaseManager, name, _manager_method(name))
 
@@ -409,7 +413,7 @@ def _install_admin() -> None:
         return
     original = BaseModelAdmin.get_queryset
 
-    def get_queryset(self: Any, request: Any) -> QuerySet:
-        return original(self, request).nocache()
+    def get_queryset(self: Any, request: Any) -> Any:
+        return original(self, request).nocache()  # type: ignore[attr-defined]
 
-    BaseModelAdmin.get_queryset = get_queryset
+    BaseModelAdmin.get_queryset = get_queryset  # type: ignore[method-assign]

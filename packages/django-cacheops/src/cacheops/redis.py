@@ -126,7 +126,7 @@ def load_script(name: str) -> Any:
     """A registered Lua script from cacheops/lua/<name>.lua (EVALSHA, reloaded on NOSCRIPT)."""
     script = _scripts.get(name)
     if script is None:
-        text = resources.files("cacheops").joinpath("lua", f"{name}.lua").read_text(encoding="utf-8")
+        text = resources.files("cacheops").joinpath(f"lua/{name}.lua").read_text(encoding="utf-8")
         script = get_client().register_script(text)
         _scripts[name] = script
     return script

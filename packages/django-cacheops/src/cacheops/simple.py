@@ -26,7 +26,7 @@ class CacheMiss(Exception):
     """Raised by ``cache.get()`` when the key holds nothing."""
 
 
-def _as_queryset(sample: Any) -> QuerySet:
+def _as_queryset(sample: Any) -> Any:
     if isinstance(sample, QuerySet):
         return sample
     if isinstance(sample, Model):

@@ -142,6 +142,7 @@ def get_or_compute(
     def compute_and_store() -> Any:
         nonlocal known
         conditions = dnfs()
+        epochs: list[list[str]] | None
         if known is not None and set(conditions) <= set(tables):
             epochs = known  # read before compute(): still a valid snapshot
         else:

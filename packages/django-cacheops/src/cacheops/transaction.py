@@ -55,7 +55,7 @@ def mark_dirty(using: str) -> None:
     for entry in hooks:
         if entry[1] is _mark_dirty and entry[0] == sids:
             return
-    hooks.insert(0, (sids, _mark_dirty, False))
+    hooks.insert(0, (sids, _mark_dirty, False))  # type: ignore[arg-type]
 
 
 def is_dirty(using: str) -> bool:
@@ -81,7 +81,7 @@ def defer(using: str, func: Callable[[], Any]) -> None:
     position = 0
     while position < len(hooks) and getattr(hooks[position][1], "_cacheops", False):
         position += 1
-    hooks.insert(position, (set(connection.savepoint_ids), _cacheops_hook(func), False))
+    hooks.insert(position, (set(connection.savepoint_ids), _cacheops_hook(func), False))  # type: ignore[arg-type]
     mark_dirty(using)
 
 
