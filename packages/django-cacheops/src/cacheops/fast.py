@@ -93,24 +93,32 @@ local_cache = LocalCache()
 # ------------------------------------------------------------------ copies handed to callers
 
 
-def _copy_instance(obj: Model) -> Model:
-    new = obj.__class__.__new__(obj.__class__)
+def _copy_instance(obj: Model, _new: Any = object.__new__) -> Model:
+    """A new instance with copies of the field values dict and of the state (related objects
+    cached by ``select_related`` copied too); no __init__, no signals."""
     data = obj.__dict__.copy()
-    state = object.__new__(ModelState)
-    state_data = obj._state.__dict__.copy()
-    state_data.pop("peers", None)  # Django 6.1 fetch-mode weak references belong to one result set
-    fields_cache = state_data.get("fields_cache")
-    if fields_cache:
-        state_data["fields_cache"] = {
-            name: _copy_instance(value) if isinstance(value, Model) else value
-            for name, value in fields_cache.items()
-        }
-    elif fields_cache is not None:
-        state_data["fields_cache"] = {}
-    state.__dict__.update(state_data)
+    state = _new(ModelState)
+    state_data = data["_state"].__dict__
+    if state_data:
+        state_data = state_data.copy()
+        fields_cache = state_data.get("fields_cache")
+        if fields_cache is not None:  # ModelState.__del__ clears it: never share the dict
+            state_data["fields_cache"] = (
+                {
+                    name: _copy_instance(value) if isinstance(value, Model) else value
+                    for name, value in fields_cache.items()
+                }
+                if fields_cache
+                else {}
+            )
+        if "peers" in state_data:  # Django 6.1 fetch-mode weak references of one result set
+            del state_data["peers"]
+        state.__dict__ = state_data
     data["_state"] = state
-    data.pop("_prefetched_objects_cache", None)
-    new.__dict__.update(data)
+    if "_prefetched_objects_cache" in data:
+        del data["_prefetched_objects_cache"]
+    new = _new(obj.__class__)
+    new.__dict__ = data
     return new
 
 
@@ -125,6 +133,8 @@ def _copy_item(item: Any) -> Any:
 def fresh_copy(value: Any) -> Any:
     """A copy of a cached result a caller may change freely (rows copied one level deep)."""
     if isinstance(value, list):
+        if value and isinstance(value[0], Model):  # rows of one queryset are all alike
+            return [_copy_instance(item) for item in value]
         return [_copy_item(item) for item in value]
     if isinstance(value, dict):
         return dict(value)
