@@ -15,14 +15,8 @@ from django.db import connections
 from django.test import Client
 
 from catalog.models import Category, Order, Product
+from catalog.sample import PRODUCTS, stock_catalog
 from catalog.worker import running_worker
-
-PRODUCTS = [
-    ("APL", "Apple", "Fruit", "0.90"),
-    ("PER", "Pear", "Fruit", "1.20"),
-    ("MLK", "Milk", "Dairy", "1.05"),
-    ("CHS", "Cheese", "Dairy", "4.50"),
-]
 
 
 class Story:
@@ -68,9 +62,7 @@ class Command(BaseCommand):
             call_command("migrate", database=alias, verbosity=0)
             call_command("flush", database=alias, interactive=False, verbosity=0)
         invalidate_all()
-        for sku, name, category, price in PRODUCTS:
-            cat, _ = Category.objects.get_or_create(name=category)
-            Product.objects.create(sku=sku, name=name, category=cat, price=Decimal(price))
+        stock_catalog()
 
     # ----------------------------------------------------------- django-cacheops
 
