@@ -186,3 +186,17 @@ def test_redis_down_degrades(posts, settings):
 
     with pytest.raises(redis.ConnectionError):
         run(Post.objects.acount())
+
+
+def test_async_mass_writes_invalidate(posts, settings):
+    settings.CACHEOPS_INVALIDATE_BULK = True
+    cat = posts[0].category
+
+    async def flow() -> tuple[int, int, int]:
+        before = await Post.objects.filter(category=cat, rating=9).acount()
+        await Post.objects.filter(category=cat).aupdate(rating=9)
+        updated = await Post.objects.filter(category=cat, rating=9).acount()
+        await Post.objects.abulk_create([Post(title="new", category=cat, rating=9)])
+        return before, updated, await Post.objects.filter(category=cat, rating=9).acount()
+
+    assert run(flow()) == (0, 3, 4)
