@@ -37,6 +37,8 @@ def test_missing_remote_is_a_warning_with_a_hint():
         ({"SYNCHRO_KEEP_LOGS": 7}, "synchro.E008"),
         ({"SYNCHRO_LOCAL": "elsewhere"}, "synchro.E009"),
         ({"SYNCHRO_LOG_DELAY": 5}, "synchro.E010"),
+        ({"SYNCHRO_GAP_TIMEOUT": 3600}, "synchro.E011"),
+        ({"SYNCHRO_GAP_TIMEOUT": datetime.timedelta(seconds=-1)}, "synchro.E011"),
     ],
 )
 def test_misconfiguration_is_reported(overrides, expected):

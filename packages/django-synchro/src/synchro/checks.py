@@ -60,7 +60,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
             )
         )
         watched = ()
-    for name in ("CONFLICT", "BATCH_SIZE", "KEEP_LOGS", "LOG_DELAY"):
+    for name in ("CONFLICT", "BATCH_SIZE", "KEEP_LOGS", "LOG_DELAY", "GAP_TIMEOUT"):
         try:
             getattr(synchro_settings, name)
         except ImproperlyConfigured as exc:
@@ -73,6 +73,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
                         "BATCH_SIZE": "synchro.E007",
                         "KEEP_LOGS": "synchro.E008",
                         "LOG_DELAY": "synchro.E010",
+                        "GAP_TIMEOUT": "synchro.E011",
                     }[name],
                 )
             )

@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .batch import Batch, Entry, node_id
+from .gaps import Gaps
 from .handlers import DELETION
 from .results import Conflict, Summary, SyncError
 from .settings import synchro_settings
@@ -80,11 +81,12 @@ class Synchronizer:
             queryset = queryset.filter(model__in=self.labels)
         return queryset
 
-    def _start_position(self) -> tuple[int, Any]:
+    def _start_position(self) -> tuple[int, Gaps, Any]:
         from .models import ChangeLog, Checkpoint, options
 
         checkpoint = Checkpoint.objects.using(self.target).filter(source=self.source_node).first()
         position = checkpoint.position if checkpoint else 0
+        gaps = Gaps(checkpoint.gaps if checkpoint else ())
         last_check = options.last_check if self.direction == "push" else None
         if last_check is not None and (checkpoint is None or checkpoint.last_check != last_check.isoformat()):
             # options.last_check was moved by hand (or by reset_synchro): restart from that moment.
@@ -94,16 +96,30 @@ class Synchronizer:
                 .aggregate(top=Max("id"))["top"]
                 or 0
             )
-        return position, checkpoint
+            gaps = Gaps()
+        return position, gaps, checkpoint
+
+    def _late_ids(self) -> list[int]:
+        """Ids awaited below the checkpoint whose rows have appeared (committed) since, ascending."""
+        found: list[int] = []
+        for query in self.gaps.filters():
+            found.extend(self._logs(-1).filter(query).values_list("id", flat=True))
+        return sorted(found)
+
+    def _state(self, checkpoint: Any) -> tuple[int, list[list[int]]] | None:
+        return (checkpoint.position, Gaps(checkpoint.gaps).to_json()) if checkpoint else None
 
     def run(self) -> Summary:
         from .models import Checkpoint
 
         self.source_node = node_id(self.source, create=not self.dry_run)
         self.target_node = node_id(self.target, create=not self.dry_run)
+        now = timezone.now()
         try:
-            position, checkpoint = self._start_position()
-            self.committed = checkpoint.position if checkpoint else None
+            position, self.gaps, checkpoint = self._start_position()
+            self.committed = self._state(checkpoint)
+            self.gaps.expire(int((now - synchro_settings.GAP_TIMEOUT).timestamp()))
+            late = self._late_ids()
             seen = Checkpoint.objects.using(self.source).filter(source=self.target_node).first()
         except DatabaseError as exc:
             raise SyncError(
@@ -115,19 +131,26 @@ class Synchronizer:
             ) from exc
         self.seen_target = seen.position if seen else 0
         summary = Summary(direction=self.direction, dry_run=self.dry_run)
-        total = self._logs(position).count()
+        total = len(late) + self._logs(position).count()
         done = 0
         if self.progress:
             self.progress(0, total)
-        now = timezone.now()
+        columns = ("id", "model", "object_id", "action", "date", "natural_key")
         while True:
-            rows = list(
-                self._logs(position)
-                .order_by("id")
-                .values_list("id", "model", "object_id", "action", "date", "natural_key")[: self.batch_size]
-            )
-            if not rows:
-                break
+            if late:
+                # First the rows that committed below the checkpoint after an earlier run.
+                chunk, late = late[: self.batch_size], late[self.batch_size :]
+                rows = list(self._logs(-1).filter(id__in=chunk).order_by("id").values_list(*columns))
+                self.gaps.discard(chunk)
+                if not rows:
+                    continue
+            else:
+                rows = list(self._logs(position).order_by("id").values_list(*columns)[: self.batch_size])
+                if not rows:
+                    break
+                # Ids skipped here may belong to transactions still open: look for them next time.
+                self.gaps.add_missing(position, (row[0] for row in rows), int(now.timestamp()))
+                position = rows[-1][0]
             groups: dict[str, dict[str, Entry]] = defaultdict(dict)
             for log_id, label, object_id, action, date, key in rows:
                 entry = groups[label].get(object_id)
@@ -137,7 +160,6 @@ class Synchronizer:
                     entry.last_id, entry.date = log_id, max(entry.date, date)
                     if action == DELETION:
                         entry.natural_key = key
-            position = rows[-1][0]
             summary.merge(self._apply(groups, position, now))
             summary.logs += len(rows)
             summary.batches += 1
@@ -157,24 +179,30 @@ class Synchronizer:
         row = (
             Checkpoint.objects.using(self.target).select_for_update().filter(source=self.source_node).first()
         )
-        current = row.position if row else None
+        current = self._state(row)
         if current != self.committed:
             raise ConcurrentSync(
                 _(
                     "another synchronization moved the checkpoint on %(alias)r from %(old)s to %(new)s; "
                     "run synchronize again"
                 )
-                % {"alias": self.target, "old": self.committed, "new": current}
+                % {
+                    "alias": self.target,
+                    "old": self.committed[0] if self.committed else None,
+                    "new": current[0] if current else None,
+                }
             )
+        gaps = self.gaps.to_json()
         Checkpoint.objects.using(self.target).update_or_create(
             source=self.source_node,
             defaults={
                 "position": position,
+                "gaps": gaps,
                 "synced_at": now,
                 "last_check": now.isoformat() if self.direction == "push" else "",
             },
         )
-        self.committed = position
+        self.committed = (position, gaps)
 
     def _apply(self, groups: dict[str, dict[str, Entry]], position: int, now: datetime.datetime) -> Summary:
         try:
@@ -259,14 +287,20 @@ class Synchronizer:
             options.last_check = now  # type: ignore[assignment]  # a dbsettings descriptor
         keep = synchro_settings.KEEP_LOGS
         if keep is not None:
-            prune_logs(self.source, position, now - keep)
+            prune_logs(self.source, position, now - keep, awaiting=self.gaps)
 
 
-def prune_logs(alias: str, position: int, before: datetime.datetime) -> int:
-    """Delete log entries of ``alias`` up to ``position`` that are older than ``before``."""
+def prune_logs(alias: str, position: int, before: datetime.datetime, awaiting: Gaps | None = None) -> int:
+    """Delete log entries of ``alias`` up to ``position`` that are older than ``before``.
+
+    Entries whose ids are still ``awaiting`` synchronization (they committed late) are kept.
+    """
     from .models import ChangeLog
 
-    return ChangeLog.objects.using(alias).filter(id__lte=position, date__lt=before)._raw_delete(alias)
+    queryset = ChangeLog.objects.using(alias).filter(id__lte=position, date__lt=before)
+    for query in (awaiting or Gaps()).filters():
+        queryset = queryset.exclude(query)
+    return queryset._raw_delete(alias)
 
 
 def synchronize(

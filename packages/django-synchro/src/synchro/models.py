@@ -84,6 +84,8 @@ class Checkpoint(models.Model):
     position = models.BigIntegerField(_("position"), default=0)
     synced_at = models.DateTimeField(_("synchronized at"), null=True, blank=True)
     last_check = models.CharField(max_length=64, blank=True, default="")
+    # Log ids below ``position`` that were missing when it was written (see synchro.gaps).
+    gaps = models.JSONField(_("awaited log ids"), default=list, blank=True)
 
     class Meta:
         verbose_name = _("checkpoint")

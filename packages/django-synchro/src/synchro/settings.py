@@ -76,6 +76,16 @@ class SynchroSettings:
         return value
 
     @property
+    def GAP_TIMEOUT(self) -> datetime.timedelta:
+        """How long a log id skipped by a synchronization is looked for again (see ``synchro.gaps``)."""
+        value = getattr(settings, "SYNCHRO_GAP_TIMEOUT", datetime.timedelta(days=1))
+        if not isinstance(value, datetime.timedelta) or value < datetime.timedelta(0):
+            raise ImproperlyConfigured(
+                f"SYNCHRO_GAP_TIMEOUT must be a datetime.timedelta of zero or more, not {value!r}"
+            )
+        return value
+
+    @property
     def CONFLICT(self) -> str | Callable[..., Any]:
         """``'newer_wins'``, ``'local_wins'``, ``'remote_wins'`` or a callable."""
         value = getattr(settings, "SYNCHRO_CONFLICT", "newer_wins")

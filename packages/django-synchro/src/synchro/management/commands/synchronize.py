@@ -93,6 +93,7 @@ class Command(BaseCommand):
             from django.utils import timezone
 
             from synchro.engine import node_id
+            from synchro.gaps import Gaps
             from synchro.models import Checkpoint
 
             checkpoint = (
@@ -101,7 +102,12 @@ class Command(BaseCommand):
                 .first()
             )
             if checkpoint:
-                pruned = prune_logs(synchro_settings.LOCAL, checkpoint.position, timezone.now())
+                pruned = prune_logs(
+                    synchro_settings.LOCAL,
+                    checkpoint.position,
+                    timezone.now(),
+                    awaiting=Gaps(checkpoint.gaps),
+                )
                 self.stdout.write(_("%(count)d synchronized log entries pruned.") % {"count": pruned})
         if summary.failed:
             raise CommandError(_("%(count)d changes failed") % {"count": summary.failed})
