@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 from django.db.models import Count, Sum
+from django.http import JsonResponse
+from django.urls import path
 
 from cacheops import invalidate_obj, no_invalidation
 from cacheops.signals import cache_read
@@ -200,3 +202,26 @@ def test_async_mass_writes_invalidate(posts, settings):
         return before, updated, await Post.objects.filter(category=cat, rating=9).acount()
 
     assert run(flow()) == (0, 3, 4)
+
+
+async def post_title_view(request: Any, pk: int) -> Any:
+    post = await Post.objects.aget(pk=pk)
+    return JsonResponse({"title": post.title, "thread": threading.get_ident()})
+
+
+urlpatterns = [path("post/<int:pk>/", post_title_view)]
+
+
+@pytest.mark.urls("tests.test_async")
+def test_inside_an_async_view(posts, reads, async_client):
+    post = posts[0]
+
+    async def get() -> dict[str, Any]:
+        return (await async_client.get(f"/post/{post.pk}/")).json()
+
+    assert run(get())["title"] == "p0"
+    rename_silently(post, "changed")
+    reads.events.clear()
+    body = run(get())
+    assert body["title"] == "p0"
+    assert reads.events == [(True, body["thread"])]  # served in the view's own event loop thread
