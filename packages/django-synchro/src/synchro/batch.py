@@ -255,7 +255,7 @@ class Batch:
                 continue
             rows = (
                 ChangeLog.objects.using(self.T)
-                .filter(model=label, object_id__in=list(targets), id__gt=self.sync.seen_target)
+                .filter(self.sync.unseen_target, model=label, object_id__in=list(targets))
                 .values("object_id")
                 .annotate(last=Max("date"))
             )
@@ -565,7 +565,7 @@ class Batch:
 
         for label, object_ids in self.superseded.items():
             ChangeLog.objects.using(self.T).filter(
-                model=label, object_id__in=object_ids, id__gt=self.sync.seen_target
+                self.sync.unseen_target, model=label, object_id__in=object_ids
             )._raw_delete(self.T)
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.db import DatabaseError, connections, models, transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -129,7 +129,10 @@ class Synchronizer:
                 )
                 % {"error": exc}
             ) from exc
-        self.seen_target = seen.position if seen else 0
+        # The target's own log entries not pulled yet: after the pull checkpoint, or awaited below it.
+        self.unseen_target = Q(id__gt=seen.position if seen else 0)
+        for query in Gaps(seen.gaps if seen else ()).filters():
+            self.unseen_target |= query
         summary = Summary(direction=self.direction, dry_run=self.dry_run)
         total = len(late) + self._logs(position).count()
         done = 0
