@@ -36,22 +36,36 @@ class BenchIndexed(IndexedRedisModel):
     amount = types.IntType()
 
 
-def fastest(rounds: int, contenders: dict[str, Callable[[], object]]) -> dict[str, float]:
+def fastest(
+    rounds: int, contenders: dict[str, Callable[[], object]], setup: Callable[[], object] | None = None
+) -> dict[str, float]:
     """Best wall time of each contender, in seconds, over ``rounds`` interleaved rounds.
 
     Interleaving and keeping the minimum make the ratios robust to other load on the machine.
+    ``setup`` runs before every timed call, outside the timing (e.g. to start from an empty db).
     """
     best = dict.fromkeys(contenders, float("inf"))
     for _ in range(rounds):
         for name, fn in contenders.items():
+            if setup is not None:
+                setup()
             start = time.perf_counter()
             fn()
             best[name] = min(best[name], time.perf_counter() - start)
     return best
 
 
-def report(title: str, baseline_name: str, baseline: float, rows: dict[str, float]) -> None:
-    """Print each row as a ratio against the baseline measured in the same run."""
+def report(
+    title: str, baseline_name: str, baseline: float, rows: dict[str, float], target: str | None = None
+) -> None:
+    """Print each row as a ratio against the baseline measured in the same run, with the target
+    (e.g. ``"<= 1.5"``) and whether the ratio meets it."""
     print(f"\n{title}\n  baseline {baseline_name}: {baseline * 1e3:.3f} ms")
     for name, seconds in rows.items():
-        print(f"  {name}: {seconds * 1e3:.3f} ms = {seconds / baseline:.2f}x baseline")
+        ratio = seconds / baseline
+        verdict = ""
+        if target is not None:
+            op, bound = target.split()
+            met = ratio <= float(bound) if op == "<=" else ratio >= float(bound)
+            verdict = f"   target {target}x: {'met' if met else 'MISSED'}"
+        print(f"  {name}: {seconds * 1e3:.3f} ms = {ratio:.2f}x baseline{verdict}")

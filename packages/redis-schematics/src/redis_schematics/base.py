@@ -13,11 +13,11 @@ import json
 import uuid
 import weakref
 from collections.abc import Iterable, Mapping
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, NamedTuple, TypeVar
 
 from schematics.common import DEFAULT
 from schematics.exceptions import CompoundError, DataError, FieldError
-from schematics.transforms import validation_converter
+from schematics.types import BaseType
 from schematics.types.compound import CompoundType
 from schematics.types.serializable import Serializable
 from schematics.undefined import Undefined
@@ -35,6 +35,17 @@ M = TypeVar("M", bound="BaseRedisMixin")
 _prototypes: weakref.WeakKeyDictionary[type, Any] = weakref.WeakKeyDictionary()
 _fast_fields: weakref.WeakKeyDictionary[type, dict[str, Any] | None] = weakref.WeakKeyDictionary()
 _plain_fields: weakref.WeakKeyDictionary[type, dict[str, Any] | None] = weakref.WeakKeyDictionary()
+
+
+class _WritePlan(NamedTuple):
+    """What writing an object of a plain model needs, worked out once per class."""
+
+    identity: tuple[str, ...]  # "pk" / "id" fields, in the order they give the primary key
+    has_pk: bool
+    fields: tuple[tuple[str, Any, bool, Any], ...]  # name, type, check required?, to_primitive or None
+
+
+_write_plans: weakref.WeakKeyDictionary[type, _WritePlan | None] = weakref.WeakKeyDictionary()
 
 
 def _text(value: Any) -> str:
@@ -179,6 +190,17 @@ class BaseRedisMixin:
         Validation runs before anything is sent, so invalid data raises schematics'
         ``DataError`` and leaves Redis untouched.
         """
+        plan = type(self)._write_plan()
+        if plan is not None and not self._data.unsafe:  # type: ignore[attr-defined]
+            return self._prepare_plain_write(plan)
+        pk = self._new_primary_key()
+        if "pk" in self._schema.fields and self.get("pk") != pk:  # type: ignore[attr-defined]
+            self.pk = pk
+        self.validate()  # type: ignore[attr-defined]
+        return pk, self.to_primitive()  # type: ignore[attr-defined]
+
+    def _new_primary_key(self) -> str:
+        """The object's primary key, or a fresh unique id when the model has a ``pk`` field."""
         pk = self.__primary_key__
         if pk is None:
             if "pk" not in self._schema.fields:
@@ -187,9 +209,7 @@ class BaseRedisMixin:
                     "is generated into it), an id field, or __unique_together__"
                 )
             pk = str(uuid.uuid4())
-        if "pk" in self._schema.fields and self.get("pk") != pk:  # type: ignore[attr-defined]
-            self.pk = pk
-        return pk, self._validated_primitive()
+        return pk
 
     @classmethod
     def _plain_fields(cls) -> dict[str, Any] | None:
@@ -221,34 +241,77 @@ class BaseRedisMixin:
             _fast_fields[cls] = fields if simple else None
         return _fast_fields[cls]
 
-    def _validated_primitive(self) -> dict[str, Any]:
-        """Validate the object like ``validate()`` does, then return its ``to_primitive()``.
+    @classmethod
+    def _write_plan(cls) -> _WritePlan | None:
+        """The per-class plan of :meth:`_prepare_plain_write`, or None when the model needs
+        schematics' generic ``validate()``/``to_primitive()`` (see :meth:`_fast_fields`)."""
+        try:
+            return _write_plans[cls]
+        except KeyError:
+            pass
+        fields = cls._fast_fields()
+        plan = None
+        if fields is not None and not cls._unique_fields():
+            plan = _WritePlan(
+                identity=tuple(name for name in ("pk", "id") if name in fields),
+                has_pk="pk" in fields,
+                fields=tuple(
+                    (
+                        name,
+                        field,
+                        # check_required acts on missing values only, unless a type redefines it
+                        field.required or type(field).check_required is not BaseType.check_required,
+                        None if type(field).to_primitive is BaseType.to_primitive else field.to_primitive,
+                    )
+                    for name, field in fields.items()
+                ),
+            )
+        _write_plans[cls] = plan
+        return plan
+
+    def _prepare_plain_write(self, plan: _WritePlan) -> tuple[str, dict[str, Any]]:
+        """:meth:`_prepare_write` for plain models: each field validated and exported on its own
+        under the rules of ``validate()`` + ``to_primitive()`` (required, conversion, the field's
+        validators), in one pass over a plan worked out once per class.
 
         :raises DataError: with schematics' per-field errors.
         """
-        fields = type(self)._fast_fields()
-        if fields is None or self._data.unsafe:  # type: ignore[attr-defined]
-            self.validate()  # type: ignore[attr-defined]
-            return self.to_primitive()  # type: ignore[attr-defined]
+        data = self._data  # type: ignore[attr-defined]
+        values = dict(data.valid)
+        if data.converted:
+            values.update(data.converted)
+        pk = None
+        for name in plan.identity:
+            value = values.get(name)
+            if value is not None and value != "":
+                pk = str(value)
+                break
+        if pk is None:
+            pk = self._new_primary_key()
+        if plan.has_pk and values.get("pk") != pk:
+            values["pk"] = pk
         context = get_validation_context()
         valid: dict[str, Any] = {}
+        primitive: dict[str, Any] = {}
         errors: dict[str, Any] = {}
-        data = self._data  # type: ignore[attr-defined]
-        for name, field_type in fields.items():
-            value = data.get(name, Undefined)
+        for name, field_type, check, export in plan.fields:
+            value = values.get(name, Undefined)
             try:
-                valid[name] = validation_converter(field_type, value, context)
+                if check:
+                    field_type.check_required(value, context)
+                if value is not None and value is not Undefined:
+                    value = field_type.validate(value, context)
             except (FieldError, CompoundError) as error:
                 errors[name] = error
+                continue
+            valid[name] = value
+            if value is not Undefined:
+                primitive[name] = value if value is None or export is None else export(value)
         if errors:
             raise DataError(errors, valid)
-        self._data.valid = valid  # type: ignore[attr-defined]
-        self._data.converted = {}  # type: ignore[attr-defined]
-        return {
-            name: None if value is None else fields[name].to_primitive(value)
-            for name, value in valid.items()
-            if value is not Undefined
-        }
+        data.valid = valid
+        data.converted = {}
+        return pk, primitive
 
     @classmethod
     def _load(cls: type[M], data: Mapping[str, Any], pk: str | None = None) -> M:
@@ -342,6 +405,14 @@ class BaseRedisMixin:
     def _save_plan(self, pk: str, primitive: dict[str, Any]) -> Plan:  # pragma: no cover - abstract
         raise NotImplementedError(f"{type(self).__name__} must implement _save_plan")
 
+    def _queue_save(self, pipe: Any, pk: str, primitive: dict[str, Any]) -> None:
+        """Queue the write of :meth:`_save_plan` on a redis-py pipeline (sync or asyncio).
+
+        Layers may override it with the same commands queued directly (no plan machinery), since
+        pipelined writes are where the per-object cost shows.
+        """
+        run_sync(self._save_plan(pk, primitive), None, pipe)
+
     @classmethod
     def _delete_plan(cls, pks: list[str]) -> Plan:  # pragma: no cover - abstract
         raise NotImplementedError(f"{cls.__name__} must implement _delete_plan")
@@ -364,7 +435,10 @@ class BaseRedisMixin:
     def set(self, pipeline: Any = None) -> None:
         """Validate, then store the object (queued on ``pipeline`` when one is given)."""
         pk, primitive = self._prepare_write()
-        run_sync(self._save_plan(pk, primitive), self._client(), raw_pipeline(pipeline))
+        if pipeline is not None:
+            self._queue_save(raw_pipeline(pipeline), pk, primitive)
+        else:
+            run_sync(self._save_plan(pk, primitive), self._client())
 
     def delete(self, pipeline: Any = None) -> None:
         """Remove the object from storage (a missing object is not an error)."""
@@ -446,7 +520,10 @@ class BaseRedisMixin:
     async def aset(self, pipeline: Any = None) -> None:
         """Async :meth:`set`."""
         pk, primitive = self._prepare_write()
-        await run_async(self._save_plan(pk, primitive), self._async_client(), raw_pipeline(pipeline))
+        if pipeline is not None:  # queueing is synchronous on redis.asyncio pipelines too
+            self._queue_save(raw_pipeline(pipeline), pk, primitive)
+        else:
+            await run_async(self._save_plan(pk, primitive), self._async_client())
 
     async def adelete(self, pipeline: Any = None) -> None:
         """Async :meth:`delete`."""

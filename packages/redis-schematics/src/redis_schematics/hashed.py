@@ -7,7 +7,7 @@ from typing import Any
 from schematics import models, types
 
 from .base import BaseRedisMixin
-from .runner import Batch, Call, Eval, Plan
+from .runner import Batch, Call, Eval, Plan, queue
 from .scripts import HASH_SET
 
 __all__ = ["HashRedisMixin", "HashRedisModel"]
@@ -53,6 +53,15 @@ class HashRedisMixin(BaseRedisMixin):
             yield Eval(HASH_SET, (hash_key,), (field, value, int(self.__expire__)))
         else:
             yield Call("hset", (hash_key, field, value))
+
+    def _queue_save(self, pipe: Any, pk: str, primitive: dict[str, Any]) -> None:
+        # The command of _save_plan, queued as is.
+        cls = type(self)
+        hash_key, field, value = cls._hash_key(), cls._key_for(pk), self.__serializer__(primitive)
+        if self.__expire__:
+            queue(pipe, Eval(HASH_SET, (hash_key,), (field, value, int(self.__expire__))))
+        else:
+            pipe.execute_command("HSET", hash_key, field, value)
 
     @classmethod
     def _delete_plan(cls, pks: list[str]) -> Plan:

@@ -16,21 +16,27 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import weakref
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from schematics import models, types
 from schematics.types import DateTimeType, DateType, NumberType
+from schematics.undefined import Undefined
 
 from .base import BaseRedisMixin, _text
 from .exceptions import ConfigurationError, StrictPerformanceException
 from .lookups import Condition, matches
-from .runner import Call, Eval, Plan, run_async, run_sync
-from .scripts import DELETE, QUERY, SAVE, SWEEP
+from .runner import Call, Eval, Plan, queue, run_async, run_sync
+from .scripts import DELETE, QUERY, READ, SAVE, SWEEP
 
 __all__ = ["IndexedRedisMixin", "IndexedRedisModel"]
 
 _RANGE_TYPES = (NumberType, DateType, DateTimeType)
+_SEPARATOR = "\x1f"
+_json_text = json.JSONEncoder().encode  # what json.dumps(value) gives, without its argument handling
+_token_text = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str).encode
+_index_plans: weakref.WeakKeyDictionary[type, tuple[Any, dict[str, bool]]] = weakref.WeakKeyDictionary()
 _INDEXABLE_OPS = {"eq", "in", "gt", "gte", "lt", "lte"}
 
 
@@ -80,17 +86,24 @@ class IndexedRedisMixin(BaseRedisMixin):
 
     @classmethod
     def _index_fields(cls) -> dict[str, bool]:
-        """Indexed field name -> whether it uses a sorted set (range index)."""
-        names = tuple(cls.__indexes__)
+        """Indexed field name -> whether it uses a sorted set (range index); worked out once per
+        value of ``__indexes__``."""
+        declared = cls.__indexes__
+        cached = _index_plans.get(cls)
+        if cached is not None and cached[0] is declared:
+            return cached[1]
+        names = tuple(declared)
         unknown = [name for name in names if name not in cls._schema.fields]
         if unknown:
             raise ConfigurationError(f"{cls.__name__}.__indexes__ names unknown fields {unknown}")
-        return {name: isinstance(cls._schema.fields[name], _RANGE_TYPES) for name in names}
+        fields = {name: isinstance(cls._schema.fields[name], _RANGE_TYPES) for name in names}
+        _index_plans[cls] = (declared, fields)
+        return fields
 
     @classmethod
     def _token(cls, field: str, value: Any) -> str:
         primitive = None if value is None else cls._schema.fields[field].to_primitive(value)
-        return json.dumps(primitive, sort_keys=True, separators=(",", ":"), default=str)
+        return _token_text(primitive)
 
     @classmethod
     def _eq_key(cls, field: str, value: Any) -> str:
@@ -113,6 +126,11 @@ class IndexedRedisMixin(BaseRedisMixin):
 
     @classmethod
     def _get_plan(cls, pk: str) -> Plan:
+        if cls.__deserializer__ is BaseRedisMixin.__deserializer__:
+            # Stored values are JSON texts: the READ script joins them into one JSON object on the
+            # server, so the reply is one string and decoding it is one json.loads.
+            text = yield Eval(READ, (cls._key_for(pk),))
+            return None if text is None else cls._load(json.loads(text), pk)
         stored = yield Call("hgetall", (cls._key_for(pk),))
         return cls._from_fields(pk, stored) if stored else None
 
@@ -173,27 +191,41 @@ class IndexedRedisMixin(BaseRedisMixin):
 
     # ------------------------------------------------------------------ writing
 
-    def _index_entries(self) -> list[list[str]]:
+    def _save_eval(self, pk: str, primitive: dict[str, Any]) -> Eval:
+        """The SAVE script call writing this (just validated) object and its index entries."""
         cls = type(self)
-        entries = []
+        tag = cls._tag()
+        values = self._data.valid  # type: ignore[attr-defined]  # validation leaves every value here
+        # Keys spelled as in _key_for, _members_key, _entries_key, _range_key and _eq_key.
+        entries: list[list[str]] = []
         for field, ranged in cls._index_fields().items():
-            value = self.get(field)  # type: ignore[attr-defined]
+            value = values.get(field)
+            if value is Undefined:
+                value = None
             if ranged:
                 if value is not None:
-                    entries.append(["z", cls._range_key(field), repr(_score(value))])
+                    entries.append(["z", f"{tag}:range:{field}", repr(_score(value))])
             else:
-                entries.append(["s", cls._eq_key(field, value)])
-        return entries
+                entries.append(["s", f"{tag}:eq:{field}:{cls._token(field, value)}"])
+        ttl = int(self.__expire__ * 1000) if self.__expire__ else 0
+        keys = (f"{tag}:obj:{pk}", f"{tag}:members", f"{tag}:entries")
+        if cls.__serializer__ is BaseRedisMixin.__serializer__:
+            # JSON texts never hold a raw control character: names and values go joined by \x1f.
+            names = _SEPARATOR.join(primitive)
+            if names.count(_SEPARATOR) == len(primitive) - 1:
+                joined = _SEPARATOR.join([_json_text(value) for value in primitive.values()])
+                return Eval(SAVE, keys, (ttl, _json_text(entries), names, joined))
+        serialize = self.__serializer__
+        args: list[Any] = [ttl, _json_text(entries), ""]
+        for name, value in primitive.items():
+            args += (name, serialize(value))
+        return Eval(SAVE, keys, tuple(args))
 
     def _save_plan(self, pk: str, primitive: dict[str, Any]) -> Plan:
-        cls = type(self)
-        entries = self._index_entries()
-        pairs: list[str] = []
-        for name, value in primitive.items():
-            pairs += [name, self.__serializer__(value)]
-        ttl = int(self.__expire__ * 1000) if self.__expire__ else 0
-        keys = (cls._key_for(pk), cls._members_key(), cls._entries_key(), *(e[1] for e in entries))
-        yield Eval(SAVE, keys, (pk, ttl, json.dumps(entries), *pairs))
+        yield self._save_eval(pk, primitive)
+
+    def _queue_save(self, pipe: Any, pk: str, primitive: dict[str, Any]) -> None:
+        queue(pipe, self._save_eval(pk, primitive))
 
     @classmethod
     def _delete_plan(cls, pks: list[str]) -> Plan:

@@ -10,26 +10,27 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Generator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from redis.exceptions import NoScriptError
 
-__all__ = ["Batch", "Call", "Eval", "Plan", "ScanKeys", "Script", "run_async", "run_sync"]
+__all__ = ["Batch", "Call", "Eval", "Plan", "ScanKeys", "Script", "queue", "run_async", "run_sync"]
+
+_NO_KWARGS: Any = MappingProxyType({})
 
 
-@dataclass(frozen=True)
-class Call:
+class Call(NamedTuple):
     """One Redis command, by redis-py method name (``mget`` becomes ``mget_nonatomic`` on a cluster)."""
 
     name: str
     args: tuple[Any, ...] = ()
-    kwargs: dict[str, Any] = field(default_factory=dict)
+    kwargs: dict[str, Any] = _NO_KWARGS
 
 
-@dataclass(frozen=True)
-class Batch:
+class Batch(NamedTuple):
     """Commands sent together; with ``transaction`` inside MULTI/EXEC (keys must share a slot)."""
 
     calls: tuple[Call, ...]
@@ -48,8 +49,7 @@ class Script:
         return hashlib.sha1(self.source.encode()).hexdigest()
 
 
-@dataclass(frozen=True)
-class Eval:
+class Eval(NamedTuple):
     """Run ``script`` with ``keys`` and ``args`` (atomic on the server)."""
 
     script: Script
@@ -96,7 +96,7 @@ def _pipeline_script(script: Script) -> _PipelineScript:
     return found
 
 
-def _queue(pipe: Any, op: Any) -> None:
+def queue(pipe: Any, op: Any) -> None:
     """Queue a write operation on a pipeline (sync and async pipelines queue synchronously)."""
     if isinstance(op, Call):
         _method(pipe, op.name)(*op.args, **op.kwargs)
@@ -163,7 +163,7 @@ def run_sync(plan: Plan, client: Any, pipeline: Any = None) -> Any:
         while True:
             op = plan.send(result)
             if pipeline is not None:
-                _queue(pipeline, op)
+                queue(pipeline, op)
                 result = None
             else:
                 result = _step_sync(client, op)
@@ -178,7 +178,7 @@ async def run_async(plan: Plan, client: Any, pipeline: Any = None) -> Any:
         while True:
             op = plan.send(result)
             if pipeline is not None:
-                _queue(pipeline, op)
+                queue(pipeline, op)
                 result = None
             else:
                 result = await _step_async(client, op)

@@ -6,7 +6,7 @@ from importlib.resources import files
 
 from .runner import Script
 
-__all__ = ["DELETE", "HASH_SET", "QUERY", "SAVE", "SWEEP"]
+__all__ = ["DELETE", "HASH_SET", "QUERY", "READ", "SAVE", "SWEEP"]
 
 
 def _load(name: str) -> Script:
@@ -20,3 +20,4 @@ DELETE = _load("delete")
 SWEEP = _load("sweep")
 QUERY = _load("query")
 HASH_SET = _load("hash_set")
+READ = _load("read")

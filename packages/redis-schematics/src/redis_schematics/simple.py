@@ -56,6 +56,14 @@ class SimpleRedisMixin(BaseRedisMixin):
         expire = self.__expire__
         yield Call("set", (type(self)._key_for(pk), value), {"ex": expire} if expire else {})
 
+    def _queue_save(self, pipe: Any, pk: str, primitive: dict[str, Any]) -> None:
+        # The command of _save_plan, queued as is.
+        key, value, expire = type(self)._key_for(pk), self.__serializer__(primitive), self.__expire__
+        if expire:
+            pipe.execute_command("SET", key, value, "EX", expire)
+        else:
+            pipe.execute_command("SET", key, value)
+
     @classmethod
     def _delete_plan(cls, pks: list[str]) -> Plan:
         return (yield Call("delete", tuple(cls._key_for(pk) for pk in pks)))
