@@ -255,3 +255,19 @@ def test_invalidate_command(cat):
     for bad in ("nope", "testapp.nope", "testapp.post.999999"):
         with pytest.raises(CommandError):
             call_command("invalidate", bad)
+
+
+def test_long_disjunction_and_skip_fields(cat, queries, settings):
+    post = Post.objects.create(title="a", category=cat, rating=1)
+    short = lambda: list(Post.objects.filter(rating__in=[100, 101]))  # noqa: E731
+    long = lambda: list(Post.objects.filter(rating__in=list(range(100, 120))))  # noqa: E731
+    titled = lambda: list(Post.objects.filter(title="zzz"))  # noqa: E731
+    short(), long(), titled()
+    post.save()  # rating 1, title "a": matches none of them
+    assert cached(queries, short)
+    assert not cached(queries, long)  # more than CACHEOPS_LONG_DISJUNCTION values: any row
+    settings.CACHEOPS_SKIP_FIELDS = ["CharField"]
+    invalidate_model(Post)  # entries registered under the old setting go
+    titled()
+    post.save()
+    assert not cached(queries, titled)  # conditions on CharFields no longer narrow
