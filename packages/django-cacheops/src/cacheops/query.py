@@ -133,7 +133,7 @@ def _get(self: Any, *args: Any, **kwargs: Any) -> Any:
     try:
         return _original["get"](self, *args, **kwargs)
     finally:
-        del self._cacheops_get
+        self.__dict__.pop("_cacheops_get", None)
 
 
 def _first(self: Any) -> Any:
@@ -144,7 +144,7 @@ def _first(self: Any) -> Any:
     try:
         return _original["first"](self)
     finally:
-        del self._cacheops_get
+        self.__dict__.pop("_cacheops_get", None)
 
 
 def _last(self: Any) -> Any:
@@ -155,7 +155,7 @@ def _last(self: Any) -> Any:
     try:
         return _original["last"](self)
     finally:
-        del self._cacheops_get
+        self.__dict__.pop("_cacheops_get", None)
 
 
 def _count(self: Any) -> int:
