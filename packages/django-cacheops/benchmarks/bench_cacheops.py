@@ -82,15 +82,15 @@ def measure(redis_url: str) -> dict[str, Any]:
     }
 
     def run(name: str, work: Callable[[Any], object]) -> None:
-        none = best(lambda: work(Post.objects.nocache()), 100)
+        none = best(lambda: work(Post.objects.nocache()), 50)
         work(Post.objects.all())
-        hit = best(lambda: work(Post.objects.all()), 100)
+        hit = best(lambda: work(Post.objects.all()), 50)
 
         def miss() -> None:
             redis_client.flushdb()
             work(Post.objects.all())
 
-        missed = best(miss, 50) - best(redis_client.flushdb, 50)
+        missed = best(miss, 30) - best(redis_client.flushdb, 30)
         out[name] = {"none": none, "hit": hit, "miss": missed}
 
     for name, work in workloads.items():
@@ -114,7 +114,7 @@ def measure(redis_url: str) -> dict[str, Any]:
             post.save()
             return clock() - start
 
-        return min(once() for _ in range(2 if n > 100 else 5))
+        return min(once() for _ in range(1 if n > 100 else 3))
 
     for n in (0, 100, 1000):
         out[f"save N={n}"] = save_with(n)
