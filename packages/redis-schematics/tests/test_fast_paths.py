@@ -205,3 +205,58 @@ def test_indexed_read_on_a_decode_responses_client(redis_server, bind):
     finally:
         client.flushdb()
         client.close()
+
+
+def test_fast_paths_on_a_cluster(cluster):
+    for model in PLAIN:
+        with model.pipeline() as p:
+            sample(model).set(pipeline=p)
+            sample(model, id="b", amount=3).set(pipeline=p)
+        assert model.match_for_pk("a").big == 2**62 + 1
+        assert sorted(o.id for o in model.filter(amount__gte=3)) == ["a", "b"]
+
+
+def test_fast_paths_on_an_async_pipeline(arun, r):
+    async def scenario():
+        for model in PLAIN:
+            async with model.apipeline() as p:
+                await sample(model).aset(pipeline=p)
+            assert model.match_for_pk("a").big == 2**62 + 1
+            assert (await model.amatch_for_pk("a")).name == 'Zoë "the" \x1f\n/tab\t'
+
+    arun(scenario)
+
+
+def test_indexed_saves_in_a_pipeline_go_as_one_call_per_batch(r):
+    objs = [sample(PlainIndexed, id=str(i), amount=i) for i in range(1200)]
+    r.config_resetstat()
+    with PlainIndexed.pipeline() as p:
+        for obj in objs:
+            obj.set(pipeline=p)
+    assert p.results == [500, 500, 200]  # BATCH_LIMIT objects per script call
+    assert r.info("commandstats")["cmdstat_evalsha"]["calls"] == 3
+    assert len(PlainIndexed.all()) == 1200
+    assert [o.id for o in PlainIndexed.filter(amount__gte=1198)] == ["1198", "1199"]
+
+
+def test_batched_saves_keep_their_order_with_other_commands(r):
+    kept, dropped = sample(PlainIndexed, id="kept"), sample(PlainIndexed, id="dropped")
+    with PlainIndexed.pipeline() as p:
+        dropped.set(pipeline=p)
+        kept.set(pipeline=p)
+        dropped.delete(pipeline=p)  # after the batched saves
+        p.redis.set("marker", "1")  # a bare command between two batches
+        kept.amount = 99
+        kept.set(pipeline=p)  # a later batch: this write wins
+        PlainSimple({"id": "s", "code": "c"}).set(pipeline=p)
+    assert [o.id for o in PlainIndexed.all()] == ["kept"]
+    assert PlainIndexed.match_for_pk("kept").amount == 99
+    assert PlainIndexed.filter(amount=7) == [] and len(PlainIndexed.filter(amount=99)) == 1
+    assert r.get("marker") == b"1" and PlainSimple.match_for_pk("s").code == "c"
+
+
+def test_a_failed_block_drops_the_pending_batch(r):
+    with pytest.raises(RuntimeError), PlainIndexed.pipeline() as p:
+        sample(PlainIndexed).set(pipeline=p)
+        raise RuntimeError("stop")
+    assert r.dbsize() == 0

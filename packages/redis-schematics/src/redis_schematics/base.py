@@ -405,13 +405,14 @@ class BaseRedisMixin:
     def _save_plan(self, pk: str, primitive: dict[str, Any]) -> Plan:  # pragma: no cover - abstract
         raise NotImplementedError(f"{type(self).__name__} must implement _save_plan")
 
-    def _queue_save(self, pipe: Any, pk: str, primitive: dict[str, Any]) -> None:
-        """Queue the write of :meth:`_save_plan` on a redis-py pipeline (sync or asyncio).
+    def _queue_save(self, pipeline: Any, pk: str, primitive: dict[str, Any]) -> None:
+        """Queue the write of :meth:`_save_plan` on ``pipeline`` (one of ours, or a bare redis-py
+        pipeline, sync or asyncio).
 
         Layers may override it with the same commands queued directly (no plan machinery), since
         pipelined writes are where the per-object cost shows.
         """
-        run_sync(self._save_plan(pk, primitive), None, pipe)
+        run_sync(self._save_plan(pk, primitive), None, raw_pipeline(pipeline))
 
     @classmethod
     def _delete_plan(cls, pks: list[str]) -> Plan:  # pragma: no cover - abstract
@@ -436,7 +437,7 @@ class BaseRedisMixin:
         """Validate, then store the object (queued on ``pipeline`` when one is given)."""
         pk, primitive = self._prepare_write()
         if pipeline is not None:
-            self._queue_save(raw_pipeline(pipeline), pk, primitive)
+            self._queue_save(pipeline, pk, primitive)
         else:
             run_sync(self._save_plan(pk, primitive), self._client())
 
@@ -521,7 +522,7 @@ class BaseRedisMixin:
         """Async :meth:`set`."""
         pk, primitive = self._prepare_write()
         if pipeline is not None:  # queueing is synchronous on redis.asyncio pipelines too
-            self._queue_save(raw_pipeline(pipeline), pk, primitive)
+            self._queue_save(pipeline, pk, primitive)
         else:
             await run_async(self._save_plan(pk, primitive), self._async_client())
 

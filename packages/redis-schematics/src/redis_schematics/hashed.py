@@ -7,6 +7,7 @@ from typing import Any
 from schematics import models, types
 
 from .base import BaseRedisMixin
+from .pipeline import raw_pipeline
 from .runner import Batch, Call, Eval, Plan, queue
 from .scripts import HASH_SET
 
@@ -54,8 +55,9 @@ class HashRedisMixin(BaseRedisMixin):
         else:
             yield Call("hset", (hash_key, field, value))
 
-    def _queue_save(self, pipe: Any, pk: str, primitive: dict[str, Any]) -> None:
+    def _queue_save(self, pipeline: Any, pk: str, primitive: dict[str, Any]) -> None:
         # The command of _save_plan, queued as is.
+        pipe = raw_pipeline(pipeline)
         cls = type(self)
         hash_key, field, value = cls._hash_key(), cls._key_for(pk), self.__serializer__(primitive)
         if self.__expire__:

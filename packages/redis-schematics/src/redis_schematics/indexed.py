@@ -27,8 +27,9 @@ from schematics.undefined import Undefined
 from .base import BaseRedisMixin, _text
 from .exceptions import ConfigurationError, StrictPerformanceException
 from .lookups import Condition, matches
+from .pipeline import _Batching, raw_pipeline
 from .runner import Call, Eval, Plan, queue, run_async, run_sync
-from .scripts import DELETE, QUERY, READ, SAVE, SWEEP
+from .scripts import DELETE, QUERY, READ, SAVE, SAVE_MANY, SWEEP
 
 __all__ = ["IndexedRedisMixin", "IndexedRedisModel"]
 
@@ -191,8 +192,9 @@ class IndexedRedisMixin(BaseRedisMixin):
 
     # ------------------------------------------------------------------ writing
 
-    def _save_eval(self, pk: str, primitive: dict[str, Any]) -> Eval:
-        """The SAVE script call writing this (just validated) object and its index entries."""
+    def _save_eval(self, pk: str, primitive: dict[str, Any], pipeline: Any = None) -> Eval | None:
+        """The SAVE script call writing this (just validated) object and its index entries; or,
+        given one of our pipelines, None once the save has joined the pipeline's SAVE_MANY batch."""
         cls = type(self)
         tag = cls._tag()
         values = self._data.valid  # type: ignore[attr-defined]  # validation leaves every value here
@@ -208,24 +210,32 @@ class IndexedRedisMixin(BaseRedisMixin):
             else:
                 entries.append(["s", f"{tag}:eq:{field}:{cls._token(field, value)}"])
         ttl = int(self.__expire__ * 1000) if self.__expire__ else 0
-        keys = (f"{tag}:obj:{pk}", f"{tag}:members", f"{tag}:entries")
+        members, entries_key = f"{tag}:members", f"{tag}:entries"
         if cls.__serializer__ is BaseRedisMixin.__serializer__:
             # JSON texts never hold a raw control character: names and values go joined by \x1f.
             names = _SEPARATOR.join(primitive)
             if names.count(_SEPARATOR) == len(primitive) - 1:
                 joined = _SEPARATOR.join([_json_text(value) for value in primitive.values()])
+                if isinstance(pipeline, _Batching):  # one SAVE_MANY call for back-to-back saves
+                    pipeline.add_to_batch(
+                        SAVE_MANY, (members, entries_key), (pk, ttl, _json_text(entries), names, joined)
+                    )
+                    return None
+                keys = (f"{tag}:obj:{pk}", members, entries_key)
                 return Eval(SAVE, keys, (ttl, _json_text(entries), names, joined))
         serialize = self.__serializer__
         args: list[Any] = [ttl, _json_text(entries), ""]
         for name, value in primitive.items():
             args += (name, serialize(value))
-        return Eval(SAVE, keys, tuple(args))
+        return Eval(SAVE, (f"{tag}:obj:{pk}", members, entries_key), tuple(args))
 
     def _save_plan(self, pk: str, primitive: dict[str, Any]) -> Plan:
         yield self._save_eval(pk, primitive)
 
-    def _queue_save(self, pipe: Any, pk: str, primitive: dict[str, Any]) -> None:
-        queue(pipe, self._save_eval(pk, primitive))
+    def _queue_save(self, pipeline: Any, pk: str, primitive: dict[str, Any]) -> None:
+        call = self._save_eval(pk, primitive, pipeline)
+        if call is not None:
+            queue(raw_pipeline(pipeline), call)
 
     @classmethod
     def _delete_plan(cls, pks: list[str]) -> Plan:

@@ -6,7 +6,7 @@ from importlib.resources import files
 
 from .runner import Script
 
-__all__ = ["DELETE", "HASH_SET", "QUERY", "READ", "SAVE", "SWEEP"]
+__all__ = ["DELETE", "HASH_SET", "QUERY", "READ", "SAVE", "SAVE_MANY", "SWEEP"]
 
 
 def _load(name: str) -> Script:
@@ -16,6 +16,7 @@ def _load(name: str) -> Script:
 
 
 SAVE = _load("save")
+SAVE_MANY = _load("save_many")
 DELETE = _load("delete")
 SWEEP = _load("sweep")
 QUERY = _load("query")

@@ -9,6 +9,7 @@ from schematics import models, types
 
 from .base import BaseRedisMixin
 from .exceptions import StrictPerformanceException
+from .pipeline import raw_pipeline
 from .runner import Call, Plan, ScanKeys
 
 __all__ = ["SimpleRedisMixin", "SimpleRedisModel"]
@@ -56,8 +57,9 @@ class SimpleRedisMixin(BaseRedisMixin):
         expire = self.__expire__
         yield Call("set", (type(self)._key_for(pk), value), {"ex": expire} if expire else {})
 
-    def _queue_save(self, pipe: Any, pk: str, primitive: dict[str, Any]) -> None:
+    def _queue_save(self, pipeline: Any, pk: str, primitive: dict[str, Any]) -> None:
         # The command of _save_plan, queued as is.
+        pipe = raw_pipeline(pipeline)
         key, value, expire = type(self)._key_for(pk), self.__serializer__(primitive), self.__expire__
         if expire:
             pipe.execute_command("SET", key, value, "EX", expire)

@@ -25,3 +25,59 @@ local function forget(members_key, entries_key, object_prefix, pk)
   redis.call('ZREM', members_key, pk)
   return redis.call('DEL', object_prefix .. pk)
 end
+
+-- Split text on the \31 control character (JSON text never holds it raw).
+local function split(text)
+  local out, start = {}, 1
+  while true do
+    local stop = string.find(text, '\31', start, true)
+    if not stop then
+      out[#out + 1] = string.sub(text, start)
+      return out
+    end
+    out[#out + 1] = string.sub(text, start, stop - 1)
+    start = stop + 1
+  end
+end
+
+-- {name1, value1, name2, ...} from field names and values each joined by \31.
+local function joined_fields(names, values)
+  local fields, n, v = {}, split(names), split(values)
+  for i = 1, #n do
+    fields[#fields + 1] = n[i]
+    fields[#fields + 1] = v[i]
+  end
+  return fields
+end
+
+-- Store one object (a hash of field, value pairs) and its index entries, dropping the entries
+-- of its old values. ttl in ms (0: none); entries_json is the JSON list of index entries.
+local function save_object(object_key, members_key, entries_key, pk, ttl, entries_json, fields)
+  local old = redis.call('HGET', entries_key, pk)
+  -- Same entries as stored (same indexed values): the index already holds them, nothing to redo.
+  local same = old == entries_json
+  if old and not same then
+    unindex(entries_key, pk)
+  end
+  redis.call('DEL', object_key)
+  redis.call('HSET', object_key, unpack(fields))
+  if ttl > 0 then
+    redis.call('PEXPIRE', object_key, ttl)
+    redis.call('ZADD', members_key, now_ms() + ttl, pk)
+  else
+    redis.call('ZADD', members_key, '+inf', pk)
+  end
+  if not same then
+    local entries = cjson.decode(entries_json)
+    for _, entry in ipairs(entries) do
+      if entry[1] == 's' then
+        redis.call('SADD', entry[2], pk)
+      else
+        redis.call('ZADD', entry[2], entry[3], pk)
+      end
+    end
+    if #entries > 0 then
+      redis.call('HSET', entries_key, pk, entries_json)
+    end
+  end
+end
