@@ -271,3 +271,28 @@ def test_long_disjunction_and_skip_fields(cat, queries, settings):
     titled()
     post.save()
     assert not cached(queries, titled)  # conditions on CharFields no longer narrow
+
+
+def test_select_related_result_dropped_when_the_joined_row_changes(cat):
+    Post.objects.create(title="p", category=cat)
+    first = Post.objects.select_related("category").get(title="p")
+    assert first.category.title == "Django"
+    cat.title = "Flask"
+    cat.save()
+    again = Post.objects.select_related("category").get(title="p")
+    assert again.category.title == "Flask"
+    listed = list(Post.objects.select_related("category").filter(title="p"))
+    assert listed[0].category.title == "Flask"
+    cat.title = "Pyramid"
+    cat.save()
+    assert list(Post.objects.select_related("category").filter(title="p"))[0].category.title == "Pyramid"
+
+
+@pytest.mark.filterwarnings("ignore:Calling select_related")  # deprecated in Django 6.1, still works
+def test_select_related_all_follows_non_null_foreign_keys(cat, queries):
+    Post.objects.create(title="q", category=cat)
+    assert Post.objects.select_related().get(title="q").category.title == "Django"
+    assert cached(queries, lambda: Post.objects.select_related().get(title="q"))
+    cat.title = "Flask"
+    cat.save()
+    assert Post.objects.select_related().get(title="q").category.title == "Flask"

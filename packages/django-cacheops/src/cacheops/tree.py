@@ -14,6 +14,7 @@ import uuid
 from itertools import product
 from typing import Any
 
+from django.core.exceptions import FieldDoesNotExist
 from django.db.models.expressions import Col
 from django.db.models.lookups import Exact, In, IsNull
 from django.db.models.sql.query import Query
@@ -163,6 +164,31 @@ def _subqueries(expr: Any, found: list, seen: set) -> None:
             _subqueries(source, found, seen)
 
 
+def _select_related_tables(model: Any, spec: Any, max_depth: int, depth: int = 1) -> set[str]:
+    """Tables ``select_related(spec)`` joins from ``model`` (``True``: every non-null FK, as Django)."""
+    tables: set[str] = set()
+    if spec is True:
+        if max_depth and depth > max_depth:
+            return tables
+        related = [f for f in model._meta.concrete_fields if f.is_relation and not f.null]
+        nested: dict[str, Any] = {f.name: True for f in related}
+    else:
+        nested = spec
+    for name, sub in nested.items():
+        try:
+            field = model._meta.get_field(name)
+        except FieldDoesNotExist:
+            continue
+        target = field.related_model
+        if target is None:
+            continue
+        tables.add(target._meta.db_table)
+        tables.update(parent._meta.db_table for parent in target._meta.get_parent_list())
+        if sub:
+            tables |= _select_related_tables(target, sub, max_depth, depth + 1)
+    return tables
+
+
 def dnfs(query: Query, vendor: str = "") -> dict[str, list[dict[str, str]]]:
     """``{table: [conjunction, ...]}`` for every table ``query`` (and its subqueries) reads."""
     aliases = {alias: join.table_name for alias, join in query.alias_map.items()}
@@ -177,6 +203,11 @@ def dnfs(query: Query, vendor: str = "") -> dict[str, list[dict[str, str]]]:
             bucket.add(frozenset((c, v) for a, c, v in conj if a == alias))
     for table in query.extra_tables:
         result.setdefault(table, set()).add(frozenset())
+    # select_related joins are added while compiling and left with refcount 0, so they are
+    # found from the query's select_related spec instead: any change to those rows matters.
+    if query.select_related and query.model is not None:
+        for table in _select_related_tables(query.model, query.select_related, query.max_depth):
+            result.setdefault(table, set()).add(frozenset())
 
     found: list[Query] = []
     seen: set = set()
