@@ -166,3 +166,60 @@ def test_log_changes_by_hand():
     assert ChangeLog.objects.get().object_id == str(tag.pk)
     with pytest.raises(ValueError, match="action"):
         log_changes(Tag, [tag.pk], action="upsert")
+
+
+class LogWriteFails(Exception):
+    pass
+
+
+def _fail_log_inserts(execute, sql, params, many, context):
+    if "synchro_changelog" in sql and sql.lstrip().upper().startswith("INSERT"):
+        raise LogWriteFails("the log table refused the row")
+    return execute(sql, params, many, context)
+
+
+@pytest.mark.django_db(databases=["default", "remote"], transaction=True)
+def test_in_autocommit_a_save_and_its_log_entry_commit_together():
+    connection = connections["default"]
+    with connection.execute_wrapper(_fail_log_inserts), pytest.raises(LogWriteFails):
+        Author.objects.create(name="unlogged")
+    assert not Author.objects.filter(name="unlogged").exists()  # no change without its log entry
+    assert connection.get_autocommit() and not connection.in_atomic_block
+    Author.objects.create(name="logged")
+    assert list(Author.objects.values_list("name", flat=True)) == ["logged"]
+    assert _actions() == [("testapp.author", ChangeLog.ADDITION)]
+
+
+@pytest.mark.django_db(databases=["default", "remote"], transaction=True)
+def test_receivers_after_synchro_run_once_the_save_is_committed():
+    from django.db.models.signals import post_save
+
+    seen = []
+
+    def later_receiver(sender, instance, **kwargs):
+        seen.append(connections["default"].in_atomic_block)
+        raise RuntimeError("a receiver failed")
+
+    post_save.connect(later_receiver, sender=Author)
+    try:
+        with pytest.raises(RuntimeError):
+            Author.objects.create(name="kept")
+    finally:
+        post_save.disconnect(later_receiver, sender=Author)
+    assert seen == [False]
+    assert list(Author.objects.values_list("name", flat=True)) == ["kept"]  # as with plain Django
+    assert _actions() == [("testapp.author", ChangeLog.ADDITION)]
+
+
+@pytest.mark.django_db(databases=["default", "remote"], transaction=True)
+def test_only_watched_models_get_the_one_commit_save():
+    from django.test.utils import CaptureQueriesContext
+
+    with override_settings(SYNCHRO_MODELS=[("testapp", "Tag")]):
+        with CaptureQueriesContext(connections["default"]) as queries:
+            Author.objects.create(name="plain")
+        assert len(queries) == 1  # Django's own single INSERT
+        with CaptureQueriesContext(connections["default"]) as queries:
+            Tag.objects.create(name="watched")
+        assert len(queries) >= 2 and not ChangeLog.objects.filter(model="testapp.author").exists()
+    assert ChangeLog.objects.filter(model="testapp.tag").count() == 1

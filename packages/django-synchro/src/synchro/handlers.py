@@ -4,19 +4,24 @@
 """Signal receivers that write the change log, and the switch that turns logging off.
 
 Logging adds one INSERT per change, written with a prepared statement on the
-connection the object was saved to, so it joins the caller's transaction.
+connection the object was saved to, so it joins the caller's transaction. A save in
+autocommit mode would otherwise be two transactions (two commits, two disk syncs on
+SQLite): watched models' ``save_base`` opens one transaction that the log INSERT
+commits, so the row and its log entry are written together, at the cost of one commit.
 """
 
 from __future__ import annotations
 
 import contextvars
+import functools
 import json
+import sys
 from collections.abc import Iterable
 from contextlib import ContextDecorator
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connections, models
+from django.db import connections, models, router, transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.utils import timezone
 
@@ -129,6 +134,58 @@ def write_logs(
             cursor.close()
 
 
+class _OpenSave:
+    """The transaction a watched model's ``save_base`` opened in autocommit mode."""
+
+    __slots__ = ("atomic", "instance", "using")
+
+    def __init__(self, instance: models.Model, using: str) -> None:
+        self.instance, self.using = instance, using
+        self.atomic: Any = transaction.atomic(using=using)
+
+    def close(self, exc_info: Any = (None, None, None)) -> None:
+        atomic, self.atomic = self.atomic, None
+        if atomic is not None:
+            atomic.__exit__(*exc_info)
+
+
+_open_save: contextvars.ContextVar[_OpenSave | None] = contextvars.ContextVar(
+    "synchro_open_save", default=None
+)
+
+
+def _one_commit(save_base):
+    """Wrap ``Model.save_base`` so that, in autocommit mode, the save and its log INSERT commit once.
+
+    The transaction opens just before the save and commits right after synchro's
+    ``post_save`` receiver wrote the log entry (or when the save ends, whichever
+    comes first); an exception before that rolls both back. Inside a transaction
+    (``atomic``) nothing changes.
+    """
+
+    @functools.wraps(save_base)
+    def wrapper(self, raw=False, force_insert=False, force_update=False, using=None, update_fields=None):
+        using = using or router.db_for_write(self.__class__, instance=self)
+        connection = connections[using]
+        if _disabled.get() or connection.in_atomic_block or not connection.get_autocommit():
+            return save_base(self, raw, force_insert, force_update, using, update_fields)
+        opened = _OpenSave(self, using)
+        opened.atomic.__enter__()
+        token = _open_save.set(opened)
+        try:
+            result = save_base(self, raw, force_insert, force_update, using, update_fields)
+        except BaseException:
+            opened.close(sys.exc_info())
+            raise
+        else:
+            opened.close()
+        finally:
+            _open_save.reset(token)
+        return result
+
+    return wrapper
+
+
 def on_post_save(sender, instance, created, using, **kwargs) -> None:
     if _disabled.get():
         return
@@ -136,6 +193,9 @@ def on_post_save(sender, instance, created, using, **kwargs) -> None:
     if not synchro_settings.is_watched(sender):
         return
     write_logs(using, sender, [instance.pk], ADDITION if created else CHANGE)
+    opened = _open_save.get()
+    if opened is not None and opened.instance is instance and opened.using == using:
+        opened.close()  # commit the row and its log entry; later receivers run as before
 
 
 def on_post_delete(sender, instance, using, **kwargs) -> None:
@@ -193,6 +253,7 @@ def connect_watched() -> None:
         watched = synchro_settings.MODELS
     except Exception:  # reported by the system checks
         watched = ()
+    _wrap_saves(set(watched))
     senders: dict[type[models.Model], str] = {}
     for model in watched:
         senders[model] = "delete"
@@ -212,6 +273,25 @@ def connect_watched() -> None:
             )
         m2m_changed.connect(on_m2m_changed, sender=sender, dispatch_uid=f"synchro.m2m.{sender._meta.label}")
         _connected.add(sender)
+
+
+_wrapped: set[type[models.Model]] = set()
+
+
+def _wrap_saves(watched: set[type[models.Model]]) -> None:
+    """Give exactly the watched concrete models the one-commit ``save_base``."""
+    for model in _wrapped - watched:
+        original = model.__dict__["save_base"]._synchro_wrapped
+        if original is None:
+            del model.save_base
+        else:
+            model.save_base = original
+        _wrapped.discard(model)
+    for model in watched - _wrapped:
+        own = model.__dict__.get("save_base")
+        model.save_base = _one_commit(own or model.save_base)
+        model.save_base._synchro_wrapped = own  # type: ignore[attr-defined]  # restored when unwatched
+        _wrapped.add(model)
 
 
 def install() -> None:
