@@ -260,3 +260,10 @@ def test_a_failed_block_drops_the_pending_batch(r):
         sample(PlainIndexed).set(pipeline=p)
         raise RuntimeError("stop")
     assert r.dbsize() == 0
+
+
+def test_indexed_read_with_an_unexpected_hash_field_falls_back_to_per_value_decoding(r):
+    r.hset("{PlainIndexed}:obj:h", mapping={"id": '"h"', "name": '"hand"', 'odd"name': "1"})
+    r.zadd("{PlainIndexed}:members", {"h": float("inf")})
+    assert PlainIndexed.match_for_pk("h").name == "hand"
+    assert [o.name for o in PlainIndexed.all()] == ["hand"]

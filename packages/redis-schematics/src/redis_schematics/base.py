@@ -17,7 +17,7 @@ from typing import Any, ClassVar, NamedTuple, TypeVar
 
 from schematics.common import DEFAULT
 from schematics.exceptions import CompoundError, DataError, FieldError
-from schematics.types import BaseType
+from schematics.types import BaseType, BooleanType, FloatType, IntType, LongType, StringType
 from schematics.types.compound import CompoundType
 from schematics.types.serializable import Serializable
 from schematics.undefined import Undefined
@@ -46,6 +46,15 @@ class _WritePlan(NamedTuple):
 
 
 _write_plans: weakref.WeakKeyDictionary[type, _WritePlan | None] = weakref.WeakKeyDictionary()
+_read_plans: weakref.WeakKeyDictionary[type, Any] = weakref.WeakKeyDictionary()
+# Stock field types whose to_native returns a value of this exact type unchanged.
+_IDENTITY_NATIVES: dict[type, type] = {
+    StringType: str,
+    IntType: int,
+    LongType: int,
+    FloatType: float,
+    BooleanType: bool,
+}
 
 
 def _text(value: Any) -> str:
@@ -225,6 +234,21 @@ class BaseRedisMixin:
         return _plain_fields[cls]
 
     @classmethod
+    def _read_plan(cls) -> tuple[tuple[str, Any, type | None], ...] | None:
+        """For plain models: each field's name, type, and the native type whose values its
+        ``to_native`` returns unchanged (stock scalar types only), worked out once per class."""
+        try:
+            return _read_plans[cls]
+        except KeyError:
+            pass
+        fields = cls._plain_fields()
+        plan = None
+        if fields is not None:
+            plan = tuple((name, field, _IDENTITY_NATIVES.get(type(field))) for name, field in fields.items())
+        _read_plans[cls] = plan
+        return plan
+
+    @classmethod
     def _fast_fields(cls) -> dict[str, Any] | None:
         """The plain fields, when the model also has no model-level validators, roles or export
         settings: then validation and export may run field by field (same rules, far less work)."""
@@ -316,14 +340,18 @@ class BaseRedisMixin:
     @classmethod
     def _load(cls: type[M], data: Mapping[str, Any], pk: str | None = None) -> M:
         """An object from stored primitives (``pk`` fills a missing pk field)."""
-        fields = cls._plain_fields()
-        if fields is not None:
-            # Fast path: each field's own conversion, handed to schematics as trusted data.
+        plan = cls._read_plan()
+        if plan is not None:
+            # Fast path: each field's own conversion, handed to schematics as trusted data; a value
+            # that is already of the native type of a stock str/int/float/bool field is kept as is
+            # (what its to_native would return).
             converted = {}
-            for name, field_type in fields.items():
+            for name, field_type, native in plan:
                 value = data.get(name)
-                converted[name] = None if value is None else field_type.to_native(value)
-            if pk is not None and "pk" in fields and converted["pk"] is None:
+                if value is not None and type(value) is not native:
+                    value = field_type.to_native(value)
+                converted[name] = value
+            if pk is not None and "pk" in converted and converted["pk"] is None:
                 converted["pk"] = pk
             return cls(trusted_data=converted, lazy=True)  # type: ignore[call-arg]
         obj = cls(data, strict=False)  # type: ignore[call-arg]

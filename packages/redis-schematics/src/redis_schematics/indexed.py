@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import weakref
 from collections.abc import Iterable
 from typing import Any, ClassVar
@@ -29,12 +30,14 @@ from .exceptions import ConfigurationError, StrictPerformanceException
 from .lookups import Condition, matches
 from .pipeline import _Batching, raw_pipeline
 from .runner import Call, Eval, Plan, queue, run_async, run_sync
-from .scripts import DELETE, QUERY, READ, SAVE, SAVE_MANY, SWEEP
+from .scripts import DELETE, QUERY, SAVE, SAVE_MANY, SWEEP
 
 __all__ = ["IndexedRedisMixin", "IndexedRedisModel"]
 
 _RANGE_TYPES = (NumberType, DateType, DateTimeType)
 _SEPARATOR = "\x1f"
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_ .:-]+")  # names that stand in JSON quotes unescaped
+_json_names: weakref.WeakKeyDictionary[type, frozenset[Any]] = weakref.WeakKeyDictionary()
 _json_text = json.JSONEncoder().encode  # what json.dumps(value) gives, without its argument handling
 _token_text = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str).encode
 _index_plans: weakref.WeakKeyDictionary[type, tuple[Any, dict[str, bool]]] = weakref.WeakKeyDictionary()
@@ -117,21 +120,43 @@ class IndexedRedisMixin(BaseRedisMixin):
     # ------------------------------------------------------------------ reading
 
     @classmethod
-    def _from_fields(cls, pk: Any, flat: Any) -> Any:
-        """An object from a hash reply (a dict from HGETALL, a flat list from a script)."""
-        pairs: Iterable[tuple[Any, Any]] = (
-            flat.items() if isinstance(flat, dict) else zip(flat[::2], flat[1::2])
-        )
-        data = {_text(name): cls.__deserializer__(value) for name, value in pairs}
+    def _json_names(cls) -> frozenset[Any]:
+        """Field names (str and bytes, plain and serialized) that need no escaping inside JSON."""
+        names = _json_names.get(cls)
+        if names is None:
+            found: set[Any] = set()
+            for name, field in cls._schema.fields.items():
+                for text in (name, field.serialized_name):
+                    if text and _PLAIN_NAME.fullmatch(text):
+                        found.update((text, text.encode()))
+            names = _json_names[cls] = frozenset(found)
+        return names
+
+    @classmethod
+    def _from_fields(cls, pk: Any, stored: Any) -> Any:
+        """An object from a hash reply (a dict from HGETALL, a flat list from a script).
+
+        With the default deserializer the values are JSON texts: when every field name is a known
+        one that needs no escaping, they are joined, as they are, into one JSON object text and
+        decoded by one ``json.loads``; otherwise each value is decoded on its own.
+        """
+        if not isinstance(stored, dict):
+            stored = dict(zip(stored[::2], stored[1::2]))
+        if (
+            stored
+            and cls.__deserializer__ is BaseRedisMixin.__deserializer__
+            and stored.keys() <= cls._json_names()
+        ):
+            if isinstance(next(iter(stored)), bytes):
+                text: Any = b"{" + b",".join([b'"' + k + b'":' + v for k, v in stored.items()]) + b"}"
+            else:
+                text = "{" + ",".join(['"' + k + '":' + v for k, v in stored.items()]) + "}"
+            return cls._load(json.loads(text), _text(pk))
+        data = {_text(name): cls.__deserializer__(value) for name, value in stored.items()}
         return cls._load(data, _text(pk))
 
     @classmethod
     def _get_plan(cls, pk: str) -> Plan:
-        if cls.__deserializer__ is BaseRedisMixin.__deserializer__:
-            # Stored values are JSON texts: the READ script joins them into one JSON object on the
-            # server, so the reply is one string and decoding it is one json.loads.
-            text = yield Eval(READ, (cls._key_for(pk),))
-            return None if text is None else cls._load(json.loads(text), pk)
         stored = yield Call("hgetall", (cls._key_for(pk),))
         return cls._from_fields(pk, stored) if stored else None
 

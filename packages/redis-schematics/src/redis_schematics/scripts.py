@@ -6,7 +6,7 @@ from importlib.resources import files
 
 from .runner import Script
 
-__all__ = ["DELETE", "HASH_SET", "QUERY", "READ", "SAVE", "SAVE_MANY", "SWEEP"]
+__all__ = ["DELETE", "HASH_SET", "QUERY", "SAVE", "SAVE_MANY", "SWEEP"]
 
 
 def _load(name: str) -> Script:
@@ -21,4 +21,3 @@ DELETE = _load("delete")
 SWEEP = _load("sweep")
 QUERY = _load("query")
 HASH_SET = _load("hash_set")
-READ = _load("read")
