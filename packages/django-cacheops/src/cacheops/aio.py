@@ -35,7 +35,7 @@ from . import fast
 from .conf import model_profile, settings
 from .keys import query_key
 from .query import _caching, _local_get, _prefix
-from .redis import FAILURES
+from .redis import FAILURES, is_cluster
 from .signals import cache_read
 from .store import MISSING, loads
 from .tree import dnfs
@@ -157,7 +157,7 @@ async def _aread_op(qs: Any, op: str, extra: Any = "") -> tuple[bool, Any]:
     """``(True, value)`` for a cache hit of ``op`` on ``qs``; ``(False, None)`` when the synchronous
     path must run (not cached, a miss, or the key can't be built without the database)."""
     profile = _caching(qs, op)
-    if profile is None:
+    if profile is None or is_cluster():  # on a Redis Cluster the synchronous client serves reads
         return False, None
     try:
         prefix = _prefix(qs)

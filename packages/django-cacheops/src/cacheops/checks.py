@@ -8,11 +8,13 @@ from django.core.checks import Error, register
 from django.core.exceptions import ImproperlyConfigured
 
 from .conf import prepare_profiles, settings
+from .redis import check_cluster, is_cluster
 
 
 @register("cacheops")
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Error]:
-    """cacheops.E001: CACHEOPS/CACHEOPS_DEFAULTS; cacheops.E002: the other CACHEOPS_* settings."""
+    """cacheops.E001: CACHEOPS/CACHEOPS_DEFAULTS; cacheops.E002: the other CACHEOPS_* settings;
+    cacheops.E003: Redis and Sentinel both given; cacheops.E004: a cluster client without a usable node."""
     errors: list[Error] = []
     try:
         prepare_profiles()
@@ -29,4 +31,9 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Error]:
         errors.append(
             Error("Specify only one of CACHEOPS_REDIS and CACHEOPS_SENTINEL, not both", id="cacheops.E003")
         )
+    try:
+        if is_cluster():
+            check_cluster(settings.CACHEOPS_REDIS, settings.CACHEOPS_SENTINEL)
+    except ImproperlyConfigured as e:
+        errors.append(Error(str(e), hint="See the Redis Cluster section of the README.", id="cacheops.E004"))
     return errors

@@ -31,8 +31,8 @@ from django.db.models import Model
 from django.db.models.base import ModelState
 
 from .conf import settings
-from .redis import FAILURES, get_client, load_script
-from .store import GENERATION_KEY, MISSING, epoch_keys, get_or_compute, loads, write
+from .redis import FAILURES, get_client, is_cluster, load_script
+from .store import MISSING, epoch_keys, get_or_compute, loads, write
 
 __all__ = ["LocalCache", "fast_get_or_compute", "local_cache"]
 
@@ -144,6 +144,30 @@ def fresh_copy(value: Any) -> Any:
 # ------------------------------------------------------------------ stamps
 
 
+class OneByOne:
+    """Stands in for a pipeline: each queued command runs at once and ``execute()`` returns the
+    replies in order (for a Redis Cluster, whose pipelines refuse MGET and EVALSHA)."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.replies: list[Any] = []
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self.client, name)
+        if name == "script_load":  # a script reloading itself: not a reply of the "pipeline"
+            return method
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            reply = method(*args, **kwargs)
+            self.replies.append(reply)
+            return reply
+
+        return call
+
+    def execute(self) -> list[Any]:
+        return self.replies
+
+
 def still_valid(entry: Entry, stamps: list[Any]) -> bool:
     """Whether the stamps just read from Redis are the ones the entry was read under."""
     return stamps == entry.stamps and entry.expires > time.monotonic()
@@ -155,7 +179,7 @@ def queue_read(pipe: Any, prefix: str, key: str, tables: Any, script: Any = None
     insideout read script returned (an awaitable on an asyncio pipeline: await it before executing)."""
     keys = epoch_keys(prefix, tables)
     # a flushed Redis must never bring back old stamp values, so the generation is never empty
-    pipe.set(GENERATION_KEY, uuid.uuid4().hex, nx=True)
+    pipe.set(keys[0], uuid.uuid4().hex, nx=True)  # keys[0] is the generation key
     pipe.mget(keys)
     queued = None
     if script is not None:
@@ -200,7 +224,8 @@ def fast_get_or_compute(
                 return fresh_copy(entry.value), True
             local_cache.discard(prefix, key)
         conditions = dnfs()
-        pipe = client.pipeline(transaction=False)
+        # a cluster pipeline refuses MGET and EVALSHA: there the same calls go one by one
+        pipe = OneByOne(client) if is_cluster() else client.pipeline(transaction=False)
         script = load_script("read_insideout") if settings.CACHEOPS_INSIDEOUT else None
         keys, _ = queue_read(pipe, prefix, key, conditions, script)
         pipe.pttl(prefix + key)

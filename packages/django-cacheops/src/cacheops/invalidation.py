@@ -18,9 +18,9 @@ from django.db.models import Model
 
 from .conf import settings
 from .keys import get_prefix
-from .redis import get_client, handle_connection_failure, load_script
+from .redis import get_client, handle_connection_failure, is_cluster, load_script
 from .signals import cache_invalidated
-from .store import GENERATION_KEY, local_gets
+from .store import generation_key, local_gets
 from .transaction import defer
 from .tree import Skip, encode
 
@@ -186,13 +186,21 @@ def invalidate_model(model: Any, using: str = DEFAULT_DB_ALIAS) -> None:
 
 @handle_connection_failure()
 def invalidate_all() -> None:
-    """Drop everything in cacheops' Redis database (FLUSHDB), in every prefix."""
+    """Drop everything in cacheops' Redis database (FLUSHDB), in every prefix.
+
+    On a Redis Cluster every primary is flushed, then a new generation is set: a result read
+    before the flush then fails the race guard instead of being stored."""
     if no_invalidation.active:
         return
     local_gets.clear()
     client = get_client()
+    if is_cluster():
+        client.flushdb(target_nodes=client.PRIMARIES)
+        client.set(generation_key(), uuid.uuid4().hex)
+        cache_invalidated.send(sender=None, obj_dict=None)
+        return
     pipe = client.pipeline(transaction=True)
     pipe.flushdb()
-    pipe.set(GENERATION_KEY, uuid.uuid4().hex)
+    pipe.set(generation_key(), uuid.uuid4().hex)
     pipe.execute()
     cache_invalidated.send(sender=None, obj_dict=None)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .conf import settings
+from .redis import CLUSTER_TAG, is_cluster
 
 
 @dataclass
@@ -37,11 +38,14 @@ def reset_prefix() -> None:
 
 
 def get_prefix(dbs: Iterable[str] = (), tables: Iterable[str] = ()) -> str:
-    """The key prefix for an operation on ``dbs``/``tables`` ('' without CACHEOPS_PREFIX)."""
+    """The key prefix for an operation on ``dbs``/``tables`` ('' without CACHEOPS_PREFIX).
+
+    On a Redis Cluster it starts with the cacheops hash tag, so all keys share one slot."""
     func = settings.CACHEOPS_PREFIX
+    tag = CLUSTER_TAG if is_cluster() else ""
     if func is None:
-        return ""
-    return func(PrefixQuery(dbs=list(dbs), tables=list(tables)))
+        return tag
+    return tag + func(PrefixQuery(dbs=list(dbs), tables=list(tables)))
 
 
 def _param(value: Any) -> str:

@@ -61,7 +61,7 @@ def _caching(qs: Any, op: str) -> dict[str, Any] | None:
 
 def _prefix(qs: Any) -> str:
     if settings.CACHEOPS_PREFIX is None:
-        return ""
+        return get_prefix()  # '' (the cluster hash tag on a Redis Cluster)
     tables = [join.table_name for join in qs.query.alias_map.values()]
     return get_prefix(dbs=[qs.db], tables=tables)
 

@@ -2,9 +2,12 @@
 
 ``redis_client`` is a proxy: the real client is created on first use from
 ``CACHEOPS_REDIS`` (URL or dict of kwargs) or ``CACHEOPS_SENTINEL``, using
-``CACHEOPS_CLIENT_CLASS`` when set.  With ``CACHEOPS_DEGRADE_ON_FAILURE`` every
-Redis call made through :func:`handle_connection_failure` turns a connection error
-or timeout into a ``RuntimeWarning`` and a fallback value.
+``CACHEOPS_CLIENT_CLASS`` when set.  When that class is ``redis.cluster.RedisCluster`` (or a
+subclass) cacheops runs in cluster mode: every key it writes starts with the hash tag
+:data:`CLUSTER_TAG`, so each Lua script and multi-key command touches a single hash slot.
+With ``CACHEOPS_DEGRADE_ON_FAILURE`` every Redis call made through
+:func:`handle_connection_failure` turns a connection error or timeout into a ``RuntimeWarning``
+and a fallback value.
 """
 
 from __future__ import annotations
@@ -15,8 +18,10 @@ from collections.abc import Callable
 from functools import wraps
 from importlib import resources
 from typing import Any, TypeVar
+from urllib.parse import urlparse
 
 import redis
+import redis.cluster
 from django.core.exceptions import ImproperlyConfigured
 
 from .conf import settings
@@ -32,10 +37,56 @@ class CacheopsRedisError(redis.ConnectionError):
     pass
 
 
+# On a cluster every cacheops key begins with this hash tag: one slot holds them all, because a
+# query's cache key and the conjunction sets and epochs of every table it reads meet in one script.
+CLUSTER_TAG = "{cacheops}"
+# KEYS[1] of every script on a cluster: it routes the call to the node owning CLUSTER_TAG's slot
+ROUTE_KEY = CLUSTER_TAG + "route"
+
+
+def is_cluster() -> bool:
+    """Whether CACHEOPS_CLIENT_CLASS is a Redis Cluster client (decided from the settings alone)."""
+    client_class = settings.CACHEOPS_CLIENT_CLASS
+    return isinstance(client_class, type) and issubclass(client_class, redis.cluster.RedisCluster)
+
+
+def check_cluster(conf: Any, sentinel: Any) -> None:
+    """Raise ImproperlyConfigured naming the setting when CACHEOPS_REDIS/CACHEOPS_SENTINEL can't
+    reach a Redis Cluster (no node, a database other than 0, a unix socket, Sentinel)."""
+    if sentinel:
+        raise ImproperlyConfigured(
+            "CACHEOPS_SENTINEL cannot be used with a cluster CACHEOPS_CLIENT_CLASS (RedisCluster); "
+            "set CACHEOPS_REDIS to the URL of one cluster node instead"
+        )
+    if not conf:
+        raise ImproperlyConfigured(
+            "CACHEOPS_REDIS must name a cluster node (a redis:// URL or a dict with host and port) "
+            "when CACHEOPS_CLIENT_CLASS is RedisCluster"
+        )
+    if isinstance(conf, str):
+        if conf.startswith("unix://"):
+            raise ImproperlyConfigured(
+                f"CACHEOPS_REDIS URL {conf!r}: a Redis Cluster is reached over TCP, use redis:// or rediss://"
+            )
+        db = urlparse(conf).path.strip("/") or "0"
+        if db != "0":
+            raise ImproperlyConfigured(
+                f"CACHEOPS_REDIS URL {conf!r}: a Redis Cluster has only database 0, not {db}"
+            )
+    elif isinstance(conf, dict) and int(conf.get("db", 0) or 0) != 0:
+        raise ImproperlyConfigured(
+            f"CACHEOPS_REDIS: a Redis Cluster has only database 0, not db={conf['db']!r}"
+        )
+
+
 def _make_client() -> Any:
     conf = settings.CACHEOPS_REDIS
     sentinel = settings.CACHEOPS_SENTINEL
     client_class = settings.CACHEOPS_CLIENT_CLASS or redis.Redis
+    if is_cluster():
+        check_cluster(conf, sentinel)
+        if isinstance(conf, dict):
+            conf = {k: v for k, v in conf.items() if k != "db"}
     if conf and sentinel:
         raise ImproperlyConfigured("Specify only one of CACHEOPS_REDIS and CACHEOPS_SENTINEL, not both")
     if sentinel:
@@ -122,11 +173,28 @@ def handle_connection_failure(fallback: Any = None) -> Callable[[F], F]:
     return decorator
 
 
+class _RoutedScript:
+    """A script of cacheops (its keys travel in ARGV) sent with ``ROUTE_KEY`` as KEYS[1], so a
+    cluster client runs it on the node holding the one slot of every cacheops key."""
+
+    def __init__(self, script: Any) -> None:
+        self.script = script
+
+    def __call__(self, keys: Any = None, args: Any = None, client: Any = None) -> Any:
+        return self.script(keys=list(keys or [ROUTE_KEY]), args=args, client=client)
+
+
+def register(text: str, client: Any = None) -> Any:
+    """``client.register_script(text)``, routed to the cacheops slot when on a cluster."""
+    script = (client or get_client()).register_script(text)
+    return _RoutedScript(script) if is_cluster() else script
+
+
 def load_script(name: str) -> Any:
     """A registered Lua script from cacheops/lua/<name>.lua (EVALSHA, reloaded on NOSCRIPT)."""
     script = _scripts.get(name)
     if script is None:
         text = resources.files("cacheops").joinpath(f"lua/{name}.lua").read_text(encoding="utf-8")
-        script = get_client().register_script(text)
+        script = register(text)
         _scripts[name] = script
     return script

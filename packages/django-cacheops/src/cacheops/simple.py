@@ -88,7 +88,7 @@ def cached_as(
 
     def prefix() -> str:
         if settings.CACHEOPS_PREFIX is None:
-            return ""
+            return get_prefix()  # '' (the cluster hash tag on a Redis Cluster)
         tables = [j.table_name for qs in querysets for j in qs.query.alias_map.values()]
         return get_prefix(dbs=[qs.db for qs in querysets], tables=tables)
 

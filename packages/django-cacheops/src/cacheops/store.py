@@ -15,9 +15,14 @@ from collections.abc import Callable
 from typing import Any
 
 from .conf import settings
-from .redis import get_client, handle_connection_failure, load_script
+from .redis import CLUSTER_TAG, get_client, handle_connection_failure, is_cluster, load_script
 
 GENERATION_KEY = "cacheops:generation"  # replaced by invalidate_all(), which flushes the database
+
+
+def generation_key() -> str:
+    """The generation key's name (in the cacheops hash slot on a cluster)."""
+    return CLUSTER_TAG + GENERATION_KEY if is_cluster() else GENERATION_KEY
 
 
 class _Missing:
@@ -62,7 +67,7 @@ def read_with_epochs(prefix: str, key: str, tables: Any) -> tuple[Any, list[list
 
 
 def epoch_keys(prefix: str, tables: Any) -> list[str]:
-    return [GENERATION_KEY, *(f"{prefix}epoch:{t}" for t in sorted(set(tables)))]
+    return [generation_key(), *(f"{prefix}epoch:{t}" for t in sorted(set(tables)))]
 
 
 @handle_connection_failure(fallback=None)

@@ -12,11 +12,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from cacheops.redis import get_client
+from cacheops.redis import get_client, register
 
 # KEYS[1]: a conjunction set; ARGV[1]: "1" for a dry run; ARGV[2..]: members to check.
 # Returns the number of members whose cache key is gone (removed unless dry run).
@@ -64,12 +65,13 @@ def reap_conjs(
     if min_conj_set_size < 0:
         raise ValueError(f"min_conj_set_size must not be negative, not {min_conj_set_size}")
     client = get_client()
-    script = client.register_script(_REAP)
+    script = register(_REAP, client)
     flag = "1" if dry_run else "0"
     result = ReapResult()
-    cursor = 0
+    # scan_iter walks every primary of a Redis Cluster (one server otherwise)
+    found = client.scan_iter(match="*conj:*", count=chunk_size)
     while True:
-        cursor, keys = client.scan(cursor=cursor, match="*conj:*", count=chunk_size)
+        keys = list(islice(found, chunk_size))
         result.scanned_keys += len(keys)
         if keys:
             pipe = client.pipeline(transaction=False)
@@ -94,7 +96,7 @@ def reap_conjs(
                         break
         if progress is not None:
             progress(result)
-        if cursor == 0:
+        if len(keys) < chunk_size:
             return result
 
 
