@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
+from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 
 from cacheops import cached, cached_as, invalidate_all, invalidate_model, invalidate_obj, no_invalidation
 from cacheops.checks import check_settings
@@ -147,6 +148,11 @@ def test_fast_mode_on_cluster(cluster, settings, queries):
     cat.save()
     assert Category.objects.get(pk=cat.pk).title == "b"
 
+    async def read() -> str:
+        return (await Category.objects.aget(pk=cat.pk)).title
+
+    assert run(read()) == "b"  # async fast-mode reads take the synchronous path on a cluster
+
 
 def test_dog_pile_lock_on_cluster(cluster, settings, queries):
     settings.CACHEOPS = {"testapp.*": {"ops": "all", "lock": True}}
@@ -158,15 +164,26 @@ def test_dog_pile_lock_on_cluster(cluster, settings, queries):
     assert not [k for k in cluster_keys(cluster) if b"lock:" in k]  # released
 
 
-def test_async_reads_on_cluster(cluster):
+def test_async_reads_on_cluster(cluster, queries):
     cat = Category.objects.create(title="a")
     Post.objects.create(title="p", category=cat)
 
     async def read() -> str:
         return (await Category.objects.aget(pk=cat.pk)).title
 
+    async def native_hit() -> tuple[str, bool]:
+        import asyncio
+
+        from cacheops import aio
+
+        title = (await Category.objects.aget(pk=cat.pk)).title
+        client = aio._clients.get(asyncio.get_running_loop())  # made by the hit: no thread fallback
+        return title, isinstance(client, AsyncRedisCluster)
+
     assert run(read()) == "a"
-    assert run(read()) == "a"
+    with queries() as q:
+        assert run(native_hit()) == ("a", True)
+    assert q.count == 0
     cat.title = "b"
     cat.save()
     assert run(read()) == "b"

@@ -8,8 +8,8 @@ Django's own async method, which runs the synchronous (cached) code in a worker 
 stores the result there, so the next call hits.
 
 The asyncio client is built from the same settings as the synchronous one (``CACHEOPS_REDIS`` or
-``CACHEOPS_SENTINEL``); redis.asyncio connections belong to one event loop, so there is one client
-per running loop.
+``CACHEOPS_SENTINEL``; ``redis.asyncio.cluster.RedisCluster`` on a cluster); redis.asyncio connections
+belong to one event loop, so there is one client per running loop.
 """
 
 from __future__ import annotations
@@ -30,12 +30,13 @@ from django.core.signals import setting_changed
 from django.db import connections
 from django.db.models import Model, QuerySet
 from django.db.models.query import MAX_GET_RESULTS, ModelIterable
+from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 
 from . import fast
 from .conf import model_profile, settings
 from .keys import query_key
 from .query import _caching, _local_get, _prefix
-from .redis import FAILURES, is_cluster
+from .redis import FAILURES, check_cluster, is_cluster, register
 from .signals import cache_read
 from .store import MISSING, loads
 from .tree import dnfs
@@ -54,6 +55,13 @@ def _make_async_client() -> Any:
     if conf and sentinel:
         raise ImproperlyConfigured("Specify only one of CACHEOPS_REDIS and CACHEOPS_SENTINEL, not both")
     client_class = settings.CACHEOPS_CLIENT_CLASS
+    if is_cluster():
+        check_cluster(conf, sentinel)
+        if not issubclass(client_class, AsyncRedisCluster):
+            client_class = AsyncRedisCluster  # the asyncio twin of redis.cluster.RedisCluster
+        if isinstance(conf, str):
+            return client_class.from_url(conf)
+        return client_class(**{k: v for k, v in conf.items() if k != "db"})
     if not (isinstance(client_class, type) and issubclass(client_class, redis.asyncio.Redis)):
         client_class = redis.asyncio.Redis  # a synchronous client class can't serve the event loop
     if sentinel:
@@ -103,7 +111,7 @@ def _script(name: str) -> Any:
     script = scripts.get(name)
     if script is None:
         text = resources.files("cacheops").joinpath(f"lua/{name}.lua").read_text(encoding="utf-8")
-        script = scripts[name] = get_async_client().register_script(text)
+        script = scripts[name] = register(text, get_async_client())
     return script
 
 
@@ -157,7 +165,9 @@ async def _aread_op(qs: Any, op: str, extra: Any = "") -> tuple[bool, Any]:
     """``(True, value)`` for a cache hit of ``op`` on ``qs``; ``(False, None)`` when the synchronous
     path must run (not cached, a miss, or the key can't be built without the database)."""
     profile = _caching(qs, op)
-    if profile is None or is_cluster():  # on a Redis Cluster the synchronous client serves reads
+    if profile is None:
+        return False, None
+    if profile.get("local") and is_cluster():  # fast mode on a cluster: the synchronous path reads
         return False, None
     try:
         prefix = _prefix(qs)
