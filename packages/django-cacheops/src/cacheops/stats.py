@@ -21,7 +21,7 @@ from collections import Counter
 from typing import Any
 
 from .conf import settings
-from .redis import get_client, handle_connection_failure
+from .redis import get_client, handle_connection_failure, is_cluster
 from .signals import cache_invalidated, cache_read
 
 __all__ = ["EVENTS", "STATS_KEY", "install_stats", "reset_stats", "stats"]
@@ -71,8 +71,21 @@ class _Recorder:
             _store(counts)
 
 
+# KEYS[1]: the stats hash; ARGV: field, increment, field, increment, ...
+_HINCRBY_ALL = """
+for i = 1, #ARGV, 2 do
+    redis.call('hincrby', KEYS[1], ARGV[i], ARGV[i + 1])
+end
+return 1
+"""
+
+
 @handle_connection_failure()
 def _store(counts: Counter[str]) -> None:
+    if is_cluster():  # older redis-py cluster pipelines have no MULTI/EXEC: one script instead
+        args = [x for field, n in counts.items() for x in (field, n)]
+        get_client().eval(_HINCRBY_ALL, 1, STATS_KEY, *args)
+        return
     pipe = get_client().pipeline(transaction=True)
     for field, n in counts.items():
         pipe.hincrby(STATS_KEY, field, n)
