@@ -37,7 +37,7 @@ __all__ = ["IndexedRedisMixin", "IndexedRedisModel"]
 _RANGE_TYPES = (NumberType, DateType, DateTimeType)
 _SEPARATOR = "\x1f"
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9_ .:-]+")  # names that stand in JSON quotes unescaped
-_json_names: weakref.WeakKeyDictionary[type, frozenset[Any]] = weakref.WeakKeyDictionary()
+_json_prefixes: weakref.WeakKeyDictionary[type, dict[Any, Any]] = weakref.WeakKeyDictionary()
 _json_text = json.JSONEncoder().encode  # what json.dumps(value) gives, without its argument handling
 _token_text = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str).encode
 _index_plans: weakref.WeakKeyDictionary[type, tuple[Any, dict[str, bool]]] = weakref.WeakKeyDictionary()
@@ -120,17 +120,19 @@ class IndexedRedisMixin(BaseRedisMixin):
     # ------------------------------------------------------------------ reading
 
     @classmethod
-    def _json_names(cls) -> frozenset[Any]:
-        """Field names (str and bytes, plain and serialized) that need no escaping inside JSON."""
-        names = _json_names.get(cls)
-        if names is None:
-            found: set[Any] = set()
+    def _json_prefixes(cls) -> dict[Any, Any]:
+        """Field name (str and bytes, plain and serialized) -> its ``"name":`` JSON member prefix,
+        for the names that need no escaping inside JSON."""
+        prefixes = _json_prefixes.get(cls)
+        if prefixes is None:
+            prefixes = {}
             for name, field in cls._schema.fields.items():
                 for text in (name, field.serialized_name):
                     if text and _PLAIN_NAME.fullmatch(text):
-                        found.update((text, text.encode()))
-            names = _json_names[cls] = frozenset(found)
-        return names
+                        prefixes[text] = f'"{text}":'
+                        prefixes[text.encode()] = f'"{text}":'.encode()
+            _json_prefixes[cls] = prefixes
+        return prefixes
 
     @classmethod
     def _from_fields(cls, pk: Any, stored: Any) -> Any:
@@ -142,16 +144,16 @@ class IndexedRedisMixin(BaseRedisMixin):
         """
         if not isinstance(stored, dict):
             stored = dict(zip(stored[::2], stored[1::2]))
-        if (
-            stored
-            and cls.__deserializer__ is BaseRedisMixin.__deserializer__
-            and stored.keys() <= cls._json_names()
-        ):
-            if isinstance(next(iter(stored)), bytes):
-                text: Any = b"{" + b",".join([b'"' + k + b'":' + v for k, v in stored.items()]) + b"}"
+        if stored and cls.__deserializer__ is BaseRedisMixin.__deserializer__:
+            prefixes = cls._json_prefixes()
+            try:
+                members = [prefixes[name] + value for name, value in stored.items()]
+            except (KeyError, TypeError):  # an unexpected field name: decode value by value
+                pass
             else:
-                text = "{" + ",".join(['"' + k + '":' + v for k, v in stored.items()]) + "}"
-            return cls._load(json.loads(text), _text(pk))
+                if isinstance(members[0], bytes):
+                    return cls._load(json.loads(b"{" + b",".join(members) + b"}"), _text(pk))
+                return cls._load(json.loads("{" + ",".join(members) + "}"), _text(pk))
         data = {_text(name): cls.__deserializer__(value) for name, value in stored.items()}
         return cls._load(data, _text(pk))
 

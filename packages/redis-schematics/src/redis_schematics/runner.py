@@ -120,7 +120,9 @@ def queue(pipe: Any, op: Any) -> None:
 
 def _step_sync(client: Any, op: Any) -> Any:
     if isinstance(op, Call):
-        return _method(client, op.name)(*op.args, **op.kwargs)
+        if op.kwargs:
+            return _method(client, op.name)(*op.args, **op.kwargs)
+        return _method(client, op.name)(*op.args)
     if isinstance(op, Batch):
         with client.pipeline(transaction=op.transaction) as pipe:
             for call in op.calls:
