@@ -39,7 +39,8 @@ NEWEST = (NEWEST_PYTHON, "6.1")
 OLDEST = (PYTHONS[0], "5.2")
 # The `ci` tag marks the representative subset that `.ci/run` (and `nox -t ci`) runs:
 # every package on the newest and the oldest cell, every Django package once on
-# PostgreSQL and once on MariaDB, the Celery tests once on RabbitMQ, lint, builds, the harness.
+# PostgreSQL and once on MariaDB, the Celery tests once on RabbitMQ, lint, type checks, builds,
+# the harness and the demo.
 
 # distribution -> import name, whether it is a Django app, shared-testing extras it needs.
 PACKAGES: dict[str, dict] = {
@@ -166,7 +167,7 @@ def _typecheck_session(dist: str) -> None:
         session.run("mypy", str(ROOT / "packages" / dist / "src"))
 
     typecheck.__doc__ = f"Type-check {dist} with mypy."
-    nox.session(name=f"typecheck-{dist}", python=NEWEST_PYTHON, tags=["typecheck", dist])(typecheck)
+    nox.session(name=f"typecheck-{dist}", python=NEWEST_PYTHON, tags=["typecheck", "ci", dist])(typecheck)
 
 
 def _bench_session(dist: str) -> None:
