@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime
+import io
 
 import pytest
 from django.core.checks import run_checks
@@ -65,3 +66,12 @@ def test_skip_naming_an_unknown_field_is_reported(monkeypatch):
     monkeypatch.setattr(Book, "SYNCHRO_SKIP", ("balance", "no_such_field"))
     messages = [m for m in run_checks(tags=["synchro"]) if m.id == "synchro.E006"]
     assert len(messages) == 1 and "no_such_field" in messages[0].msg and messages[0].obj is Book
+
+
+@pytest.mark.django_db(databases="__all__")
+def test_shipped_migrations_match_the_models():
+    from django.core.management import call_command
+
+    out = io.StringIO()
+    call_command("makemigrations", "synchro", check=True, dry_run=True, stdout=out)  # exits on a change
+    assert "No changes detected" in out.getvalue()

@@ -285,12 +285,13 @@ def _wrap_saves(watched: set[type[models.Model]]) -> None:
         if original is None:
             del model.save_base
         else:
-            model.save_base = original
+            model.save_base = original  # type: ignore[method-assign]
         _wrapped.discard(model)
     for model in watched - _wrapped:
         own = model.__dict__.get("save_base")
-        model.save_base = _one_commit(own or model.save_base)
-        model.save_base._synchro_wrapped = own  # type: ignore[attr-defined]  # restored when unwatched
+        wrapper = _one_commit(own or model.save_base)
+        wrapper._synchro_wrapped = own  # restored when the model is no longer watched
+        model.save_base = wrapper  # type: ignore[method-assign]
         _wrapped.add(model)
 
 
