@@ -15,7 +15,7 @@ from typing import Any
 # loaded by then, and (unlike kombu.serialization) importing it here causes no import cycle.
 from kombu.utils import json as kombu_json
 
-from . import DJANGO_CEREAL_JSON
+from . import DJANGO_CEREAL_JSON, lazy
 from .tasks import make_task_decorator
 
 __all__ = ["CONTENT_TYPE", "DJANGO_CEREAL_JSON", "dumps", "loads", "task"]
@@ -25,22 +25,6 @@ REFERENCE_KEY = "__cereal__"
 LIST_KEY = "__cereal_list__"
 SET_KEY = "__cereal_set__"
 _encoder_class: type | None = None
-_refs: Any = None  # django_cereal.references, imported on first use (it imports Django)
-_args: Any = None  # django_cereal.arguments, likewise
-
-
-def _references() -> Any:
-    global _refs, _args
-    if _refs is None:
-        from . import arguments, references
-
-        _refs, _args = references, arguments
-    return _refs
-
-
-def _arguments() -> Any:
-    _references()
-    return _args
 
 
 def _encoder() -> type:
@@ -65,11 +49,11 @@ def _prepare(value: Any) -> Any:
     kind = type(value)
     if kind is str or kind is int or value is None or kind is float or kind is bool:
         return value
-    refs, lazy = _references(), _arguments()
-    if kind is dict or kind is lazy.LazyKwargs:
+    refs, args = lazy.references(), lazy.arguments()
+    if kind is dict or kind is args.LazyKwargs:
         return {key: _prepare(item) for key, item in dict.items(value)}
     if kind is list or isinstance(value, tuple):
-        items = list(tuple.__iter__(value)) if kind is lazy.LazyArgs else value
+        items = list(tuple.__iter__(value)) if kind is args.LazyArgs else value
         group = refs.group_key(items)
         if group is not None:
             return {LIST_KEY: group}
@@ -94,9 +78,9 @@ def dumps(obj: Any) -> str:
 def _object_hook(obj: dict[str, Any]) -> Any:
     if len(obj) == 1:
         if REFERENCE_KEY in obj:
-            return _references().Reference(*obj[REFERENCE_KEY])
+            return lazy.references().Reference(*obj[REFERENCE_KEY])
         if LIST_KEY in obj:
-            return _references().references(*obj[LIST_KEY])
+            return lazy.references().references(*obj[LIST_KEY])
         if SET_KEY in obj:
             return set(obj[SET_KEY])
     return kombu_json.object_hook(obj)
@@ -107,7 +91,7 @@ def loads(data: bytes | bytearray | memoryview | str) -> Any:
 
     Never touches the database, so it cannot fail because a row is missing.
     """
-    return _arguments().wrap_body(kombu_json.loads(data, object_hook=_object_hook))
+    return lazy.arguments().wrap_body(kombu_json.loads(data, object_hook=_object_hook))
 
 
 #: ``(encoder, decoder, content type, content encoding)``: the ``kombu.serializers`` entry point.

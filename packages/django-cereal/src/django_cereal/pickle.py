@@ -13,7 +13,7 @@ import io
 import pickle
 from typing import Any
 
-from . import DJANGO_CEREAL_PICKLE
+from . import DJANGO_CEREAL_PICKLE, lazy
 from .tasks import make_task_decorator
 
 __all__ = ["CONTENT_TYPE", "DJANGO_CEREAL_PICKLE", "dumps", "loads", "task"]
@@ -21,22 +21,6 @@ __all__ = ["CONTENT_TYPE", "DJANGO_CEREAL_PICKLE", "dumps", "loads", "task"]
 CONTENT_TYPE = "application/x-django-cereal-pickle"
 PROTOCOL = 4
 _LIST, _TUPLE = 0, 1
-_refs: Any = None  # django_cereal.references, imported on first use (it imports Django)
-_args: Any = None  # django_cereal.arguments, likewise
-
-
-def _references() -> Any:
-    global _refs, _args
-    if _refs is None:
-        from . import arguments, references
-
-        _refs, _args = references, arguments
-    return _refs
-
-
-def _arguments() -> Any:
-    _references()
-    return _args
 
 
 class _ReferencePickler(pickle.Pickler):
@@ -50,7 +34,7 @@ class _ReferencePickler(pickle.Pickler):
         kind = type(obj)
         if kind is int or kind is str or kind is dict or kind is bytes or kind is float or obj is None:
             return None
-        refs = _references()
+        refs = lazy.references()
         if kind is list or kind is tuple:
             if obj and isinstance(obj[0], refs.Model):
                 group = refs.group_key(obj)
@@ -74,9 +58,9 @@ class _ReferenceUnpickler(pickle.Unpickler):
         if type(pid) is not tuple or not pid:
             raise pickle.UnpicklingError(f"unsupported persistent id {pid!r}")
         if type(pid[0]) is str:
-            return _references().Reference(*pid)
+            return lazy.references().Reference(*pid)
         kind, *group = pid
-        refs = _references().references(*group)
+        refs = lazy.references().references(*group)
         return refs if kind == _LIST else tuple(refs)
 
 
@@ -94,7 +78,7 @@ def loads(data: bytes | bytearray | memoryview | str) -> Any:
     """
     if isinstance(data, str):
         data = data.encode("latin-1")
-    return _arguments().wrap_body(_ReferenceUnpickler(io.BytesIO(data)).load())
+    return lazy.arguments().wrap_body(_ReferenceUnpickler(io.BytesIO(data)).load())
 
 
 #: ``(encoder, decoder, content type, content encoding)``: the ``kombu.serializers`` entry point.
