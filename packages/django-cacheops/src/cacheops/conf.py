@@ -90,6 +90,9 @@ settings = Settings()
 def _reset(*, setting: str, **kwargs: Any) -> None:
     if setting.startswith("CACHEOPS") or setting.startswith("FILE_CACHE"):
         settings.__dict__.pop(setting, None)
+        from .keys import clear_plans
+
+        clear_plans()  # remembered conditions depend on CACHEOPS_SKIP_FIELDS and the like
         if setting in ("CACHEOPS", "CACHEOPS_DEFAULTS", "CACHEOPS_ENABLED", "CACHEOPS_LRU"):
             prepare_profiles.cache_clear()
             model_profile.cache_clear()

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import datetime
+import decimal
 import hashlib
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db import connections
+from django.db.models import Avg, Count, Field, Max, Min, Sum
+from django.db.models.base import ModelBase
+from django.db.models.expressions import Col
+from django.db.models.lookups import Lookup
+from django.db.models.sql.datastructures import BaseTable, Join
+from django.db.models.sql.where import WhereNode
+
 from .conf import settings
 from .redis import CLUSTER_TAG, is_cluster
+from .tree import dnfs
 
 
 @dataclass
@@ -79,9 +91,186 @@ def model_stamp(model: Any) -> str:
     return stamp
 
 
+# ------------------------------------------------------------------ query fingerprints
+#
+# Compiling a query to SQL is the dearest part of a cache hit.  A fingerprint is a hashable
+# picture of the query's state, built only for queries made of parts whose SQL is fully
+# determined by what the picture holds (columns, plain values with their types, lookups on
+# columns, joins, simple aggregates); anything else has no fingerprint and is compiled every time.
+# Equal fingerprints mean the same SQL and parameters on the same database, so the key computed
+# from the SQL once is reused.
+
+
+class _Opaque(Exception):
+    """Part of the query has no reliable fingerprint."""
+
+
+_SCALARS = frozenset(
+    {
+        int,
+        str,
+        bool,
+        float,
+        bytes,
+        type(None),
+        decimal.Decimal,
+        datetime.date,
+        datetime.datetime,
+        datetime.time,
+        datetime.timedelta,
+        uuid.UUID,
+    }
+)
+_AGGREGATES = frozenset({Count, Sum, Avg, Min, Max})
+# bookkeeping of the query builder, caches derived from other attributes: no effect on the SQL
+_DERIVED = frozenset(
+    {
+        "_annotation_select_cache",
+        "_extra_select_cache",
+        "_lookup_joins",
+        "used_aliases",
+        "filter_is_sticky",
+        "base_table",
+        "table_map",
+    }
+)
+
+
+def _fp(value: Any) -> Any:
+    kind = type(value)
+    if kind in _SCALARS:
+        return (kind, value)  # the type too: 1, 1.0 and True are equal but not the same SQL
+    if kind is tuple or kind is list:
+        return (kind, tuple(_fp(v) for v in value))
+    if kind is dict:
+        return (dict, tuple((k, _fp(v)) for k, v in value.items()))
+    if kind is set or kind is frozenset:
+        return (frozenset, frozenset(_fp(v) for v in value))
+    if kind is Col:
+        return (Col, value.alias, _fp(value.target), _fp(value.output_field))
+    if kind is WhereNode:
+        return (WhereNode, value.connector, value.negated, tuple(_fp(c) for c in value.children))
+    if kind is BaseTable:
+        return (BaseTable, value.table_name, value.table_alias)
+    if kind is Join:
+        if value.filtered_relation is not None:
+            raise _Opaque
+        return (
+            Join,
+            value.table_name,
+            value.parent_alias,
+            value.table_alias,
+            value.join_type,
+            _fp(value.join_fields),
+            _fp(value.join_field),
+            value.nullable,
+        )
+    if kind in _AGGREGATES:
+        if value.filter is not None or value.default is not None or getattr(value, "order_by", None):
+            raise _Opaque
+        return (
+            kind,
+            value.distinct,
+            tuple(_fp(e) for e in value.get_source_expressions() if e is not None),
+            _fp(value.extra),
+            _fp(value.__dict__.get("output_field")),
+        )
+    if isinstance(value, Field):
+        return value  # compared by creation order and model
+    if isinstance(value, Lookup):
+        if getattr(value, "bilateral_transforms", None):
+            raise _Opaque
+        return (kind, _fp(value.lhs), _fp(value.rhs))
+    if isinstance(value, ModelBase):
+        return value
+    raise _Opaque
+
+
+def query_fingerprint(query: Any) -> tuple | None:
+    """A hashable picture of everything in ``query`` that shapes its SQL, or None when some part
+    of it can't be pictured reliably (expressions other than columns, lookups on columns and
+    plain aggregates; subqueries; raw SQL)."""
+    try:
+        return tuple((name, _fp(value)) for name, value in query.__dict__.items() if name not in _DERIVED)
+    except (_Opaque, TypeError):
+        return None
+
+
+class QueryPlan:
+    """A query's cache key and the conditions that invalidate it (None until needed)."""
+
+    __slots__ = ("key", "conditions", "joined")
+
+    def __init__(self, key: str, joined: frozenset[str] = frozenset()) -> None:
+        self.key = key
+        self.conditions: dict[str, list[dict[str, str]]] | None = None
+        self.joined = joined  # tables joined while compiling (ordering, select_related)
+
+    def get_conditions(self, qs: Any) -> dict[str, list[dict[str, str]]]:
+        """``{table: [conjunction, ...]}`` of the query (see :func:`cacheops.tree.dnfs`); a table
+        joined only to order or to select related rows matters whatever its row."""
+        if self.conditions is None:
+            conditions = dnfs(qs.query, connections[qs.db].vendor)
+            for table in self.joined:
+                conditions[table] = [{}]
+            self.conditions = conditions
+        return self.conditions
+
+
+_plans: dict[tuple, QueryPlan] = {}
+PLAN_MEMO_SIZE = 10_000
+
+
+def clear_plans() -> None:
+    """Forget remembered keys and conditions (settings that shape them changed)."""
+    _plans.clear()
+
+
+def query_plan(qs: Any, op: str, extra: Any = "", db_agnostic: bool = True) -> QueryPlan:
+    """The :class:`QueryPlan` of a queryset operation.
+
+    A query with a fingerprint is compiled once: its key and its conditions (worked out from the
+    compiled query, which holds every join Django adds while compiling) are remembered."""
+    query = qs.query
+    fingerprint = query_fingerprint(query)
+    memo_key = None
+    if fingerprint is not None:
+        memo_key = (
+            fingerprint,
+            qs.db,
+            qs._iterable_class,
+            op,
+            extra,
+            getattr(qs, "_fields", None),
+            db_agnostic,
+        )
+        try:
+            plan = _plans.get(memo_key)
+        except TypeError:  # unhashable extra or fields
+            plan = memo_key = None
+        if plan is not None:
+            return plan
+    plan = _compile_plan(qs, op, extra, db_agnostic)
+    if memo_key is not None:
+        plan.get_conditions(qs)
+        if len(_plans) >= PLAN_MEMO_SIZE:
+            _plans.clear()
+        _plans[memo_key] = plan
+    return plan
+
+
 def query_key(qs: Any, op: str, extra: Any = "", db_agnostic: bool = True) -> str:
     """The cache key of a queryset operation: its SQL and params, model, op and maybe its db."""
-    sql, params = qs.query.get_compiler(qs.db).as_sql()
+    return query_plan(qs, op, extra, db_agnostic).key
+
+
+def _compile_plan(qs: Any, op: str, extra: Any, db_agnostic: bool) -> QueryPlan:
+    query = qs.query
+    aliases = set(query.alias_map)
+    sql, params = query.get_compiler(qs.db).as_sql()
+    # compiling leaves the joins it adds (ordering by related fields, select_related) unreferenced
+    base = query.base_table
+    joined = frozenset(j.table_name for a, j in query.alias_map.items() if a not in aliases and a != base)
     parts = [
         model_stamp(qs.model),
         qs._iterable_class.__qualname__,
@@ -95,7 +284,7 @@ def query_key(qs: Any, op: str, extra: Any = "", db_agnostic: bool = True) -> st
         parts.append(repr(fields))
     if not db_agnostic:
         parts.append(qs.db)
-    return "q:" + digest(*parts)
+    return QueryPlan("q:" + digest(*parts), joined)
 
 
 def func_key(func: Any, args: tuple, kwargs: dict, extra: Any = None) -> str:

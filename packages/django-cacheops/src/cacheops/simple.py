@@ -12,7 +12,7 @@ from django.db import connections
 from django.db.models import Model, QuerySet
 
 from .conf import model_profile, settings
-from .keys import digest, func_key, get_prefix, query_key
+from .keys import QueryPlan, digest, func_key, get_prefix, query_plan
 from .redis import get_client, handle_connection_failure
 from .signals import cache_read
 from .store import MISSING, dumps, get_or_compute, loads
@@ -65,6 +65,7 @@ def cached_as(
     if lock is None:
         lock = any(p["lock"] for p in profiles)
     sample_keys: list[str] = []
+    plans: list[QueryPlan | None] = []
 
     def sample_key() -> str:
         # computed once, on first use: the samples' SQL is part of the function's key
@@ -72,16 +73,26 @@ def cached_as(
             keys = []
             for qs, p in zip(querysets, profiles):
                 try:
-                    keys.append(query_key(qs, "as", db_agnostic=p["db_agnostic"]))
+                    plan = query_plan(qs, "as", db_agnostic=p["db_agnostic"])
+                    keys.append(plan.key)
+                    plans.append(plan)
                 except EmptyResultSet:  # a sample matching nothing, e.g. filter(pk__in=[])
                     keys.append(f"empty:{qs.model._meta.label_lower}")
+                    plans.append(None)
             sample_keys.append(digest(*keys))
         return sample_keys[0]
 
+    def sample_conditions(i: int, qs: Any) -> dict[str, list[dict[str, str]]]:
+        sample_key()
+        plan = plans[i]
+        if plan is None:
+            return dnfs(qs.query, connections[qs.db].vendor)
+        return plan.get_conditions(qs)
+
     def conditions() -> dict[str, list[dict[str, str]]]:
         merged: dict[str, list[dict[str, str]]] = {}
-        for qs in querysets:
-            for table, conjs in dnfs(qs.query, connections[qs.db].vendor).items():
+        for i, qs in enumerate(querysets):
+            for table, conjs in sample_conditions(i, qs).items():
                 bucket = merged.setdefault(table, [])
                 bucket.extend(c for c in conjs if c not in bucket)
         return {t: ([{}] if {} in conjs else conjs) for t, conjs in merged.items()}
@@ -89,15 +100,13 @@ def cached_as(
     def prefix() -> str:
         if settings.CACHEOPS_PREFIX is None:
             return get_prefix()  # '' (the cluster hash tag on a Redis Cluster)
-        tables = [j.table_name for qs in querysets for j in qs.query.alias_map.values()]
-        return get_prefix(dbs=[qs.db for qs in querysets], tables=tables)
+        return get_prefix(dbs=[qs.db for qs in querysets], tables=known_tables())
 
     tables: list[str] = []
 
     def known_tables() -> list[str]:
-        # after sample_key(): compiling the samples filled their alias maps
         if not tables:
-            tables.extend(sorted({j.table_name for qs in querysets for j in qs.query.alias_map.values()}))
+            tables.extend(sorted({t for i, qs in enumerate(querysets) for t in sample_conditions(i, qs)}))
         return tables
 
     def decorator(func: Callable) -> Callable:

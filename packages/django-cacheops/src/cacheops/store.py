@@ -16,6 +16,7 @@ from typing import Any
 
 from .conf import settings
 from .redis import CLUSTER_TAG, get_client, handle_connection_failure, is_cluster, load_script
+from .rows import pack, unpack
 
 GENERATION_KEY = "cacheops:generation"  # replaced by invalidate_all(), which flushes the database
 
@@ -33,11 +34,19 @@ MISSING: Any = _Missing()
 
 
 def dumps(value: Any) -> bytes:
-    return settings.CACHEOPS_SERIALIZER.dumps(value)
+    """``value`` serialized (lists of model instances in the compact form of :mod:`cacheops.rows`)."""
+    serializer = settings.CACHEOPS_SERIALIZER
+    packed = pack(value)
+    if packed is not value:
+        try:
+            return serializer.dumps(packed)
+        except Exception:  # a value the compact form can't hold (e.g. a memoryview): pickle as is
+            pass
+    return serializer.dumps(value)
 
 
 def loads(data: bytes) -> Any:
-    return settings.CACHEOPS_SERIALIZER.loads(data)
+    return unpack(settings.CACHEOPS_SERIALIZER.loads(data))
 
 
 @handle_connection_failure(fallback=MISSING)

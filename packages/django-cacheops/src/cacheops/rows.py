@@ -1,0 +1,62 @@
+"""A compact form for cached lists of model instances.
+
+Pickling a list of instances stores, for every row, the class, the Django version, a copy of its
+``ModelState`` and a dict of its fields, and unpickling runs ``Model.__setstate__`` per row.
+Rows of one queryset are alike, so :func:`pack` stores the class, the attribute names and the
+state once and each row as a tuple of values; :func:`unpack` builds the instances back without
+calling ``__init__`` (as unpickling does) and without per-row version checks.  Anything else
+(mixed classes, rows carrying related objects from ``select_related`` or prefetched lists, values
+the serializer can't take) is stored as it is.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Model
+from django.db.models.base import ModelState
+
+MARK = "cacheops:rows:1"
+_new = object.__new__
+
+
+def pack(value: Any) -> Any:
+    """The compact form of a list of alike model instances, else ``value`` itself."""
+    if type(value) is not list or not value:
+        return value
+    first = value[0]
+    cls = type(first)
+    if not isinstance(first, Model):
+        return value
+    names = tuple(first.__dict__)
+    state = first._state.__dict__
+    if state.get("fields_cache") or "_prefetched_objects_cache" in names or "_state" not in names:
+        return value
+    state = {k: v for k, v in state.items() if k not in ("fields_cache", "peers")}
+    at = names.index("_state")
+    rows = []
+    for obj in value:
+        data = obj.__dict__
+        if type(obj) is not cls or tuple(data) != names or obj._state.__dict__.get("fields_cache"):
+            return value
+        values = tuple(data.values())
+        rows.append(values[:at] + values[at + 1 :])
+    return (MARK, cls, names[:at] + names[at + 1 :], state, rows)
+
+
+def unpack(value: Any) -> Any:
+    """Instances back from :func:`pack`'s form; any other value as it is."""
+    if type(value) is not tuple or len(value) != 5 or value[0] != MARK:
+        return value
+    _, cls, names, state, rows = value
+    result = []
+    append = result.append
+    for row in rows:
+        obj = _new(cls)
+        data = dict(zip(names, row))
+        st = _new(ModelState)
+        st.__dict__.update(state)
+        data["_state"] = st
+        obj.__dict__ = data
+        append(obj)
+    return result
