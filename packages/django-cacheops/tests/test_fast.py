@@ -1,5 +1,6 @@
-"""Fast mode (``local`` profile option): results kept in process memory, validated by one MGET of
-stamps per read; invalidation by any process is seen."""
+"""Fast mode (``local`` profile option): results kept in process memory, validated by the
+listener's counters (CACHEOPS_LOCAL_CHECK="push", no round trip) or by one MGET of stamps per
+read ("stamps"); invalidation by any process is seen."""
 
 from __future__ import annotations
 
@@ -7,13 +8,14 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from typing import Any
 
 import pytest
 from django.db.models import Count
 
 from cacheops import invalidate_obj, no_invalidation
-from cacheops.fast import local_cache
+from cacheops.fast import listener, local_cache
 from cacheops.redis import get_client
 from tests.asyncrun import run
 from tests.testapp.models import Category, Post
@@ -32,6 +34,23 @@ def fast(settings: Any) -> None:
     local_cache.clear()
 
 
+def wait_listening(timeout: float = 10.0) -> None:
+    """Wait until this process' listener is subscribed (it starts on the first fast-mode read)."""
+    listener.counts([])
+    deadline = time.monotonic() + timeout
+    while not listener._subscribed:
+        assert time.monotonic() < deadline, "the fast-mode listener never subscribed"
+        time.sleep(0.01)
+
+
+def eventually(check, timeout: float = 5.0) -> None:
+    """Poll ``check()`` until it is true (another process' write reaches us as a message)."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+
+
 def commands() -> dict[str, int]:
     """Calls per command since the last call (INFO commandstats of the cacheops Redis)."""
     client = get_client()
@@ -46,7 +65,42 @@ def rename_silently(cat: Category, title: str) -> None:
 
 
 @in_every_mode
-def test_hits_check_stamps_instead_of_reading_the_payload(queries):
+def test_hits_make_no_round_trip_while_the_listener_listens(queries):
+    cat = Category.objects.create(title="a")
+    wait_listening()
+    assert Category.objects.get(pk=cat.pk).title == "a"  # miss: computed, stored, kept in memory
+    assert Category.objects.get(pk=cat.pk).title == "a"
+    commands()
+    with queries() as q:
+        for _ in range(3):
+            assert Category.objects.get(pk=cat.pk).title == "a"
+    assert q.count == 0
+    assert not {"get", "mget", "evalsha", "eval"} & set(commands())
+    cat.title = "b"
+    cat.save()  # this process' own write is seen at once
+    assert Category.objects.get(pk=cat.pk).title == "b"
+
+
+def test_copies_are_checked_again_after_a_lost_subscription():
+    cat = Category.objects.create(title="a")
+    wait_listening()
+    Category.objects.get(pk=cat.pk)
+    era = listener._era
+    get_client().client_kill_filter(_type="pubsub")  # messages may be lost until it resubscribes
+    eventually(lambda: listener._era >= era + 2 and listener._subscribed)  # lost, then subscribed again
+    commands()
+    assert Category.objects.get(pk=cat.pk).title == "a"
+    assert commands().get("mget") == 1  # not trusted blindly: its stamps are read once
+    assert Category.objects.get(pk=cat.pk).title == "a"
+    assert "mget" not in commands()  # then trusted again
+    rename_silently(cat, "b")
+    invalidate_obj(cat)
+    assert Category.objects.get(pk=cat.pk).title == "b"
+
+
+@in_every_mode
+def test_hits_check_stamps_instead_of_reading_the_payload(queries, settings):
+    settings.CACHEOPS_LOCAL_CHECK = "stamps"
     cat = Category.objects.create(title="a")
     assert Category.objects.get(pk=cat.pk).title == "a"  # miss: computed, stored, kept in memory
     commands()
@@ -59,7 +113,10 @@ def test_hits_check_stamps_instead_of_reading_the_payload(queries):
     assert not {"get", "evalsha", "eval"} & set(used)  # no payload was fetched
 
 
-def test_invalidation_from_another_process_is_seen():
+@pytest.mark.parametrize("check", ["push", "stamps"])
+def test_invalidation_from_another_process_is_seen(settings, check):
+    settings.CACHEOPS_LOCAL_CHECK = check
+    wait_listening()
     cat = Category.objects.create(title="a")
     Post.objects.create(title="p", category=cat)
     assert Category.objects.get(pk=cat.pk).title == "a"
@@ -77,6 +134,8 @@ def test_invalidation_from_another_process_is_seen():
         f"invalidate_dict(Category, {{'id': {cat.pk}, 'title': 'b'}})\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, env=env, capture_output=True)
+    if check == "push":  # heard as a message from Redis, a moment after the other process wrote
+        eventually(lambda: Category.objects.get(pk=cat.pk).title == "b")
     assert Category.objects.get(pk=cat.pk).title == "b"
     # only the table the other process wrote to lost its memory copies
     assert Post.objects.get(title="p").title == "p"
@@ -151,7 +210,8 @@ def test_threads_share_the_memory_safely():
 
 
 @in_every_mode
-def test_async_reads_use_the_memory_too():
+def test_async_reads_use_the_memory_too(settings):
+    settings.CACHEOPS_LOCAL_CHECK = "stamps"
     cat = Category.objects.create(title="a")
 
     async def read() -> str:
@@ -165,6 +225,13 @@ def test_async_reads_use_the_memory_too():
     assert used.get("mget") == 1 and "get" not in used
     invalidate_obj(cat)
     assert run(read()) == "b"
+    settings.CACHEOPS_LOCAL_CHECK = "push"
+    wait_listening()
+    assert run(read()) == "b"
+    assert run(read()) == "b"
+    commands()
+    assert run(read()) == "b"
+    assert not {"get", "mget"} & set(commands())
 
 
 def test_redis_down_degrades(settings):

@@ -134,3 +134,32 @@ def test_fingerprints():
     assert query_fingerprint(Post.objects.filter(rating=F("id") + 1).query) is None
     assert query_fingerprint(Post.objects.annotate(v=Value(1)).query) is None
     assert query_fingerprint(Post.objects.filter(category__in=Category.objects.all()).query) is None
+
+
+def test_repeated_get_keeps_what_get_does(queries, posts):
+    from django.db import transaction
+
+    a, b = posts
+    post = Post.objects.get(title="p1")
+    for _ in range(2):
+        with pytest.raises(Post.DoesNotExist, match="Post matching query does not exist"):
+            Post.objects.get(title="nope")
+        with pytest.raises(Post.MultipleObjectsReturned, match="it returned 2"):
+            Post.objects.get(rating=1)
+        assert Post.objects.values("title").get(pk=post.pk) == {"title": "p1"}
+        assert Post.objects.get(pk=post.pk)._state.db == "default"
+    with queries() as q:
+        with pytest.raises(Post.DoesNotExist):
+            Post.objects.get(title="nope")
+        with pytest.raises(Post.MultipleObjectsReturned):
+            Post.objects.get(rating=1)
+        assert Post.objects.get(pk=post.pk).title == "p1"
+    assert q.count == 0
+    post.title = "renamed"
+    post.save()
+    assert Post.objects.get(pk=post.pk).title == "renamed"
+    with transaction.atomic():
+        Post.objects.filter(pk=post.pk).update(title="in transaction")
+        assert Post.objects.get(pk=post.pk).title == "in transaction"  # a dirty transaction reads the db
+    Post.objects.create(title="nope", category=a)
+    assert Post.objects.get(title="nope").category_id == a.pk

@@ -48,12 +48,16 @@ def test_plain_rows(queries, data):
 def test_deferred_and_annotated_rows(queries, data):
     fresh, cached = cached_twice(queries, lambda: Post.objects.order_by("pk").only("title"))
     assert fields(cached, "pk", "title") == fields(fresh, "pk", "title")
-    assert cached[0].get_deferred_fields() == fresh[0].get_deferred_fields() == {
-        "category_id",
-        "visible",
-        "author_id",
-        "rating",
-    }
+    assert (
+        cached[0].get_deferred_fields()
+        == fresh[0].get_deferred_fields()
+        == {
+            "category_id",
+            "visible",
+            "author_id",
+            "rating",
+        }
+    )
     fresh, cached = cached_twice(queries, lambda: Category.objects.annotate(n=Count("posts")))
     assert [c.n for c in cached] == [c.n for c in fresh] == [3]
 
@@ -86,7 +90,7 @@ def test_compact_entries_are_smaller(data):
     for i in range(50):
         Post.objects.create(title=f"q{i}", category=cat, rating=i)
     rows = list(Post.objects.filter(category=cat))
-    keys = [k for k in redis_client.scan_iter(match="*q:*")]
+    keys = list(redis_client.scan_iter(match="*q:*"))
     assert len(keys) == 1
     stored = redis_client.memory_usage(keys[0])
     assert stored < len(pickle.dumps(rows, -1))

@@ -27,19 +27,17 @@ import redis.asyncio
 from asgiref.sync import sync_to_async
 from django.core.exceptions import ImproperlyConfigured, SynchronousOnlyOperation
 from django.core.signals import setting_changed
-from django.db import connections
 from django.db.models import Model, QuerySet
 from django.db.models.query import MAX_GET_RESULTS, ModelIterable
 from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 
 from . import fast
 from .conf import model_profile, settings
-from .keys import query_key
-from .query import _caching, _local_get, _prefix
+from .keys import QueryPlan, query_plan, remembered_get
+from .query import _caching, _hit_rows, _local_get, _one, _prefix, _shortcut
 from .redis import FAILURES, check_cluster, is_cluster, register
 from .signals import cache_read
 from .store import MISSING, loads
-from .tree import dnfs
 
 __all__ = ["aclose", "aread", "get_async_client", "install_async"]
 
@@ -137,17 +135,24 @@ async def aread(prefix: str, key: str) -> Any:
     return loads(data)
 
 
-async def _aread_fast(qs: Any, prefix: str, key: str) -> Any:
-    """Fast mode: the in-memory copy when its stamps still match in Redis, else the Redis payload
-    (remembered in memory with the stamps read just before it)."""
+async def _aread_fast(qs: Any, prefix: str, plan: QueryPlan) -> Any:
+    """Fast mode: the in-memory copy while it is valid (see :mod:`cacheops.fast`), else the Redis
+    payload (remembered in memory with what it depends on, noted just before it was read)."""
+    key = plan.key
     entry = fast.local_cache.lookup(prefix, key)
+    if entry is not None and fast.trusted(entry):
+        return fast.fresh_copy(entry.value)
     client = get_async_client()
     try:
         if entry is not None:
+            noted = fast.listener.counts(entry.names) if fast.push_checked() else None
             if fast.still_valid(entry, await client.mget(entry.stamp_keys)):
+                if noted is not None:
+                    entry.counts = noted
                 return fast.fresh_copy(entry.value)
             fast.local_cache.discard(prefix, key)
-        tables = dnfs(qs.query, connections[qs.db].vendor)
+        tables = plan.get_conditions(qs)
+        names, noted = fast.prepare_read(prefix, tables)
         pipe = client.pipeline(transaction=False)
         script = _script("read_insideout") if settings.CACHEOPS_INSIDEOUT else None
         keys, queued = fast.queue_read(pipe, prefix, key, tables, script)
@@ -158,7 +163,7 @@ async def _aread_fast(qs: Any, prefix: str, key: str) -> Any:
     except FAILURES as e:
         _degrade(e)
         return MISSING
-    return fast.remember_read(prefix, key, keys, replies)
+    return fast.remember_read(prefix, key, keys, replies, names, noted)
 
 
 async def _aread_op(qs: Any, op: str, extra: Any = "") -> tuple[bool, Any]:
@@ -170,12 +175,13 @@ async def _aread_op(qs: Any, op: str, extra: Any = "") -> tuple[bool, Any]:
     if profile.get("local") and is_cluster():  # fast mode on a cluster: the synchronous path reads
         return False, None
     try:
-        prefix = _prefix(qs)
-        key = query_key(qs, op, extra, db_agnostic=profile["db_agnostic"])
+        plan = query_plan(qs, op, extra, db_agnostic=profile["db_agnostic"])
+        prefix = _prefix(qs, plan)
     except SynchronousOnlyOperation:  # a backend that must ask the server before it can quote SQL
         return False, None
+    key = plan.key
     if profile.get("local"):
-        value = await _aread_fast(qs, prefix, key)
+        value = await _aread_fast(qs, prefix, plan)
     else:
         value = await aread(prefix, key)
     if value is MISSING:
@@ -215,8 +221,29 @@ def _marked(qs: Any) -> QuerySet:
     return clone
 
 
+async def _aread_remembered(qs: Any, shortcut: tuple) -> Any:
+    """The rows of a remembered get() key (see ``cacheops.query._shortcut``), or MISSING."""
+    remembered = remembered_get(shortcut)
+    if remembered is None:
+        return MISSING
+    profile, plan = remembered
+    prefix = _prefix(qs, plan)
+    if profile.get("local"):
+        entry = fast.local_cache.lookup(prefix, plan.key)
+        if entry is None or not fast.trusted(entry):
+            return MISSING
+        return fast.fresh_copy(entry.value)
+    return await aread(prefix, plan.key)
+
+
 async def aget(self: Any, *args: Any, **kwargs: Any) -> Any:
     """``get()`` reading a cache hit without leaving the event loop."""
+    if self._result_cache is None and not self._cacheops_get:
+        shortcut = _shortcut(self, args, kwargs)
+        if shortcut is not None:
+            result = await _aread_remembered(self, shortcut)
+            if result is not MISSING:
+                return _one(self, _hit_rows(self, result))
     if _may_cache(self) and not self.query.combinator:
         clone = _marked(self).filter(*args, **kwargs)
         if self.query.can_filter() and not self.query.distinct_fields:

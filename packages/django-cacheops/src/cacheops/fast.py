@@ -1,15 +1,26 @@
-"""Fast mode: recent results kept in process memory, checked against small stamps in Redis.
+"""Fast mode: recent results kept in process memory and checked without fetching the payload.
 
 Turned on per model with the ``local`` profile option (``CACHEOPS = {'app.*': {'ops': 'all',
 'timeout': 600, 'local': True}}``, or for every model through ``CACHEOPS_DEFAULTS``).
 
-Every invalidation of a table (in any process) increments that table's epoch key in Redis, and
-``invalidate_all()`` replaces the generation key. A result kept in memory remembers the values
-of those stamps as they were read just *before* its payload was read or computed, so a hit costs
-one ``MGET`` of a few short strings instead of fetching and unpickling the payload; when a stamp
-moved, the copy is dropped and the normal Redis read runs. The check is per table (any write to
-a table the result reads makes the memory copy go, while the Redis entry stays as granular as
-ever), so fast mode pays off for read-mostly tables.
+Every invalidation of a table (in any process) increments that table's epoch key in Redis and
+publishes the table's name on the ``cacheops:invalidated`` channel; ``invalidate_all()`` replaces
+the generation key and publishes an empty name.  A result kept in memory remembers, from just
+*before* its payload was read or computed, what it depends on, and is checked in one of two ways
+(``CACHEOPS_LOCAL_CHECK``):
+
+* ``"push"`` (the default): a listener thread per process subscribes to the channel and counts
+  the invalidations of every table; a hit compares counters in memory and makes no round trip
+  at all.  Writes made by this process are seen at once; writes of other processes once their
+  message arrives (normally well under a millisecond; the same guarantee as Redis' own
+  client-side caching).  While the listener is not subscribed (starting, Redis unreachable)
+  the memory copies are not trusted and the stamps are read instead, and every copy made
+  before a reconnect is dropped (messages may have been missed).
+* ``"stamps"``: every hit reads the stamps of the tables with one ``MGET`` of a few short strings
+  and never the payload: no delay at all for other processes' writes.
+
+The check is per table (any write to a table the result reads makes the memory copy go, while
+the Redis entry stays as granular as ever), so fast mode pays off for read-mostly tables.
 
 The memory holds at most ``CACHEOPS_LOCAL_MAX_ENTRIES`` results (least recently used go first)
 and is shared by the threads of a process. Callers get copies: fresh model instances (related
@@ -19,6 +30,7 @@ the next caller gets (values nested inside fields, such as a JSON dict, are shar
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import uuid
@@ -32,19 +44,167 @@ from django.db.models.base import ModelState
 
 from .conf import settings
 from .redis import FAILURES, get_client, is_cluster, load_script
+from .signals import cache_invalidated
 from .store import MISSING, epoch_keys, get_or_compute, loads, write
 
 __all__ = ["LocalCache", "fast_get_or_compute", "local_cache"]
 
 
-class Entry:
-    __slots__ = ("value", "stamp_keys", "stamps", "expires")
+CHANNEL = "cacheops:invalidated"  # also in lua/invalidate*.lua
 
-    def __init__(self, value: Any, stamp_keys: list[str], stamps: list[Any], expires: float) -> None:
+
+class Entry:
+    __slots__ = ("value", "stamp_keys", "stamps", "expires", "names", "counts")
+
+    def __init__(
+        self,
+        value: Any,
+        stamp_keys: list[str],
+        stamps: list[Any],
+        expires: float,
+        names: list[str],
+        counts: tuple | None,
+    ) -> None:
         self.value = value
         self.stamp_keys = stamp_keys
         self.stamps = stamps
         self.expires = expires
+        self.names = names  # the listener's counters of the tables read
+        self.counts = counts  # their values seen before the payload was read
+
+
+class Listener:
+    """A daemon thread (one per process) subscribed to :data:`CHANNEL`, counting invalidations.
+
+    ``counts(names)`` notes the counters of some tables (and the era: bumped by
+    ``invalidate_all()`` and by every (re)subscription); ``unchanged(noted)`` tells whether none
+    of them moved since, and is False whenever the listener is not subscribed."""
+
+    PING_EVERY = 5.0
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counters: dict[str, int] = {}
+        self._era = 0
+        self._subscribed = False
+        self._pid = 0
+        self._stop: threading.Event | None = None
+
+    # -- what hits use
+    def counts(self, names: list[str]) -> tuple | None:
+        """The counters of ``names`` now, or None when the listener is not subscribed."""
+        if self._pid != os.getpid():
+            self.start()
+        if not self._subscribed:
+            return None
+        get = self._counters.get
+        return (self._era, *[get(n, 0) for n in names])
+
+    def unchanged(self, names: list[str], noted: tuple | None) -> bool:
+        if noted is None or not self._subscribed or self._pid != os.getpid():
+            return False
+        get = self._counters.get
+        return noted[0] == self._era and all(get(n, 0) == c for n, c in zip(names, noted[1:]))
+
+    # -- what invalidation calls
+    def bump(self, name: str) -> None:
+        """Count an invalidation of table ``name`` ('' for everything)."""
+        with self._lock:
+            if name:
+                self._counters[name] = self._counters.get(name, 0) + 1
+            else:
+                self._era += 1
+
+    # -- the thread
+    def start(self) -> None:
+        """Start (or, in a forked child, restart) the listener thread."""
+        with self._lock:
+            if self._pid == os.getpid():
+                return
+            self._pid = os.getpid()
+            self._subscribed = False
+            self._era += 1
+            self._stop = stop = threading.Event()
+        thread = threading.Thread(target=self._run, args=(stop,), name="cacheops-listener", daemon=True)
+        thread.start()
+
+    def restart(self) -> None:
+        """Stop listening (the client changed); the next fast-mode read starts a new listener."""
+        with self._lock:
+            if self._stop is not None:
+                self._stop.set()
+            self._subscribed = False
+            self._era += 1
+            self._pid = 0
+
+    def _run(self, stop: threading.Event) -> None:
+        delay = 0.05
+        while not stop.is_set():
+            pubsub = None
+            try:
+                pubsub = get_client().pubsub()
+                pubsub.subscribe(CHANNEL)
+                last_seen = last_ping = time.monotonic()
+                while not stop.is_set():
+                    message = pubsub.get_message(timeout=1.0)
+                    now = time.monotonic()
+                    if message is not None:
+                        last_seen = now
+                        self._receive(message, stop)
+                        delay = 0.05
+                    if now - last_ping > self.PING_EVERY:
+                        pubsub.ping()
+                        last_ping = now
+                    if now - last_seen > 3 * self.PING_EVERY:
+                        raise TimeoutError("no reply from Redis to the listener's pings")
+            except Exception:
+                pass  # Redis unreachable or the connection broke: reconnect below
+            finally:
+                with self._lock:
+                    if self._stop is stop:
+                        self._subscribed = False
+                        self._era += 1
+                if pubsub is not None:
+                    try:
+                        pubsub.close()
+                    except Exception:
+                        pass
+            stop.wait(delay)
+            delay = min(delay * 2, 2.0)
+
+    def _receive(self, message: dict, stop: threading.Event) -> None:
+        kind = message.get("type")
+        if kind == "message":
+            data = message["data"]
+            self.bump(data.decode() if isinstance(data, bytes) else str(data))
+        elif kind == "subscribe":
+            with self._lock:
+                if self._stop is stop:
+                    self._era += 1  # copies made before now may have missed messages
+                    self._subscribed = True
+
+
+listener = Listener()
+
+
+def counter_names(tables: Any) -> list[str]:
+    """The listener's counters for ``tables`` (per table name: a write under any prefix counts)."""
+    return sorted(set(tables))
+
+
+def _heard_here(sender: Any, obj_dict: Any = None, **kwargs: Any) -> None:
+    """This process invalidated: count it at once (the message from Redis follows)."""
+    if sender is None:
+        listener.bump("")
+        return
+    concrete = sender._meta.concrete_model
+    for model in (concrete, *concrete._meta.get_parent_list()):
+        listener.bump(model._meta.db_table)
+
+
+def install_fast() -> None:
+    """Count this process' own invalidations synchronously (from ``AppConfig.ready()``)."""
+    cache_invalidated.connect(_heard_here, dispatch_uid="cacheops.fast.heard_here")
 
 
 class LocalCache:
@@ -168,6 +328,16 @@ class OneByOne:
         return self.replies
 
 
+def push_checked() -> bool:
+    """Whether hits are checked against the listener's counters (CACHEOPS_LOCAL_CHECK='push')."""
+    return settings.CACHEOPS_LOCAL_CHECK != "stamps"
+
+
+def trusted(entry: Entry) -> bool:
+    """Whether the entry is valid by the listener's counters alone (no round trip)."""
+    return entry.expires > time.monotonic() and listener.unchanged(entry.names, entry.counts)
+
+
 def still_valid(entry: Entry, stamps: list[Any]) -> bool:
     """Whether the stamps just read from Redis are the ones the entry was read under."""
     return stamps == entry.stamps and entry.expires > time.monotonic()
@@ -189,15 +359,25 @@ def queue_read(pipe: Any, prefix: str, key: str, tables: Any, script: Any = None
     return keys, queued
 
 
-def remember_read(prefix: str, key: str, keys: list[str], replies: list[Any]) -> Any:
-    """The value read by :func:`queue_read` (a copy), kept in memory; MISSING when not cached."""
+def remember_read(
+    prefix: str, key: str, keys: list[str], replies: list[Any], names: list[str], noted: tuple | None
+) -> Any:
+    """The value read by :func:`queue_read` (a copy), kept in memory; MISSING when not cached.
+    ``noted``: the listener's counters of ``names`` taken before the read was sent."""
     _, stamps, data, pttl = replies
     if data is None or data is False:
         return MISSING
     value = loads(data)
     if pttl is not None and pttl > 0:
-        local_cache.put(prefix, key, Entry(fresh_copy(value), keys, stamps, time.monotonic() + pttl / 1000))
+        expires = time.monotonic() + pttl / 1000
+        local_cache.put(prefix, key, Entry(fresh_copy(value), keys, stamps, expires, names, noted))
     return value
+
+
+def prepare_read(prefix: str, tables: Any) -> tuple[list[str], tuple | None]:
+    """The counter names of ``tables`` and their values now (to note before reading Redis)."""
+    names = counter_names(tables)
+    return names, (listener.counts(names) if push_checked() else None)
 
 
 def _degrade(e: Exception) -> None:
@@ -215,15 +395,22 @@ def fast_get_or_compute(
     lock: bool = False,
 ) -> tuple[Any, bool]:
     """``(value, hit)`` like :func:`cacheops.store.get_or_compute`, served from process memory
-    while the stamps of the tables the result reads are unchanged in Redis."""
+    while no invalidation of the tables the result reads was heard of (or, without the listener,
+    while their stamps in Redis are unchanged)."""
+    entry = local_cache.lookup(prefix, key)
+    if entry is not None and trusted(entry):
+        return fresh_copy(entry.value), True
     client = get_client()
     try:
-        entry = local_cache.lookup(prefix, key)
         if entry is not None:
+            noted = listener.counts(entry.names) if push_checked() else None
             if still_valid(entry, client.mget(entry.stamp_keys)):
+                if noted is not None:
+                    entry.counts = noted  # valid as of before the MGET: trusted from now on
                 return fresh_copy(entry.value), True
             local_cache.discard(prefix, key)
         conditions = dnfs()
+        names, noted = prepare_read(prefix, conditions)
         # a cluster pipeline refuses MGET and EVALSHA: there the same calls go one by one
         pipe = OneByOne(client) if is_cluster() else client.pipeline(transaction=False)
         script = load_script("read_insideout") if settings.CACHEOPS_INSIDEOUT else None
@@ -233,7 +420,7 @@ def fast_get_or_compute(
     except FAILURES as e:
         _degrade(e)
         return compute(), False
-    value = remember_read(prefix, key, keys, replies)
+    value = remember_read(prefix, key, keys, replies, names, noted)
     if value is not MISSING:
         return value, True
     if lock:  # the dog-pile lock lives in the classic path
@@ -243,5 +430,6 @@ def fast_get_or_compute(
     epochs = [[k, (v or b"").decode()] for k, v in zip(keys, stamps)]
     result = compute()
     if write(prefix, key, result, conditions, timeout, epochs):
-        local_cache.put(prefix, key, Entry(fresh_copy(result), keys, stamps, time.monotonic() + timeout))
+        expires = time.monotonic() + timeout
+        local_cache.put(prefix, key, Entry(fresh_copy(result), keys, stamps, expires, names, noted))
     return result, False

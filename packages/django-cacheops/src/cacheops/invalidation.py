@@ -17,6 +17,7 @@ from django.db import DEFAULT_DB_ALIAS, connections, router
 from django.db.models import Model
 
 from .conf import settings
+from .fast import CHANNEL
 from .keys import get_prefix
 from .redis import get_client, handle_connection_failure, is_cluster, load_script
 from .signals import cache_invalidated
@@ -60,51 +61,78 @@ def _vendor(using: str) -> str:
         return ""
 
 
-def _row(fields: Iterable[Any], values: dict[str, Any], vendor: str) -> dict[str, str]:
-    """Encoded ``{column: value}`` for the fields present in ``values`` (keyed by attname or name)."""
+FieldSpec = tuple[str, str, str, Any]  # (attname, name, column, the field's get_prep_value)
+
+# model -> [(table, field specs)] of its concrete model and MTI parents; fields don't change at runtime
+_table_specs_cache: dict[Any, list[tuple[str, tuple[FieldSpec, ...]]]] = {}
+
+
+def _table_specs(model: Any) -> list[tuple[str, tuple[FieldSpec, ...]]]:
+    """``[(table, ((attname, name, column, prepare), ...))]`` for the tables a row of ``model``
+    lives in (its concrete model's and its MTI parents'), built once per model."""
+    specs = _table_specs_cache.get(model)
+    if specs is None:
+        concrete = model._meta.concrete_model
+        specs = [
+            (
+                m._meta.db_table,
+                tuple((f.attname, f.name, f.column, f.get_prep_value) for f in m._meta.local_concrete_fields),
+            )
+            for m in [concrete, *concrete._meta.get_parent_list()]
+        ]
+        _table_specs_cache[model] = specs
+    return specs
+
+
+def _row(specs: Iterable[FieldSpec], values: dict[str, Any], vendor: str) -> tuple[dict[str, str], bool]:
+    """Encoded ``{column: value}`` for the fields present in ``values`` (keyed by attname or name),
+    and whether every field was present."""
     row: dict[str, str] = {}
-    for field in fields:
-        if field.attname in values:
-            value = values[field.attname]
-        elif field.name in values:
-            value = values[field.name]
+    complete = True
+    for attname, name, column, prepare in specs:
+        if attname in values:
+            value = values[attname]
+        elif name in values:
+            value = values[name]
             if isinstance(value, Model):
                 value = value.pk
         else:
+            complete = False
             continue
         try:
-            row[field.column] = encode(field.get_prep_value(value), vendor)
-        except Skip:
+            row[column] = encode(prepare(value), vendor)
+        except (Skip, TypeError, ValueError):  # not comparable, or a value the field can't prepare
             continue
-        except (TypeError, ValueError):  # a value the field can't prepare: it matches nothing
-            continue
-    return row
+    return row, complete
 
 
 def table_rows(model: Any, values_list: list[dict[str, Any]], using: str) -> dict[str, tuple[list, bool]]:
     """``{table: (rows, complete)}`` for a model and its MTI parents; ``complete`` is False when
-    some column's value is not given (the table must then be dropped as a whole)."""
+    some column's value is not given (the table must then be dropped as a whole). Equal rows
+    (a save that changed nothing in a table) are given once."""
     vendor = _vendor(using)
     result: dict[str, tuple[list, bool]] = {}
-    concrete = model._meta.concrete_model
-    for m in [concrete, *concrete._meta.get_parent_list()]:
-        fields = m._meta.local_concrete_fields
-        rows = []
+    for table, specs in _table_specs(model):
+        rows: list[dict[str, str]] = []
         complete = True
         for values in values_list:
-            if any(f.attname not in values and f.name not in values for f in fields):
+            row, full = _row(specs, values, vendor)
+            if not full:
                 complete = False
-            rows.append(_row(fields, values, vendor))
-        result[m._meta.db_table] = (rows, complete)
+            if row not in rows:
+                rows.append(row)
+        result[table] = (rows, complete)
     return result
 
 
 @handle_connection_failure()
 def _invalidate_tables(tables: dict[str, tuple[list, bool]], using: str) -> None:
     local_gets.clear(tables)
-    prefix = get_prefix(dbs=[using], tables=list(tables))
-    insideout = settings.CACHEOPS_INSIDEOUT
-    script = load_script("invalidate_insideout" if insideout else "invalidate")
+    if settings.CACHEOPS_PREFIX is None:
+        prefix = get_prefix()  # the same for every database and table
+    else:
+        prefix = get_prefix(dbs=[using], tables=list(tables))
+    script = load_script("invalidate_insideout" if settings.CACHEOPS_INSIDEOUT else "invalidate")
     for table, (rows, complete) in tables.items():
         if not complete:
             _drop_table(prefix, table)
@@ -118,15 +146,14 @@ def _drop_table(prefix: str, table: str) -> None:
     client.incr(f"{prefix}epoch:{table}")
     pattern = f"{prefix}conj:{table}:*"
     conj_keys = list(client.scan_iter(match=pattern, count=1000))
-    if not conj_keys:
-        return
     if settings.CACHEOPS_INSIDEOUT:
         for i in range(0, len(conj_keys), 1000):
             client.delete(*conj_keys[i : i + 1000])
-        return
-    script = load_script("drop_conjs")
-    for i in range(0, len(conj_keys), 500):
-        script(args=conj_keys[i : i + 500])
+    else:
+        script = load_script("drop_conjs")
+        for i in range(0, len(conj_keys), 500):
+            script(args=conj_keys[i : i + 500])
+    client.publish(CHANNEL, table)  # once the entries are gone (fast mode's listeners)
 
 
 def _run(model: Any, values_list: list[dict[str, Any]], using: str, send: list[dict[str, Any]]) -> None:
@@ -197,10 +224,12 @@ def invalidate_all() -> None:
     if is_cluster():
         client.flushdb(target_nodes=client.PRIMARIES)
         client.set(generation_key(), uuid.uuid4().hex)
+        client.publish(CHANNEL, "")
         cache_invalidated.send(sender=None, obj_dict=None)
         return
     pipe = client.pipeline(transaction=True)
     pipe.flushdb()
     pipe.set(generation_key(), uuid.uuid4().hex)
+    pipe.publish(CHANNEL, "")  # fast mode's listeners drop every copy they hold
     pipe.execute()
     cache_invalidated.send(sender=None, obj_dict=None)

@@ -105,7 +105,7 @@ class _Opaque(Exception):
     """Part of the query has no reliable fingerprint."""
 
 
-_SCALARS = frozenset(
+SCALARS = frozenset(
     {
         int,
         str,
@@ -138,7 +138,7 @@ _DERIVED = frozenset(
 
 def _fp(value: Any) -> Any:
     kind = type(value)
-    if kind in _SCALARS:
+    if kind in SCALARS:
         return (kind, value)  # the type too: 1, 1.0 and True are equal but not the same SQL
     if kind is tuple or kind is list:
         return (kind, tuple(_fp(v) for v in value))
@@ -196,6 +196,12 @@ def query_fingerprint(query: Any) -> tuple | None:
         return None
 
 
+class Conditions(dict):
+    """A query's ``{table: [conjunction, ...]}``, with its JSON for the store scripts kept."""
+
+    encoded: str | None = None
+
+
 class QueryPlan:
     """A query's cache key and the conditions that invalidate it (None until needed)."""
 
@@ -210,7 +216,7 @@ class QueryPlan:
         """``{table: [conjunction, ...]}`` of the query (see :func:`cacheops.tree.dnfs`); a table
         joined only to order or to select related rows matters whatever its row."""
         if self.conditions is None:
-            conditions = dnfs(qs.query, connections[qs.db].vendor)
+            conditions = Conditions(dnfs(qs.query, connections[qs.db].vendor))
             for table in self.joined:
                 conditions[table] = [{}]
             self.conditions = conditions
@@ -221,9 +227,24 @@ _plans: dict[tuple, QueryPlan] = {}
 PLAN_MEMO_SIZE = 10_000
 
 
+_gets: dict[tuple, tuple[dict[str, Any], QueryPlan]] = {}
+
+
 def clear_plans() -> None:
     """Forget remembered keys and conditions (settings that shape them changed)."""
     _plans.clear()
+    _gets.clear()
+
+
+def remember_get(shortcut: tuple, profile: dict[str, Any], plan: QueryPlan) -> None:
+    """Remember the profile and plan a get() call (see ``cacheops.query._shortcut``) led to."""
+    if len(_gets) >= PLAN_MEMO_SIZE:
+        _gets.clear()
+    _gets[shortcut] = (profile, plan)
+
+
+def remembered_get(shortcut: tuple) -> tuple[dict[str, Any], QueryPlan] | None:
+    return _gets.get(shortcut)
 
 
 def query_plan(qs: Any, op: str, extra: Any = "", db_agnostic: bool = True) -> QueryPlan:

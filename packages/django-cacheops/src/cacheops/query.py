@@ -11,19 +11,27 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import EmptyResultSet, ImproperlyConfigured
-from django.db import connections, transaction
+from django.db import transaction
 from django.db.models import Model, QuerySet, signals
 from django.db.models.manager import BaseManager
 from django.db.models.query import MAX_GET_RESULTS, ModelIterable
 
 from .conf import ALL_OPS, model_profile, settings
-from .fast import fast_get_or_compute
+from .fast import fast_get_or_compute, fresh_copy, install_fast, local_cache, trusted
 from .invalidation import invalidate_rows, no_invalidation
-from .keys import get_prefix, query_key
+from .keys import (
+    SCALARS,
+    QueryPlan,
+    get_prefix,
+    query_fingerprint,
+    query_key,
+    query_plan,
+    remember_get,
+    remembered_get,
+)
 from .signals import cache_read
-from .store import get_or_compute, local_gets, snapshot, write
+from .store import MISSING, get_or_compute, local_gets, read_with_epochs, snapshot, write
 from .transaction import defer, is_dirty
-from .tree import dnfs
 
 _original: dict[str, Any] = {}
 
@@ -59,28 +67,51 @@ def _caching(qs: Any, op: str) -> dict[str, Any] | None:
     return profile
 
 
-def _prefix(qs: Any) -> str:
+def _tables(qs: Any, plan: QueryPlan) -> list[str]:
+    """The tables a query reads: from its remembered conditions, else from its joins."""
+    if plan.conditions is not None:
+        return list(plan.conditions)
+    return [join.table_name for join in qs.query.alias_map.values()]
+
+
+def _prefix(qs: Any, plan: QueryPlan | None = None) -> str:
     if settings.CACHEOPS_PREFIX is None:
         return get_prefix()  # '' (the cluster hash tag on a Redis Cluster)
-    tables = [join.table_name for join in qs.query.alias_map.values()]
+    if plan is None:
+        tables = [join.table_name for join in qs.query.alias_map.values()]
+    else:
+        tables = _tables(qs, plan)
     return get_prefix(dbs=[qs.db], tables=tables)
 
 
 def _cached_call(qs: Any, op: str, profile: dict[str, Any], compute: Any, extra: Any = "") -> Any:
     try:
-        key = query_key(qs, op, extra, db_agnostic=profile["db_agnostic"])
+        plan = query_plan(qs, op, extra, db_agnostic=profile["db_agnostic"])
     except EmptyResultSet:  # matches nothing: Django answers without a query
         return compute()
-    prefix = _prefix(qs)
+    key = plan.key
+    prefix = _prefix(qs, plan)
+    d = qs.__dict__
+    if op == "get" and "_cacheops_shortcut" in d and plan.conditions is not None:
+        remember_get(d["_cacheops_shortcut"], profile, plan)
+    known = d.get("_cacheops_known")
+    if known is not None and known[0] != key:
+        known = None
     timeout = qs._cacheops_timeout or profile["timeout"]
     lock = qs._cacheops_lock if qs._cacheops_lock is not None else profile["lock"]
-    conditions = lambda: dnfs(qs.query, connections[qs.db].vendor)  # noqa: E731 - only run on a miss
+    conditions = lambda: plan.get_conditions(qs)  # noqa: E731 - only run on a miss
     if profile.get("local"):
         value, hit = fast_get_or_compute(prefix, key, compute, conditions, timeout=timeout, lock=lock)
     else:
-        tables = [join.table_name for join in qs.query.alias_map.values()]
         value, hit = get_or_compute(
-            prefix, key, compute, conditions, timeout=timeout, lock=lock, tables=tables
+            prefix,
+            key,
+            compute,
+            conditions,
+            timeout=timeout,
+            lock=lock,
+            tables=_tables(qs, plan),
+            known=known and known[1],
         )
     cache_read.send(sender=qs.model, func=None, hit=hit)
     return value
@@ -128,12 +159,87 @@ def _local_get(qs: Any) -> bool:
 def _get(self: Any, *args: Any, **kwargs: Any) -> Any:
     if self._result_cache is not None or self._cacheops_get:
         return _original["get"](self, *args, **kwargs)
-    # the clones Django makes inside carry the flag: their fetch is a "get"
+    shortcut = _shortcut(self, args, kwargs)
+    if shortcut is not None:
+        hit, result = _read_remembered(self, shortcut)
+        if hit:
+            return _one(self, result)
+    # the clones Django makes inside carry the flags: their fetch is a "get"
     self._cacheops_get = True
+    if shortcut is not None:
+        self._cacheops_shortcut = shortcut
     try:
         return _original["get"](self, *args, **kwargs)
     finally:
         self.__dict__.pop("_cacheops_get", None)
+        self.__dict__.pop("_cacheops_shortcut", None)
+        self.__dict__.pop("_cacheops_known", None)
+
+
+# get() with plain keyword values on a plain queryset: once the full path has run, the key it
+# computed is remembered for (the queryset's fingerprint, its db, the keywords and their values),
+# so a repeated get() reads the cache without building and fingerprinting the filtered query.
+
+
+def _shortcut(qs: Any, args: tuple, kwargs: dict[str, Any]) -> tuple | None:
+    if args or not kwargs or qs.query.combinator or qs._prefetch_related_lookups or qs._known_related_objects:
+        return None
+    values = []
+    for name, value in kwargs.items():
+        kind = type(value)
+        if kind not in SCALARS:
+            return None
+        values.append((name, kind, value))
+    if _caching(qs, "get") is None or _local_get(qs):
+        return None
+    fingerprint = query_fingerprint(qs.query)
+    if fingerprint is None:
+        return None
+    return (fingerprint, qs.db, qs._iterable_class, qs._fields, tuple(values))
+
+
+def _read_remembered(qs: Any, shortcut: tuple) -> tuple[bool, Any]:
+    """``(True, rows)`` when the remembered get() key is a hit; else ``(False, None)`` (and the
+    epochs read with the miss noted on ``qs`` for the full path's race guard)."""
+    remembered = remembered_get(shortcut)
+    if remembered is None:
+        return False, None
+    profile, plan = remembered
+    prefix = _prefix(qs, plan)
+    if profile.get("local"):
+        entry = local_cache.lookup(prefix, plan.key)
+        if entry is None or not trusted(entry):
+            return False, None  # the full path checks stamps and reads Redis
+        result = fresh_copy(entry.value)
+    else:
+        result, known = read_with_epochs(prefix, plan.key, list(plan.conditions or ()))
+        if result is MISSING:
+            if known is not None:
+                qs._cacheops_known = (plan.key, known)
+            return False, None
+    return True, _hit_rows(qs, result)
+
+
+def _hit_rows(qs: Any, result: list) -> list:
+    """Rows read from the cache for ``qs``, made ready: the hit counted, instances bound to its db."""
+    cache_read.send(sender=qs.model, func=None, hit=True)
+    if result and qs._iterable_class is ModelIterable and isinstance(result[0], Model):
+        db = qs.db
+        for obj in result:
+            obj._state.db = db
+    return result
+
+
+def _one(qs: Any, result: list) -> Any:
+    """What get() returns for these rows, or the exception it raises."""
+    num = len(result)
+    if num == 1:
+        return result[0]
+    name = qs.model._meta.object_name
+    if not num:
+        raise qs.model.DoesNotExist(f"{name} matching query does not exist.")
+    shown = num if num < MAX_GET_RESULTS else f"more than {MAX_GET_RESULTS - 1}"
+    raise qs.model.MultipleObjectsReturned(f"get() returned more than one {name} -- it returned {shown}!")
 
 
 def _first(self: Any) -> Any:
@@ -191,7 +297,14 @@ def _clone(self: Any, *args: Any, **kwargs: Any) -> QuerySet:
         return self
     clone = _original["_clone"](self, *args, **kwargs)
     d = self.__dict__
-    for name in ("_cacheops_ops", "_cacheops_timeout", "_cacheops_lock", "_cacheops_get"):
+    for name in (
+        "_cacheops_ops",
+        "_cacheops_timeout",
+        "_cacheops_lock",
+        "_cacheops_get",
+        "_cacheops_shortcut",
+        "_cacheops_known",
+    ):
         if name in d:
             clone.__dict__[name] = d[name]
     return clone
@@ -267,11 +380,9 @@ def _pre_save(sender: Any, instance: Model, using: str, raw: bool = False, **kwa
         return
     if instance._state.adding and sender._meta.pk.has_default():
         return  # Django inserts such rows without trying an UPDATE: there is no old row
-    attnames = [f.attname for f in sender._meta.concrete_fields]
-    qs = sender._base_manager.db_manager(using).filter(pk=instance.pk).values_list(*attnames)
-    qs._cacheops_ops = frozenset()  # the row as it is in the database, never from the cache
-    old = [dict(zip(attnames, row)) for row in qs]
-    instance.__dict__[_PENDING_ATTR] = old
+    from .oldrows import old_rows  # the row as it is in the database, never from the cache
+
+    instance.__dict__[_PENDING_ATTR] = old_rows(sender, instance.pk, using)
 
 
 def _post_save(sender: Any, instance: Model, using: str, **kwargs: Any) -> None:
@@ -291,13 +402,12 @@ def _cache_on_save(sender: Any, instance: Model, using: str, profile: dict[str, 
     qs = sender._default_manager.using(using).filter(**{lookup: getattr(instance, lookup)}).order_by()
     qs.query.set_limits(high=MAX_GET_RESULTS)
     qs._cacheops_get = True
-    vendor = connections[using].vendor
 
     def store() -> None:
-        prefix = _prefix(qs)
-        key = query_key(qs, "get", db_agnostic=profile["db_agnostic"])
-        conditions = dnfs(qs.query, vendor)
-        write(prefix, key, [instance], conditions, profile["timeout"], snapshot(prefix, conditions))
+        plan = query_plan(qs, "get", db_agnostic=profile["db_agnostic"])
+        prefix = _prefix(qs, plan)
+        conditions = plan.get_conditions(qs)
+        write(prefix, plan.key, [instance], conditions, profile["timeout"], snapshot(prefix, conditions))
 
     defer(using, store)
 
@@ -393,6 +503,7 @@ def install_cacheops() -> None:
     from .prefetch import install_prefetch
 
     install_async()
+    install_fast()
     install_bulk()
     install_prefetch()
 

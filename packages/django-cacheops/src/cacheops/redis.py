@@ -131,6 +131,9 @@ def reset_client() -> None:
     with _lock:
         old, _client = _client, None
         _scripts.clear()
+    from .fast import listener
+
+    listener.restart()  # it listens through the old client
     if old is not None:
         try:
             old.close()

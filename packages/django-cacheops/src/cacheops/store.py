@@ -88,7 +88,13 @@ def snapshot(prefix: str, tables: Any) -> list[list[str]] | None:
 
 
 def encode_dnfs(dnfs: dict[str, list[dict[str, str]]]) -> str:
-    return json.dumps({t: [sorted(c.items()) for c in conjs] for t, conjs in dnfs.items()})
+    """The JSON the store scripts read (remembered on a plan's conditions: see keys.Conditions)."""
+    encoded = getattr(dnfs, "encoded", None)
+    if encoded is None:
+        encoded = json.dumps({t: [sorted(c.items()) for c in conjs] for t, conjs in dnfs.items()})
+        if hasattr(dnfs, "encoded"):
+            dnfs.encoded = encoded  # type: ignore[attr-defined]
+    return encoded
 
 
 @handle_connection_failure(fallback=False)
@@ -138,15 +144,18 @@ def get_or_compute(
     timeout: int,
     lock: bool = False,
     tables: Any = None,
+    known: list[list[str]] | None = None,
 ) -> tuple[Any, bool]:
     """``(value, hit)``: the cached value, or ``compute()`` stored linked to ``dnfs()``.
 
     The epochs of the tables read are noted before ``compute()`` runs (the race guard). When
-    ``tables`` (those the query is known to read) are given, their epochs come with the read.
+    ``tables`` (those the query is known to read) are given, their epochs come with the read;
+    ``known``: epochs of ``tables`` that came with a miss the caller has just read.
     With ``lock`` one caller computes while the others wait for its result (the dog-pile lock).
     """
-    known: list[list[str]] | None = None
-    if tables is not None:
+    if known is not None:  # the caller has just read a miss with these epochs
+        value = MISSING
+    elif tables is not None:
         value, known = read_with_epochs(prefix, key, tables)
     else:
         value = read(prefix, key)

@@ -5,6 +5,8 @@ local tbl = ARGV[2]
 local rows = cjson.decode(ARGV[3])
 
 redis.call('incr', prefix .. 'epoch:' .. tbl)
+-- heard by the fast-mode listeners of every process (cacheops/fast.py)
+redis.call('publish', 'cacheops:invalidated', tbl)
 
 local schemes = redis.call('smembers', prefix .. 'schemes:' .. tbl)
 local conj_keys = {}
