@@ -49,7 +49,7 @@ def unpack(value: Any) -> Any:
     if type(value) is not tuple or len(value) != 5 or value[0] != MARK:
         return value
     _, cls, names, state, rows = value
-    result = []
+    result: list[Any] = []
     append = result.append
     for row in rows:
         obj = _new(cls)

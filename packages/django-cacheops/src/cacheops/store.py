@@ -93,7 +93,7 @@ def encode_dnfs(dnfs: dict[str, list[dict[str, str]]]) -> str:
     if encoded is None:
         encoded = json.dumps({t: [sorted(c.items()) for c in conjs] for t, conjs in dnfs.items()})
         if hasattr(dnfs, "encoded"):
-            dnfs.encoded = encoded  # type: ignore[attr-defined]
+            dnfs.encoded = encoded
     return encoded
 
 
