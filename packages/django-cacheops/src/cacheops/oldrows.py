@@ -19,6 +19,7 @@ from weakref import WeakKeyDictionary
 
 from django.core.signals import setting_changed
 from django.db import connections
+from django.db.models import QuerySet
 from django.db.models.manager import BaseManager
 
 __all__ = ["old_rows", "reset_old_rows"]
@@ -88,17 +89,20 @@ def _compile(model: Any, pk: Any, param: Any, using: str, connection: Any) -> _P
     if connection.vendor not in _VENDORS or getattr(meta, "is_composite_pk", False):
         return None
     manager = model._base_manager
-    if type(manager).get_queryset is not BaseManager.get_queryset:
-        return None  # a base manager of its own may filter by state the SQL text can't keep
+    if type(manager).get_queryset is not BaseManager.get_queryset or manager._queryset_class is not QuerySet:
+        return None  # a base manager or queryset of its own may filter or convert in ways SQL can't keep
     attnames = _attnames(model)
     qs = manager.db_manager(using).filter(pk=pk).order_by().values_list(*attnames)
     compiler = qs.query.get_compiler(using=using)
     sql, params = compiler.as_sql()
     if len(params) != 1 or type(params[0]) is not type(param) or params[0] != param:
         return None
+    query = qs.query
     columns = tuple(select[0] for select in compiler.select)
-    targets = [getattr(getattr(col, "target", None), "attname", None) for col in columns]
-    if targets != attnames:
+    # the rows come in attnames' order, as values_list reads them without reordering
+    if query.extra_select or query.annotation_select or list(query.values_select) != attnames:
+        return None
+    if len(columns) != len(attnames) or compiler.has_extra_select:
         return None
     return _Plan(sql, tuple(attnames), columns, meta.pk)
 
