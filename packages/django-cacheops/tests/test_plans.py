@@ -64,7 +64,8 @@ def test_aggregates_with_the_same_shape(posts):
     assert twice(lambda: by(Count("id"))) == {a.pk: 2, b.pk: 1}
     assert twice(lambda: by(Sum("rating"))) == {a.pk: 3, b.pk: 1}
     assert twice(lambda: by(Max("rating"))) == {a.pk: 2, b.pk: 1}
-    assert twice(lambda: Post.objects.aggregate(n=Avg("rating"))) == {"n": pytest.approx(4 / 3)}
+    average = twice(lambda: Post.objects.aggregate(n=Avg("rating")))["n"]
+    assert float(average) == pytest.approx(4 / 3, rel=1e-3)  # a Decimal on MariaDB
     assert twice(lambda: Post.objects.aggregate(n=Sum("rating"))) == {"n": 4}
 
 
