@@ -229,10 +229,7 @@ async def _aread_remembered(qs: Any, shortcut: tuple) -> Any:
     profile, plan = remembered
     prefix = _prefix(qs, plan)
     if profile.get("local"):
-        entry = fast.local_cache.lookup(prefix, plan.key)
-        if entry is None or not fast.trusted(entry):
-            return MISSING
-        return fast.fresh_copy(entry.value)
+        return fast.trusted_copy(prefix, plan.key)
     return await aread(prefix, plan.key)
 
 

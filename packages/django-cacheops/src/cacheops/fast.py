@@ -338,6 +338,14 @@ def trusted(entry: Entry) -> bool:
     return entry.expires > time.monotonic() and listener.unchanged(entry.names, entry.counts)
 
 
+def trusted_copy(prefix: str, key: str) -> Any:
+    """A copy of the result in memory when the listener's counters vouch for it, else MISSING."""
+    entry = local_cache.lookup(prefix, key)
+    if entry is None or not trusted(entry):
+        return MISSING
+    return fresh_copy(entry.value)
+
+
 def still_valid(entry: Entry, stamps: list[Any]) -> bool:
     """Whether the stamps just read from Redis are the ones the entry was read under."""
     return stamps == entry.stamps and entry.expires > time.monotonic()

@@ -17,7 +17,7 @@ from django.db.models.manager import BaseManager
 from django.db.models.query import MAX_GET_RESULTS, ModelIterable
 
 from .conf import ALL_OPS, model_profile, settings
-from .fast import fast_get_or_compute, fresh_copy, install_fast, local_cache, trusted
+from .fast import fast_get_or_compute, install_fast, trusted_copy
 from .invalidation import invalidate_rows, no_invalidation
 from .keys import (
     SCALARS,
@@ -207,10 +207,9 @@ def _read_remembered(qs: Any, shortcut: tuple) -> tuple[bool, Any]:
     profile, plan = remembered
     prefix = _prefix(qs, plan)
     if profile.get("local"):
-        entry = local_cache.lookup(prefix, plan.key)
-        if entry is None or not trusted(entry):
+        result = trusted_copy(prefix, plan.key)
+        if result is MISSING:
             return False, None  # the full path checks stamps and reads Redis
-        result = fresh_copy(entry.value)
     else:
         result, known = read_with_epochs(prefix, plan.key, list(plan.conditions or ()))
         if result is MISSING:
