@@ -81,6 +81,27 @@ def test_hits_make_no_round_trip_while_the_listener_listens(queries):
     assert Category.objects.get(pk=cat.pk).title == "b"
 
 
+@in_every_mode
+def test_filtered_counts_and_fetches_make_no_round_trip(queries):
+    a = Category.objects.create(title="a")
+    Post.objects.create(title="p1", category=a, rating=1)
+    Post.objects.create(title="p2", category=a, rating=2)
+    wait_listening()
+    for _ in range(3):  # built, then remembered, then read through the remembered key
+        assert Post.objects.filter(rating=1).count() == 1
+        assert [p.title for p in Post.objects.filter(category=a, rating=2)] == ["p2"]
+    commands()
+    with queries() as q:
+        assert Post.objects.filter(rating=1).count() == 1
+        rows = list(Post.objects.filter(category=a, rating=2))
+    assert q.count == 0
+    assert not {"get", "mget", "evalsha", "eval"} & set(commands())
+    rows[0].title = "changed in memory only"
+    assert [p.title for p in Post.objects.filter(category=a, rating=2)] == ["p2"]
+    Post.objects.create(title="p3", category=a, rating=1)
+    assert Post.objects.filter(rating=1).count() == 2
+
+
 def test_copies_are_checked_again_after_a_lost_subscription():
     cat = Category.objects.create(title="a")
     wait_listening()

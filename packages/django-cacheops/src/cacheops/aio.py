@@ -27,14 +27,14 @@ import redis.asyncio
 from asgiref.sync import sync_to_async
 from django.core.exceptions import ImproperlyConfigured, SynchronousOnlyOperation
 from django.core.signals import setting_changed
-from django.db.models import Model, QuerySet
-from django.db.models.query import MAX_GET_RESULTS, ModelIterable
+from django.db.models import QuerySet
+from django.db.models.query import MAX_GET_RESULTS
 from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 
 from . import fast
 from .conf import model_profile, settings
-from .keys import QueryPlan, query_plan, remembered_get
-from .query import _caching, _hit_rows, _local_get, _one, _prefix, _shortcut
+from .keys import QueryPlan, query_plan, remembered_call
+from .query import _bound, _caching, _hit_rows, _local_get, _one, _prefix, _shortcut, pending_shortcut
 from .redis import FAILURES, check_cluster, is_cluster, register
 from .signals import cache_read
 from .store import MISSING, loads
@@ -174,6 +174,12 @@ async def _aread_op(qs: Any, op: str, extra: Any = "") -> tuple[bool, Any]:
         return False, None
     if profile.get("local") and is_cluster():  # fast mode on a cluster: the synchronous path reads
         return False, None
+    shortcut = pending_shortcut(qs, op)
+    if shortcut is not None:  # a deferred filter() whose key is remembered
+        value = await _aread_remembered(qs, shortcut)
+        if value is not MISSING:
+            cache_read.send(sender=qs.model, func=None, hit=True)
+            return True, value
     try:
         plan = query_plan(qs, op, extra, db_agnostic=profile["db_agnostic"])
         prefix = _prefix(qs, plan)
@@ -200,10 +206,7 @@ async def _afill(qs: Any) -> bool:
     hit, result = await _aread_op(qs, op)
     if not hit:
         return False
-    if result and qs._iterable_class is ModelIterable and isinstance(result[0], Model):
-        for obj in result:
-            obj._state.db = qs.db
-    qs._result_cache = result
+    qs._result_cache = _bound(qs, result)
     if qs._prefetch_related_lookups and not qs._prefetch_done:
         await sync_to_async(qs._prefetch_related_objects)()
     return True
@@ -222,8 +225,8 @@ def _marked(qs: Any) -> QuerySet:
 
 
 async def _aread_remembered(qs: Any, shortcut: tuple) -> Any:
-    """The rows of a remembered get() key (see ``cacheops.query._shortcut``), or MISSING."""
-    remembered = remembered_get(shortcut)
+    """The value under a remembered shortcut key (see ``cacheops.query``), or MISSING."""
+    remembered = remembered_call(shortcut)
     if remembered is None:
         return MISSING
     profile, plan = remembered

@@ -138,52 +138,111 @@ _DERIVED = frozenset(
 
 def _fp(value: Any) -> Any:
     kind = type(value)
-    if kind in SCALARS:
-        return (kind, value)  # the type too: 1, 1.0 and True are equal but not the same SQL
-    if kind is tuple or kind is list:
-        return (kind, tuple(_fp(v) for v in value))
-    if kind is dict:
-        return (dict, tuple((k, _fp(v)) for k, v in value.items()))
-    if kind is set or kind is frozenset:
-        return (frozenset, frozenset(_fp(v) for v in value))
-    if kind is Col:
-        return (Col, value.alias, _fp(value.target), _fp(value.output_field))
-    if kind is WhereNode:
-        return (WhereNode, value.connector, value.negated, tuple(_fp(c) for c in value.children))
-    if kind is BaseTable:
-        return (BaseTable, value.table_name, value.table_alias)
-    if kind is Join:
-        if value.filtered_relation is not None:
-            raise _Opaque
-        return (
-            Join,
-            value.table_name,
-            value.parent_alias,
-            value.table_alias,
-            value.join_type,
-            _fp(value.join_fields),
-            _fp(value.join_field),
-            value.nullable,
-        )
-    if kind in _AGGREGATES:
-        if value.filter is not None or value.default is not None or getattr(value, "order_by", None):
-            raise _Opaque
-        return (
-            kind,
-            value.distinct,
-            tuple(_fp(e) for e in value.get_source_expressions() if e is not None),
-            _fp(value.extra),
-            _fp(value.__dict__.get("output_field")),
-        )
-    if isinstance(value, Field):
-        return value  # compared by creation order and model
-    if isinstance(value, Lookup):
-        if getattr(value, "bilateral_transforms", None):
-            raise _Opaque
-        return (kind, _fp(value.lhs), _fp(value.rhs))
-    if isinstance(value, ModelBase):
-        return value
+    handler = _handlers.get(kind)
+    if handler is None:
+        handler = _handlers[kind] = _handler_for(kind)
+    return handler(value)
+
+
+def _plain(value: Any) -> Any:
+    return (type(value), value)  # the type too: 1, 1.0 and True are equal but not the same SQL
+
+
+def _by_text(value: Any) -> Any:
+    # Decimal("1.0") and Decimal("1.00") (or 0.0 and -0.0) are equal but quoted differently
+    return (type(value), repr(value))
+
+
+def _itself(value: Any) -> Any:
+    return value  # fields compare by creation order and model; models by identity
+
+
+def _sequence(value: Any) -> Any:
+    return (type(value), tuple([_fp(v) for v in value])) if value else (type(value),)
+
+
+def _mapping(value: Any) -> Any:
+    return (dict, tuple([(k, _fp(v)) for k, v in value.items()])) if value else (dict,)
+
+
+def _unordered(value: Any) -> Any:
+    return (frozenset, frozenset([_fp(v) for v in value])) if value else (frozenset,)
+
+
+def _col(value: Any) -> Any:
+    return (Col, value.alias, _fp(value.target), _fp(value.output_field))
+
+
+def _where(value: Any) -> Any:
+    children = value.children
+    return (WhereNode, value.connector, value.negated, tuple([_fp(c) for c in children]) if children else ())
+
+
+def _base_table(value: Any) -> Any:
+    return (BaseTable, value.table_name, value.table_alias)
+
+
+def _join(value: Any) -> Any:
+    if value.filtered_relation is not None:
+        raise _Opaque
+    return (
+        Join,
+        value.table_name,
+        value.parent_alias,
+        value.table_alias,
+        value.join_type,
+        _fp(value.join_fields),
+        _fp(value.join_field),
+        value.nullable,
+    )
+
+
+def _aggregate(value: Any) -> Any:
+    if value.filter is not None or value.default is not None or getattr(value, "order_by", None):
+        raise _Opaque
+    return (
+        type(value),
+        value.distinct,
+        tuple([_fp(e) for e in value.get_source_expressions() if e is not None]),
+        _fp(value.extra),
+        _fp(value.__dict__.get("output_field")),
+    )
+
+
+def _lookup(value: Any) -> Any:
+    if getattr(value, "bilateral_transforms", None):
+        raise _Opaque
+    return (type(value), _fp(value.lhs), _fp(value.rhs))
+
+
+def _opaque(value: Any) -> Any:
     raise _Opaque
+
+
+def _handler_for(kind: type) -> Any:
+    """How values of exactly this type are pictured (decided once per type)."""
+    if kind in SCALARS:
+        return _by_text if kind is float or kind is decimal.Decimal else _plain
+    if kind in _AGGREGATES:
+        return _aggregate
+    if issubclass(kind, (Field, ModelBase)):
+        return _itself
+    if issubclass(kind, Lookup):
+        return _lookup
+    return _opaque
+
+
+_handlers: dict[type, Any] = {
+    tuple: _sequence,
+    list: _sequence,
+    dict: _mapping,
+    set: _unordered,
+    frozenset: _unordered,
+    Col: _col,
+    WhereNode: _where,
+    BaseTable: _base_table,
+    Join: _join,
+}
 
 
 def query_fingerprint(query: Any) -> tuple | None:
@@ -191,7 +250,7 @@ def query_fingerprint(query: Any) -> tuple | None:
     of it can't be pictured reliably (expressions other than columns, lookups on columns and
     plain aggregates; subqueries; raw SQL)."""
     try:
-        return tuple((name, _fp(value)) for name, value in query.__dict__.items() if name not in _DERIVED)
+        return tuple([(name, _fp(value)) for name, value in query.__dict__.items() if name not in _DERIVED])
     except (_Opaque, TypeError):
         return None
 
@@ -227,24 +286,54 @@ _plans: dict[tuple, QueryPlan] = {}
 PLAN_MEMO_SIZE = 10_000
 
 
-_gets: dict[tuple, tuple[dict[str, Any], QueryPlan]] = {}
+# Shortcuts (see ``cacheops.query``): what a get() with plain values, or a count/fetch/exists
+# of a plain filter(), led to last time: the profile and plan, found without building the query.
+_calls: dict[tuple, tuple[dict[str, Any], QueryPlan]] = {}
+# filter() calls (base query fingerprint, negated, values) that were built without an error
+_built_filters: set[tuple] = set()
 
 
 def clear_plans() -> None:
     """Forget remembered keys and conditions (settings that shape them changed)."""
     _plans.clear()
-    _gets.clear()
+    _calls.clear()
+    _built_filters.clear()
 
 
-def remember_get(shortcut: tuple, profile: dict[str, Any], plan: QueryPlan) -> None:
-    """Remember the profile and plan a get() call (see ``cacheops.query._shortcut``) led to."""
-    if len(_gets) >= PLAN_MEMO_SIZE:
-        _gets.clear()
-    _gets[shortcut] = (profile, plan)
+def remember_call(shortcut: tuple, profile: dict[str, Any], plan: QueryPlan) -> None:
+    """Remember the profile and plan a shortcut (see ``cacheops.query``) led to."""
+    if len(_calls) >= PLAN_MEMO_SIZE:
+        _calls.clear()
+    _calls[shortcut] = (profile, plan)
 
 
-def remembered_get(shortcut: tuple) -> tuple[dict[str, Any], QueryPlan] | None:
-    return _gets.get(shortcut)
+def remembered_call(shortcut: tuple) -> tuple[dict[str, Any], QueryPlan] | None:
+    return _calls.get(shortcut)
+
+
+def filter_built(pending: tuple) -> None:
+    """Note that this filter() was built without an error (so it may be built later, lazily)."""
+    if len(_built_filters) >= PLAN_MEMO_SIZE:
+        _built_filters.clear()
+    _built_filters.add(pending)
+
+
+def filter_was_built(pending: tuple) -> bool:
+    return pending in _built_filters
+
+
+def scalar_key(value: Any) -> Any:
+    """A hashable picture of a plain value that tells apart values giving different SQL
+    (``1``, ``1.0`` and ``True``; ``Decimal("1.0")`` and ``Decimal("1.00")``), or NOT_PLAIN."""
+    kind = type(value)
+    if kind not in SCALARS:
+        return NOT_PLAIN
+    if kind is float or kind is decimal.Decimal:
+        return (kind, repr(value))
+    return (kind, value)
+
+
+NOT_PLAIN: Any = object()
 
 
 def query_plan(qs: Any, op: str, extra: Any = "", db_agnostic: bool = True) -> QueryPlan:

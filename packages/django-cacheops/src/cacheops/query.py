@@ -10,24 +10,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import EmptyResultSet, ImproperlyConfigured
+from django.core.exceptions import EmptyResultSet, FieldDoesNotExist, ImproperlyConfigured
 from django.db import transaction
 from django.db.models import Model, QuerySet, signals
 from django.db.models.manager import BaseManager
-from django.db.models.query import MAX_GET_RESULTS, ModelIterable
+from django.db.models.query import MAX_GET_RESULTS
 
 from .conf import ALL_OPS, model_profile, settings
 from .fast import fast_get_or_compute, install_fast, trusted_copy
 from .invalidation import invalidate_rows, no_invalidation
 from .keys import (
-    SCALARS,
+    NOT_PLAIN,
     QueryPlan,
+    filter_built,
+    filter_was_built,
     get_prefix,
     query_fingerprint,
     query_key,
     query_plan,
-    remember_get,
-    remembered_get,
+    remember_call,
+    remembered_call,
+    scalar_key,
 )
 from .signals import cache_read
 from .store import MISSING, get_or_compute, local_gets, read_with_epochs, snapshot, write
@@ -62,7 +65,8 @@ def _caching(qs: Any, op: str) -> dict[str, Any] | None:
         ops = profile["ops"]
     if op not in ops:
         return None
-    if qs.query.select_for_update or is_dirty(qs.db):
+    # ``_query``: a filter() still deferred (see _filter_or_exclude) never locks rows
+    if qs._query.select_for_update or is_dirty(qs.db):
         return None
     return profile
 
@@ -92,8 +96,8 @@ def _cached_call(qs: Any, op: str, profile: dict[str, Any], compute: Any, extra:
     key = plan.key
     prefix = _prefix(qs, plan)
     d = qs.__dict__
-    if op == "get" and "_cacheops_shortcut" in d and plan.conditions is not None:
-        remember_get(d["_cacheops_shortcut"], profile, plan)
+    if "_cacheops_shortcut" in d and plan.conditions is not None:
+        remember_call(d["_cacheops_shortcut"], profile, plan)
     known = d.get("_cacheops_known")
     if known is not None and known[0] != key:
         known = None
@@ -133,12 +137,9 @@ def _fetch_all(self: Any) -> None:
                     self.model._meta.db_table, key, lambda: list(self._iterable_class(self))
                 )
         else:
-            profile = _caching(self, op)
-            if profile is not None:
-                result = _cached_call(self, op, profile, lambda: list(self._iterable_class(self)))
-                if result and self._iterable_class is ModelIterable and isinstance(result[0], Model):
-                    for obj in result:
-                        obj._state.db = self.db
+            compute = lambda: list(self._iterable_class(self))  # noqa: E731
+            result = _pending_call(self, op, compute)
+            if result is not MISSING:
                 self._result_cache = result
     _original["_fetch_all"](self)
 
@@ -184,24 +185,160 @@ def _get(self: Any, *args: Any, **kwargs: Any) -> Any:
 def _shortcut(qs: Any, args: tuple, kwargs: dict[str, Any]) -> tuple | None:
     if args or not kwargs or qs.query.combinator or qs._prefetch_related_lookups or qs._known_related_objects:
         return None
-    values = []
-    for name, value in kwargs.items():
-        kind = type(value)
-        if kind not in SCALARS:
-            return None
-        values.append((name, kind, value))
-    if _caching(qs, "get") is None or _local_get(qs):
+    values = _value_keys(qs.model, kwargs)
+    if values is None or _caching(qs, "get") is None or _local_get(qs):
         return None
     fingerprint = query_fingerprint(qs.query)
     if fingerprint is None:
         return None
-    return (fingerprint, qs.db, qs._iterable_class, qs._fields, tuple(values))
+    return (fingerprint, qs.db, qs._iterable_class, qs._fields, values)
+
+
+def _value_keys(model: Any, kwargs: dict[str, Any]) -> tuple | None:
+    """``((name, value key), ...)`` when every keyword value is plain (see keys.scalar_key) or a
+    saved instance given to a foreign key to a primary key; else None."""
+    values = []
+    for name, value in kwargs.items():
+        key = scalar_key(value)
+        if key is NOT_PLAIN:
+            if not isinstance(value, Model) or not _points_to_pk(model, name):
+                return None
+            key = scalar_key(value.pk)
+            if key is NOT_PLAIN or value.pk is None:
+                return None
+            key = (type(value), key)  # Django checks the instance's class and reads its pk
+        values.append((name, key))
+    return tuple(values)
+
+
+_to_pk: dict[tuple[type, str], bool] = {}
+
+
+def _points_to_pk(model: Any, name: str) -> bool:
+    """Whether keyword ``name`` is (the exact lookup of) a foreign key or one-to-one field of
+    ``model`` to a primary key: Django filters such a field by the instance's pk alone."""
+    found = _to_pk.get((model, name))
+    if found is None:
+        field_name = name.removesuffix("__exact")
+        found = False
+        if "__" not in field_name:
+            try:
+                field = model._meta.get_field(field_name)
+            except FieldDoesNotExist:
+                field = None
+            target = getattr(field, "target_field", None)
+            found = bool(
+                field is not None
+                and field.concrete
+                and (field.many_to_one or field.one_to_one)
+                and target is not None
+                and target.primary_key
+            )
+        _to_pk[(model, name)] = found
+    return found
+
+
+# ------------------------------------------------------------------ deferred filter()
+#
+# ``filter(**plain)`` on a queryset that reads the cache, once Django has built that very filter
+# without an error, is not built at once: it waits in Django's own ``_deferred_filter`` (applied
+# the moment anything reads ``qs.query``).  A count/exists/fetch of such a queryset looks up the
+# key remembered for (the base query's fingerprint, the filter's values, the op, the db) and
+# reads the cache without building and fingerprinting the filtered query; anything else builds
+# the filter as usual.
+
+
+class _Pending:
+    """The shortcut of a deferred filter(); empty after pickling or copying."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, key: tuple | None) -> None:
+        self.key = key
+
+    def __reduce__(self) -> tuple:
+        return (_Pending, (None,))
+
+
+def _filter_or_exclude(self: Any, negate: bool, args: tuple, kwargs: dict[str, Any]) -> Any:
+    pending = None
+    if (
+        kwargs
+        and not args
+        and self._deferred_filter is None
+        and not self._defer_next_filter
+        and not self._sticky_filter
+        and self._cacheops_cloning
+        and not self._cacheops_get
+        and not self._prefetch_related_lookups
+        and not self._known_related_objects
+    ):
+        pending = _pending_key(self, negate, kwargs)
+        if pending is not None and filter_was_built(pending) and not self._query.is_sliced:
+            clone = self._chain()
+            clone._deferred_filter = (negate, args, kwargs)
+            clone._cacheops_pending = _Pending(pending)
+            return clone
+    clone = _original["_filter_or_exclude"](self, negate, args, kwargs)
+    if pending is not None:
+        filter_built(pending)
+    return clone
+
+
+def _pending_key(qs: Any, negate: bool, kwargs: dict[str, Any]) -> tuple | None:
+    if not settings.CACHEOPS_ENABLED:
+        return None
+    profile = model_profile(qs.model)
+    if profile is None:
+        return None
+    ops = qs._cacheops_ops if qs._cacheops_ops is not None else profile["ops"]
+    if not ops & _PENDING_OPS:
+        return None
+    values = _value_keys(qs.model, kwargs)
+    if values is None:
+        return None
+    fingerprint = query_fingerprint(qs._query)
+    if fingerprint is None:
+        return None
+    return (fingerprint, negate, values)
+
+
+_PENDING_OPS = frozenset({"fetch", "count", "exists"})
+
+
+def pending_shortcut(qs: Any, op: str) -> tuple | None:
+    """The shortcut key of ``op`` on ``qs`` when its last filter() is still deferred, else None."""
+    pending = qs.__dict__.get("_cacheops_pending")
+    if pending is None or pending.key is None or qs._deferred_filter is None:
+        return None
+    return (pending.key, op, qs.db, qs._iterable_class, qs._fields)
+
+
+def _pending_call(qs: Any, op: str, compute: Any) -> Any:
+    """``op`` of ``qs`` through the cache (MISSING when it isn't cached): through the remembered
+    key of its deferred filter when there is one, else by the full path."""
+    profile = _caching(qs, op)
+    if profile is None:
+        return MISSING
+    shortcut = pending_shortcut(qs, op)
+    if shortcut is None:
+        return _bound(qs, _cached_call(qs, op, profile, compute))
+    d = qs.__dict__
+    hit, result = _read_remembered(qs, shortcut)
+    if hit:
+        return result
+    qs._cacheops_shortcut = shortcut
+    try:
+        return _bound(qs, _cached_call(qs, op, profile, compute))
+    finally:
+        d.pop("_cacheops_shortcut", None)
+        d.pop("_cacheops_known", None)
 
 
 def _read_remembered(qs: Any, shortcut: tuple) -> tuple[bool, Any]:
     """``(True, rows)`` when the remembered get() key is a hit; else ``(False, None)`` (and the
     epochs read with the miss noted on ``qs`` for the full path's race guard)."""
-    remembered = remembered_get(shortcut)
+    remembered = remembered_call(shortcut)
     if remembered is None:
         return False, None
     profile, plan = remembered
@@ -222,8 +359,13 @@ def _read_remembered(qs: Any, shortcut: tuple) -> tuple[bool, Any]:
 def _hit_rows(qs: Any, result: list) -> list:
     """Rows read from the cache for ``qs``, made ready: the hit counted, instances bound to its db."""
     cache_read.send(sender=qs.model, func=None, hit=True)
-    if result and qs._iterable_class is ModelIterable and isinstance(result[0], Model):
-        db = qs.db
+    return _bound(qs, result)
+
+
+def _bound(qs: Any, result: Any) -> Any:
+    """``result`` with its model instances bound to the queryset's database."""
+    if type(result) is list and result and isinstance(result[0], Model):
+        db = qs.db  # a property that asks the routers: once, not per row
         for obj in result:
             obj._state.db = db
     return result
@@ -265,17 +407,17 @@ def _last(self: Any) -> Any:
 
 def _count(self: Any) -> int:
     if self._result_cache is None:
-        profile = _caching(self, "count")
-        if profile is not None:
-            return _cached_call(self, "count", profile, lambda: _original["count"](self))
+        result = _pending_call(self, "count", lambda: _original["count"](self))
+        if result is not MISSING:
+            return result
     return _original["count"](self)
 
 
 def _exists(self: Any) -> bool:
     if self._result_cache is None:
-        profile = _caching(self, "exists")
-        if profile is not None:
-            return _cached_call(self, "exists", profile, lambda: _original["exists"](self))
+        result = _pending_call(self, "exists", lambda: _original["exists"](self))
+        if result is not MISSING:
+            return result
     return _original["exists"](self)
 
 
@@ -464,7 +606,8 @@ def install_cacheops() -> None:
     if _installed:
         return
     _installed = True
-    for name in ("_fetch_all", "get", "first", "last", "count", "exists", "aggregate", "_clone"):
+    patched = ("_fetch_all", "get", "first", "last", "count", "exists", "aggregate", "_clone")
+    for name in (*patched, "_filter_or_exclude"):
         _original[name] = getattr(QuerySet, name)
     patches: dict[str, Any] = {
         "_fetch_all": _fetch_all,
@@ -475,6 +618,7 @@ def install_cacheops() -> None:
         "exists": _exists,
         "aggregate": _aggregate,
         "_clone": _clone,
+        "_filter_or_exclude": _filter_or_exclude,
         "cache": cache,
         "nocache": nocache,
         "inplace": inplace,
