@@ -363,8 +363,8 @@ def trusted(entry: Entry) -> bool:
 
 def trusted_copy(prefix: str, key: str) -> Any:
     """A copy of the result in memory when the listener's counters vouch for it, else MISSING."""
-    entry = local_cache.lookup(prefix, key)
-    if entry is None or not trusted(entry):
+    entry = local_cache.lookup(prefix, key)  # expired entries are not found
+    if entry is None or not listener.unchanged(entry.names, entry.counts):
         return MISSING
     return fresh_copy(entry.value)
 

@@ -249,10 +249,35 @@ def query_fingerprint(query: Any) -> tuple | None:
     """A hashable picture of everything in ``query`` that shapes its SQL, or None when some part
     of it can't be pictured reliably (expressions other than columns, lookups on columns and
     plain aggregates; subqueries; raw SQL)."""
+    state = query.__dict__
+    kind = (query.__class__, query.model)
+    fresh = _fresh.get(kind)
+    if fresh is None:
+        fresh = _fresh[kind] = _fresh_query(*kind)
+    if state == fresh[0]:
+        return fresh[1]  # an untouched query of the model, as Model.objects.all() has
+    return _picture(query.__class__, state)
+
+
+def _picture(kind: type, state: dict[str, Any]) -> tuple | None:
     try:
-        return tuple([(name, _fp(value)) for name, value in query.__dict__.items() if name not in _DERIVED])
+        return (kind, *[(name, _fp(value)) for name, value in state.items() if name not in _DERIVED])
     except (_Opaque, TypeError):
         return None
+
+
+# (Query class, model) -> (the state of a new such query, its fingerprint): most querysets start
+# from one, and comparing states costs less than picturing them
+_fresh: dict[tuple[type, Any], tuple[dict[str, Any] | None, tuple | None]] = {}
+
+
+def _fresh_query(kind: type, model: Any) -> tuple[dict[str, Any] | None, tuple | None]:
+    try:
+        new = kind(model)
+    except Exception:  # a Query subclass that needs more than the model: no shortcut
+        return (None, None)
+    state = dict(new.__dict__)
+    return (state, _picture(kind, state))
 
 
 class Conditions(dict):
