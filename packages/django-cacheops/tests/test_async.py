@@ -225,3 +225,58 @@ def test_inside_an_async_view(posts, reads, async_client):
     body = run(get())
     assert body["title"] == "p0"
     assert reads.events == [(True, body["thread"])]  # served in the view's own event loop thread
+
+
+def _lane_client_ids() -> set[int]:
+    """Ids of the server connections named by the asyncio lane (CLIENT SETNAME through the lane)."""
+    from cacheops.redis import get_client
+
+    return {c["id"] for c in get_client().client_list() if c.get("name") == "cacheops-async-lane"}
+
+
+def test_async_hits_survive_a_killed_lane_connection(posts, reads):
+    import asyncio
+
+    from cacheops import aio
+    from cacheops.redis import get_client
+
+    post = posts[0]
+
+    async def read_twice_with_a_kill_between() -> tuple[str, str, bool]:
+        await Post.objects.aget(pk=post.pk)  # miss, stored through the worker thread
+        first = (await Post.objects.aget(pk=post.pk)).title
+        lane = aio._lanes.get(asyncio.get_running_loop())
+        assert lane is not None  # a plain redis.asyncio client gets a lane
+        await aio._acall("CLIENT", "SETNAME", "cacheops-async-lane")
+        for client_id in _lane_client_ids():
+            get_client().client_kill_filter(_id=client_id)
+        second = (await Post.objects.aget(pk=post.pk)).title  # the lane's socket is dead: resent
+        return first, second, bool(_lane_client_ids())
+
+    first, second, renamed_left = run(read_twice_with_a_kill_between())
+    assert first == second == "p0"
+    assert not renamed_left  # the killed connection was not reused
+    assert [hit for hit, _ in reads.events] == [False, True, True]
+
+
+def test_a_cancelled_async_command_never_hands_its_late_reply_to_the_next(posts):
+    import asyncio
+
+    from cacheops import aio
+    from cacheops.redis import get_client
+
+    get_client().delete("cacheops-test-list")
+
+    async def cancel_then_read() -> Any:
+        await aio._acall("SET", "cacheops-test-key", "value")
+        waiting = asyncio.ensure_future(aio._acall("BLPOP", "cacheops-test-list", 5))
+        await asyncio.sleep(0.2)  # BLPOP sent; its reply will come when the list gets an item
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        get_client().rpush("cacheops-test-list", "late")  # a reply lands on the cancelled connection
+        await asyncio.sleep(0.1)
+        return await aio._acall("GET", "cacheops-test-key")
+
+    assert run(cancel_then_read()) == b"value"
+    get_client().delete("cacheops-test-list", "cacheops-test-key")
