@@ -8,10 +8,15 @@ subclass) cacheops runs in cluster mode: every key it writes starts with the has
 With ``CACHEOPS_DEGRADE_ON_FAILURE`` every Redis call made through
 :func:`handle_connection_failure` turns a connection error or timeout into a ``RuntimeWarning``
 and a fallback value.
+
+The hot commands of cacheops (GET, MGET and the scripts of :mod:`cacheops.store`) travel
+through a :class:`Lane` when the client allows it: connections of our own to the client's
+server, which skip the pool's per-command checks (see :func:`call`).
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import warnings
 from collections.abc import Callable
@@ -30,6 +35,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 _lock = threading.Lock()
 _client: Any = None
+_lane: Lane | None = None  # the lane of _client (None: its commands go through the client)
 _scripts: dict[str, Any] = {}
 
 
@@ -116,24 +122,29 @@ def _make_client() -> Any:
 
 
 def get_client() -> Any:
-    """The Redis client cacheops uses (created on first call)."""
-    global _client
+    """The Redis client cacheops uses (created on first call, with its lane)."""
+    global _client, _lane
     if _client is None:
         with _lock:
             if _client is None:
-                _client = _make_client()
+                client = _make_client()
+                _lane = _lane_for(client)
+                _client = client
     return _client
 
 
 def reset_client() -> None:
-    """Forget the client, so the next use builds it from the (changed) settings."""
-    global _client
+    """Forget the client and close its lane, so the next use builds both from the (changed) settings."""
+    global _client, _lane
     with _lock:
         old, _client = _client, None
+        old_lane, _lane = _lane, None
         _scripts.clear()
     from .fast import listener
 
     listener.restart()  # it listens through the old client
+    if old_lane is not None:
+        old_lane.close()
     if old is not None:
         try:
             old.close()
@@ -201,3 +212,170 @@ def load_script(name: str) -> Any:
         script = register(text)
         _scripts[name] = script
     return script
+
+
+# ------------------------------------------------------------------ the lane
+
+_RETRY_ON_CLIENT = (redis.ConnectionError, redis.TimeoutError, OSError)
+# commands sent through a lane: their replies go back as read (the client has no callback for them)
+_LANE_COMMANDS = ("GET", "MGET", "EVALSHA", "EVAL")
+
+
+class Lane:
+    """A LIFO free list of connections of our own to the server of one ``redis.Redis`` client.
+
+    :meth:`call` costs less CPU than ``client.execute_command()``: no pool lock, no ``can_read()``
+    poll, no retry wrapper and no observability counters per command.  The connections are made by
+    the pool's own ``connection_class(**connection_kwargs)`` (so unix, SSL and Sentinel pools work)
+    but are not counted by the pool.  A lane is safe to share between threads (each call takes a
+    connection off the list) and across ``fork()`` (a child never uses the parent's sockets).
+    """
+
+    def __init__(self, client: Any) -> None:
+        pool = client.connection_pool
+        self.client = client
+        self._connection_class = pool.connection_class
+        self._connection_kwargs = dict(pool.connection_kwargs)
+        self._free: list[Any] = []
+        self._pid = os.getpid()
+        self._closed = False
+        # set by a connection failure: calls go through the client until one succeeds there
+        self._down = False
+
+    def call(self, *args: Any) -> Any:
+        """The reply to the command ``args``, as ``client.execute_command(*args)`` returns it.
+
+        A Redis error reply (``ResponseError``: NOSCRIPT, WRONGTYPE...) is raised.  On a
+        connection failure or timeout the command is sent once more through the client, so its
+        retry policy and its errors are the caller's as before.  Any other exception drops the
+        connection in use and propagates.
+        """
+        if self._pid != os.getpid():
+            self._after_fork()
+        if self._down:
+            return self._through_client(args)
+        try:
+            conn = self._free.pop()
+        except IndexError:
+            conn = self._connection_class(**self._connection_kwargs)
+        try:
+            conn.connect()  # a no-op when connected; a Sentinel connection asks for the master here
+            conn.send_packed_command(conn.pack_command(*args))
+            reply = conn.read_response()
+        except redis.ResponseError:  # an error reply, read in full: the connection is sound
+            self._give_back(conn)
+            raise
+        except _RETRY_ON_CLIENT:
+            conn.disconnect()
+            self._down = True
+            self._drain()  # the others are likely just as stale (a restarted or killed server)
+            return self._through_client(args)
+        except BaseException:  # the reply may be half read: the connection can't be reused
+            conn.disconnect()
+            raise
+        self._give_back(conn)
+        return reply
+
+    def close(self) -> None:
+        """Disconnect the free connections; those in use are disconnected when given back."""
+        self._closed = True
+        self._drain()
+
+    def _through_client(self, args: tuple[Any, ...]) -> Any:
+        reply = self.client.execute_command(*args)
+        self._down = False
+        return reply
+
+    def _give_back(self, conn: Any) -> None:
+        self._free.append(conn)
+        if self._closed:  # closed while the command ran: see close()
+            self._drain()
+
+    def _drain(self) -> None:
+        free = self._free
+        while free:
+            try:
+                conn = free.pop()
+            except IndexError:  # another thread took the last one
+                break
+            conn.disconnect()
+
+    def _after_fork(self) -> None:
+        # redis-py closes (never shuts down) a socket inherited from another process
+        self._drain()
+        self._pid = os.getpid()
+
+
+def _own(client: Any, name: str) -> bool:
+    """Whether method ``name`` of ``client`` is redis-py's own: not overridden by its class or on
+    the instance, and ``redis.Redis``'s neither replaced nor wrapped (by tracing, say)."""
+    func = getattr(type(client), name)
+    return (
+        name not in vars(client)
+        and func is getattr(redis.Redis, name)
+        and getattr(func, "__module__", "").startswith("redis.")
+        and not hasattr(func, "__wrapped__")
+    )
+
+
+def _lane_for(client: Any) -> Lane | None:
+    """A lane for ``client``, or None when its commands must keep going through it: a cluster
+    client, a class or instance overriding how commands are executed or parsed, response callbacks
+    for the lane's commands, a single-connection client, client-side caching or a blocking
+    (bounded) pool."""
+    if not isinstance(client, redis.Redis) or client.connection is not None:
+        return None
+    if not all(_own(client, name) for name in ("execute_command", "_execute_command", "parse_response")):
+        return None
+    if any(client.response_callbacks.get(command) for command in _LANE_COMMANDS):
+        return None
+    pool = client.connection_pool
+    if getattr(pool, "cache", None) is not None or isinstance(pool, redis.BlockingConnectionPool):
+        return None
+    if not hasattr(pool, "connection_class") or not hasattr(pool, "connection_kwargs"):
+        return None
+    return Lane(client)
+
+
+def get_lane() -> Lane | None:
+    """The lane of the current client, or None when commands go through the client."""
+    if _client is None:
+        get_client()
+    return _lane
+
+
+def call(*args: Any) -> Any:
+    """``get_client().execute_command(*args)``, sent through the lane when there is one."""
+    lane = get_lane()
+    if lane is None:
+        return get_client().execute_command(*args)
+    return lane.call(*args)
+
+
+def get(key: str) -> Any:
+    """``get_client().get(key)``, through the lane when there is one."""
+    lane = get_lane()
+    if lane is None:
+        return get_client().get(key)
+    return lane.call("GET", key)
+
+
+def mget(keys: list[str]) -> list[Any]:
+    """``get_client().mget(keys)``, through the lane when there is one."""
+    lane = get_lane()
+    if lane is None:
+        return get_client().mget(keys)
+    return lane.call("MGET", *keys)
+
+
+def run_script(name: str, args: list[Any]) -> Any:
+    """The reply of the script of :func:`load_script` called with ``args`` (no keys): EVALSHA
+    through the lane, EVAL of its text when the server doesn't have it (NOSCRIPT)."""
+    script = load_script(name)
+    lane = get_lane()
+    if lane is None:
+        return script(args=args)
+    try:
+        return lane.call("EVALSHA", script.sha, 0, *args)
+    except redis.exceptions.NoScriptError:
+        return lane.call("EVAL", script.script, 0, *args)

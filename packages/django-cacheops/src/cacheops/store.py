@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .conf import settings
-from .redis import CLUSTER_TAG, get_client, handle_connection_failure, is_cluster, load_script
+from .redis import CLUSTER_TAG, get, get_client, handle_connection_failure, is_cluster, mget, run_script
 from .rows import pack, unpack
 
 GENERATION_KEY = "cacheops:generation"  # replaced by invalidate_all(), which flushes the database
@@ -53,9 +53,9 @@ def loads(data: bytes) -> Any:
 def read(prefix: str, key: str) -> Any:
     """The cached value under ``key``, or MISSING."""
     if settings.CACHEOPS_INSIDEOUT:
-        data = load_script("read_insideout")(args=[prefix, key])
+        data = run_script("read_insideout", [prefix, key])
     else:
-        data = get_client().get(prefix + key)
+        data = get(prefix + key)
     if data is None or data is False:
         return MISSING
     return loads(data)
@@ -66,10 +66,10 @@ def read_with_epochs(prefix: str, key: str, tables: Any) -> tuple[Any, list[list
     """``(value or MISSING, epochs of tables)`` in one round trip: a miss needn't ask again."""
     keys = epoch_keys(prefix, tables)
     if settings.CACHEOPS_INSIDEOUT:
-        reply = load_script("read_insideout")(args=[prefix, key, *keys])
+        reply = run_script("read_insideout", [prefix, key, *keys])
         data, values = reply[0], reply[1:]
     else:
-        data, *values = get_client().mget([prefix + key, *keys])
+        data, *values = mget([prefix + key, *keys])
     if data is None or data is False:
         return MISSING, [[k, (v or b"").decode()] for k, v in zip(keys, values)]
     return loads(data), None
@@ -83,7 +83,7 @@ def epoch_keys(prefix: str, tables: Any) -> list[str]:
 def snapshot(prefix: str, tables: Any) -> list[list[str]] | None:
     """The current epochs of ``tables`` (taken before the database is read)."""
     keys = epoch_keys(prefix, tables)
-    values = get_client().mget(keys)
+    values = mget(keys)
     return [[k, (v or b"").decode()] for k, v in zip(keys, values)]
 
 
@@ -111,8 +111,8 @@ def write(
         return False
     args = [prefix, key, dumps(value), encode_dnfs(dnfs), int(timeout), json.dumps(epochs)]
     if settings.CACHEOPS_INSIDEOUT:
-        return bool(load_script("cache_thing_insideout")(args=[*args, uuid.uuid4().hex]))
-    return bool(load_script("cache_thing")(args=args))
+        return bool(run_script("cache_thing_insideout", [*args, uuid.uuid4().hex]))
+    return bool(run_script("cache_thing", args))
 
 
 # ------------------------------------------------------------------ dog-pile lock
