@@ -124,9 +124,9 @@ def measure(redis_url: str) -> dict[str, Any]:
             post.save()
             return clock() - start
 
-        # one save is timed at a time: the cheap ones are repeated more (N=1000 costs 1000 misses
-        # per run, and the rounds give it a best of several runs anyway)
-        return min(once() for _ in range({0: 15, 100: 5}.get(n, 1)))
+        # one save is timed at a time (a few milliseconds: single timings swing with the machine's
+        # load), so each is repeated; N=1000 costs 1000 misses per run, and the rounds add more
+        return min(once() for _ in range({0: 15, 100: 5}.get(n, 3)))
 
     for n in SAVES:
         out[f"save N={n}"] = save_with(n)

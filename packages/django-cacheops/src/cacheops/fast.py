@@ -293,7 +293,7 @@ def _copy_item(item: Any) -> Any:
 def _copy_rows(rows: list[Model], _new: Any = object.__new__) -> list[Model]:
     """:func:`_copy_instance` of every row, inlined for the common plain row (nothing cached on
     its state, no prefetched lists): a copy of the row's dict and of its state's dict."""
-    copies = []
+    copies: list[Model] = []
     append = copies.append
     for obj in rows:
         data = obj.__dict__.copy()
