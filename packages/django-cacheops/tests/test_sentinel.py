@@ -67,7 +67,7 @@ def test_caching_through_sentinel(sentinel, settings, queries, redis_server):
     with queries() as q:
         assert Category.objects.get(pk=cat.pk).title == "a"
     assert q.count == 0
-    assert any(k.startswith(b"q:") for k in redis_server.client().scan_iter(match="*q:*"))
+    assert any(b"q:" in k for k in redis_server.client().scan_iter(match="*q:*"))  # maybe prefixed
     cat.title = "b"
     cat.save()
     assert Category.objects.get(pk=cat.pk).title == "b"
