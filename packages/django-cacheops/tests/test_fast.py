@@ -185,6 +185,23 @@ def test_results_are_copies_and_saves_invalidate():
     assert Category.objects.aggregate(n=Count("id")) == {"n": 2}
 
 
+def test_plain_rows_are_copied_with_a_state_of_their_own(queries):
+    cat = Category.objects.create(title="a")
+    Post.objects.create(title="p1", category=cat)
+    Post.objects.create(title="p2", category=cat)
+    for _ in range(3):
+        rows = list(Post.objects.filter(category=cat).order_by("title"))
+    with queries() as q:
+        assert rows[0].category.title == "a"  # loads the related row: cached on this copy's state
+    assert q.count == 1
+    rows[1]._state.adding = True
+    again = list(Post.objects.filter(category=cat).order_by("title"))
+    assert [p.title for p in again] == ["p1", "p2"]
+    assert "category" not in again[0]._state.fields_cache  # not the first copy's cached object
+    assert again[1]._state.adding is False and again[1]._state.db == "default"
+    assert again[0]._state is not rows[0]._state
+
+
 @in_every_mode
 def test_memory_is_bounded_lru(settings, queries):
     settings.CACHEOPS_LOCAL_MAX_ENTRIES = 2

@@ -313,9 +313,49 @@ def _copy_rows(rows: list[Model], _new: Any = object.__new__) -> list[Model]:
     return copies
 
 
+class _PlainRows(list):
+    """Rows kept in memory whose states hold nothing but plain attributes (no related objects
+    cached, no prefetched lists, no peers): copied without looking at each row again."""
+
+    __slots__ = ()
+
+
+def _copy_plain(rows: _PlainRows, _new: Any = object.__new__) -> list[Model]:
+    copies: list[Model] = []
+    append = copies.append
+    for obj in rows:
+        data = obj.__dict__.copy()
+        state_data = data["_state"].__dict__.copy()
+        state_data["fields_cache"] = {}  # ModelState.__del__ clears it: never share the dict
+        state = _new(ModelState)
+        state.__dict__ = state_data
+        data["_state"] = state
+        new = _new(obj.__class__)
+        new.__dict__ = data
+        append(new)
+    return copies
+
+
+def _is_plain(obj: Model) -> bool:
+    state_data = obj._state.__dict__
+    return not (
+        state_data.get("fields_cache") or "peers" in state_data or "_prefetched_objects_cache" in obj.__dict__
+    )
+
+
+def kept_copy(value: Any) -> Any:
+    """The copy of a result that memory keeps (never handed out: callers get :func:`fresh_copy`)."""
+    value = fresh_copy(value)
+    if type(value) is list and value and isinstance(value[0], Model) and all(map(_is_plain, value)):
+        return _PlainRows(value)
+    return value
+
+
 def fresh_copy(value: Any) -> Any:
     """A copy of a cached result a caller may change freely (rows copied one level deep)."""
     if isinstance(value, list):
+        if type(value) is _PlainRows:
+            return _copy_plain(value)
         if value and isinstance(value[0], Model):  # rows of one queryset are all alike
             return _copy_rows(value)
         return [_copy_item(item) for item in value]
@@ -401,7 +441,7 @@ def remember_read(
     value = loads(data)
     if pttl is not None and pttl > 0:
         expires = time.monotonic() + pttl / 1000
-        local_cache.put(prefix, key, Entry(fresh_copy(value), keys, stamps, expires, names, noted))
+        local_cache.put(prefix, key, Entry(kept_copy(value), keys, stamps, expires, names, noted))
     return value
 
 
@@ -462,5 +502,5 @@ def fast_get_or_compute(
     result = compute()
     if write(prefix, key, result, conditions, timeout, epochs):
         expires = time.monotonic() + timeout
-        local_cache.put(prefix, key, Entry(fresh_copy(result), keys, stamps, expires, names, noted))
+        local_cache.put(prefix, key, Entry(kept_copy(result), keys, stamps, expires, names, noted))
     return result, False

@@ -366,8 +366,9 @@ def _bound(qs: Any, result: Any) -> Any:
     """``result`` with its model instances bound to the queryset's database."""
     if type(result) is list and result and isinstance(result[0], Model):
         db = qs.db  # a property that asks the routers: once, not per row
-        for obj in result:
-            obj._state.db = db
+        if result[0]._state.db != db:  # the rows of one result come from one database
+            for obj in result:
+                obj._state.db = db
     return result
 
 
