@@ -19,14 +19,12 @@ import gc
 import json
 import os
 import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Callable
 from typing import Any
 
-PACKAGE_DIR = os.getcwd()
-sys.path.insert(0, PACKAGE_DIR)  # the tests' model zoo lives in tests/testapp
+import benchsetup
+from benchsetup import PACKAGE_DIR, configure, populate
 
 ROUNDS = max(1, int(os.environ.get("CACHEOPS_BENCH_ROUNDS", "3")))
 REPEAT = 5  # timed runs per measurement inside one process; the best one counts
@@ -34,55 +32,22 @@ READS = ("get(pk)", "fetch 100 rows", "count", "group-by aggregate")
 SAVES = (0, 100, 1000)
 
 
-def configure(redis_url: str) -> None:
-    import django
-    from django.conf import settings
-
-    db = os.path.join(tempfile.mkdtemp(prefix="cacheops-bench-"), "bench.sqlite3")
-    settings.configure(
-        SECRET_KEY="bench",
-        INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth", "cacheops", "tests.testapp"],
-        DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": db}},
-        DEFAULT_AUTO_FIELD="django.db.models.AutoField",
-        USE_TZ=True,
-        CACHEOPS_REDIS=redis_url,
-        CACHEOPS={"testapp.*": {"ops": "all", "timeout": 3600}},
-    )
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-
-
-# CPU seconds of this process: the machine running the benchmarks is shared, and wall-clock
-# time swings with the other load far more than with the code measured.
-clock = time.process_time
-
-
 def best(func: Callable[[], object], number: int, repeat: int = REPEAT) -> float:
     """CPU seconds per call: the best of ``repeat`` runs of ``number`` calls."""
-    times = []
-    for _ in range(repeat):
-        start = clock()
-        for _ in range(number):
-            func()
-        times.append((clock() - start) / number)
-    return min(times)
+    return benchsetup.best(func, number, repeat)[0]
 
 
 def measure(redis_url: str) -> dict[str, Any]:
     """Run every workload; seconds per operation, bytes and keys per entry."""
     configure(redis_url)
     from django.db.models import Count
-    from tests.testapp.models import Category, Post
+    from tests.testapp.models import Post
 
     from cacheops import invalidate_all, no_invalidation
     from cacheops.redis import redis_client
 
     invalidate_all()
-    cats = [Category.objects.create(title=f"c{i}") for i in range(10)]
-    Post.objects.bulk_create(Post(title=f"p{i}", category=cats[i % 10], rating=i % 7) for i in range(1000))
-    first = Post.objects.nocache().order_by("pk").first()
+    cats, first = populate()
     out: dict[str, Any] = {}
 
     workloads: dict[str, Callable[[Any], object]] = {
@@ -126,9 +91,9 @@ def measure(redis_url: str) -> dict[str, Any]:
             gc.collect()
             gc.disable()
             try:
-                start = clock()
+                start = time.process_time()
                 post.save()
-                return clock() - start
+                return time.process_time() - start
             finally:
                 gc.enable()
 

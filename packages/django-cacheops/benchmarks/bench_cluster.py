@@ -19,13 +19,12 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from typing import Any
 
-PACKAGE_DIR = os.getcwd()
-sys.path.insert(0, PACKAGE_DIR)  # the tests' model zoo lives in tests/testapp
+import benchsetup
+from benchsetup import PACKAGE_DIR, configure, populate
 
 ROUNDS = max(1, int(os.environ.get("CACHEOPS_BENCH_ROUNDS", "3")))
 REPEAT = 5
@@ -33,53 +32,22 @@ OPERATIONS = ("get(pk) hit", "fetch 100 rows hit", "count hit", "get(pk) miss+st
 Times = tuple[float, float]  # (CPU seconds, wall seconds)
 
 
-def configure(redis_url: str, cluster: bool) -> None:
-    import django
-    from django.conf import settings
-
-    db = os.path.join(tempfile.mkdtemp(prefix="cacheops-bench-cluster-"), "bench.sqlite3")
-    extra = {"CACHEOPS_CLIENT_CLASS": "redis.cluster.RedisCluster"} if cluster else {}
-    settings.configure(
-        SECRET_KEY="bench",
-        INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth", "cacheops", "tests.testapp"],
-        DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": db}},
-        DEFAULT_AUTO_FIELD="django.db.models.AutoField",
-        USE_TZ=True,
-        CACHEOPS_REDIS=redis_url,
-        CACHEOPS={"testapp.*": {"ops": "all", "timeout": 3600}},
-        **extra,
-    )
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-
-
 def best(func: Callable[[], object], number: int, repeat: int = REPEAT) -> Times:
-    """(CPU seconds, wall seconds) per call: the best of ``repeat`` runs of ``number`` calls."""
-    cpu, wall = [], []
-    for _ in range(repeat):
-        c, w = time.process_time(), time.perf_counter()
-        for _ in range(number):
-            func()
-        cpu.append((time.process_time() - c) / number)
-        wall.append((time.perf_counter() - w) / number)
-    return min(cpu), min(wall)
+    return benchsetup.best(func, number, repeat)
 
 
 def measure(redis_url: str, cluster: bool) -> dict[str, Any]:
     """Seconds per operation, (CPU, wall), of every workload against the configured Redis."""
-    configure(redis_url, cluster)
-    from tests.testapp.models import Category, Post
+    configure(redis_url, **({"CACHEOPS_CLIENT_CLASS": "redis.cluster.RedisCluster"} if cluster else {}))
+    from tests.testapp.models import Post
 
     from cacheops import invalidate_all
     from cacheops.redis import get_client
 
     client = get_client()
     invalidate_all()
-    cats = [Category.objects.create(title=f"c{i}") for i in range(10)]
-    Post.objects.bulk_create(Post(title=f"p{i}", category=cats[i % 10], rating=i % 7) for i in range(1000))
-    pk = Post.objects.nocache().order_by("pk").first().pk
+    cats, first = populate()
+    pk = first.pk
     out: dict[str, Any] = {"client": f"{type(client).__module__}.{type(client).__qualname__}"}
 
     hits: dict[str, Callable[[], object]] = {

@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-sys.path.insert(0, os.getcwd())  # the tests' model zoo lives in tests/testapp
+import benchsetup
+from benchsetup import configure, populate
 
 CLASSIC = {"testapp.*": {"ops": "all", "timeout": 3600}}
 FAST = {"testapp.*": {"ops": "all", "timeout": 3600, "local": True}}
@@ -30,36 +29,8 @@ REPEAT = 7
 NEVER = (float("inf"), float("inf"))
 
 
-def configure(redis_url: str) -> None:
-    import django
-    from django.conf import settings
-
-    db = os.path.join(tempfile.mkdtemp(prefix="cacheops-bench-fast-"), "bench.sqlite3")
-    settings.configure(
-        SECRET_KEY="bench",
-        INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth", "cacheops", "tests.testapp"],
-        DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": db}},
-        DEFAULT_AUTO_FIELD="django.db.models.AutoField",
-        USE_TZ=True,
-        CACHEOPS_REDIS=redis_url,
-        CACHEOPS=CLASSIC,
-    )
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-
-
 def best(func: Callable[[], object], number: int, repeat: int = REPEAT) -> tuple[float, float]:
-    """(CPU seconds, wall seconds) per call: the best of ``repeat`` runs of ``number`` calls."""
-    cpu, wall = [], []
-    for _ in range(repeat):
-        c, w = time.process_time(), time.perf_counter()
-        for _ in range(number):
-            func()
-        cpu.append((time.process_time() - c) / number)
-        wall.append((time.perf_counter() - w) / number)
-    return min(cpu), min(wall)
+    return benchsetup.best(func, number, repeat)
 
 
 async def abest(
@@ -91,18 +62,17 @@ def main() -> None:
     from shared_testing.servers import get_redis_server
 
     started = time.perf_counter()
-    configure(get_redis_server().url_for_db(12))
+    configure(get_redis_server().url_for_db(12), CACHEOPS=CLASSIC)
     from django.test.utils import override_settings
-    from tests.testapp.models import Category, Post
+    from tests.testapp.models import Post
 
     from cacheops import invalidate_all
     from cacheops.aio import _original as django_async
     from cacheops.aio import aclose
 
     invalidate_all()
-    cats = [Category.objects.create(title=f"c{i}") for i in range(10)]
-    Post.objects.bulk_create(Post(title=f"p{i}", category=cats[i % 10], rating=i % 7) for i in range(1000))
-    pk = Post.objects.nocache().order_by("pk").first().pk
+    cats, first = populate()
+    pk = first.pk
     workloads: dict[str, Callable[[], object]] = {
         "get(pk)": lambda: Post.objects.get(pk=pk),
         "fetch 100 rows": lambda: list(Post.objects.filter(category=cats[0])),

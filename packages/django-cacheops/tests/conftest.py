@@ -41,3 +41,17 @@ class QueryCounter:
 @pytest.fixture
 def queries() -> type[QueryCounter]:
     return QueryCounter
+
+
+@pytest.fixture
+def posts() -> tuple[Any, Any]:
+    """Categories a and b; posts p1 (a, rating 1, visible), p2 (a, 2, hidden), p3 (b, 1, visible).
+    Test modules with posts of their own define their own fixture of this name."""
+    from tests.testapp.models import Category, Post
+
+    a = Category.objects.create(title="a")
+    b = Category.objects.create(title="b")
+    Post.objects.create(title="p1", category=a, rating=1, visible=True)
+    Post.objects.create(title="p2", category=a, rating=2, visible=False)
+    Post.objects.create(title="p3", category=b, rating=1, visible=True)
+    return a, b

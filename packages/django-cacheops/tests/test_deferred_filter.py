@@ -19,16 +19,6 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("
 
 
 @pytest.fixture
-def posts():
-    a = Category.objects.create(title="a")
-    b = Category.objects.create(title="b")
-    Post.objects.create(title="p1", category=a, rating=1, visible=True)
-    Post.objects.create(title="p2", category=a, rating=2, visible=False)
-    Post.objects.create(title="p3", category=b, rating=1, visible=True)
-    return a, b
-
-
-@pytest.fixture
 def builds(monkeypatch):
     """The filters Django builds (calls of Query.add_q), the real method still doing the work."""
     built = []

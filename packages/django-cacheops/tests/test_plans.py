@@ -17,16 +17,6 @@ from tests.testapp.models import Category, Post, Weird
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("mode")]
 
 
-@pytest.fixture
-def posts():
-    a = Category.objects.create(title="a")
-    b = Category.objects.create(title="b")
-    Post.objects.create(title="p1", category=a, rating=1, visible=True)
-    Post.objects.create(title="p2", category=a, rating=2, visible=False)
-    Post.objects.create(title="p3", category=b, rating=1, visible=True)
-    return a, b
-
-
 def twice(func):
     first = func()
     second = func()

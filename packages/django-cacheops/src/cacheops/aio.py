@@ -35,7 +35,7 @@ from . import fast
 from .conf import model_profile, settings
 from .keys import QueryPlan, query_plan, remembered_call
 from .query import _bound, _caching, _hit_rows, _local_get, _one, _prefix, _shortcut, pending_shortcut
-from .redis import FAILURES, check_cluster, is_cluster, register
+from .redis import FAILURES, LaneBase, check_cluster, is_cluster, register
 from .signals import cache_read
 from .store import MISSING, loads
 
@@ -105,18 +105,10 @@ def _reset(*, setting: str, **kwargs: Any) -> None:
             _scripts.clear()
 
 
-class _AsyncLane:
+class _AsyncLane(LaneBase):
     """Connections of our own to the server of one event loop's ``redis.asyncio.Redis`` client, the
     asyncio twin of :class:`cacheops.redis.Lane`: a command costs less CPU than through the client
     (no pool bookkeeping, no ``can_read`` poll, no retry wrapper).  Only that loop uses it."""
-
-    def __init__(self, client: Any) -> None:
-        pool = client.connection_pool
-        self.client = client
-        self._connection_class = pool.connection_class
-        self._connection_kwargs = dict(pool.connection_kwargs)
-        self._free: list[Any] = []
-        self._down = False  # after a connection failure: through the client until it answers
 
     async def call(self, *args: Any) -> Any:
         """The reply to the command ``args`` as the client returns it; an error reply is raised; a

@@ -290,29 +290,6 @@ def _copy_item(item: Any) -> Any:
     return item
 
 
-def _copy_rows(rows: list[Model], _new: Any = object.__new__) -> list[Model]:
-    """:func:`_copy_instance` of every row, inlined for the common plain row (nothing cached on
-    its state, no prefetched lists): a copy of the row's dict and of its state's dict."""
-    copies: list[Model] = []
-    append = copies.append
-    for obj in rows:
-        data = obj.__dict__.copy()
-        state_data = data["_state"].__dict__
-        if state_data.get("fields_cache") or "peers" in state_data or "_prefetched_objects_cache" in data:
-            append(_copy_instance(obj))
-            continue
-        state_data = state_data.copy()
-        if "fields_cache" in state_data:
-            state_data["fields_cache"] = {}  # ModelState.__del__ clears it: never share the dict
-        state = _new(ModelState)
-        state.__dict__ = state_data
-        data["_state"] = state
-        new = _new(obj.__class__)
-        new.__dict__ = data
-        append(new)
-    return copies
-
-
 class _PlainRows(list):
     """Rows kept in memory whose states hold nothing but plain attributes (no related objects
     cached, no prefetched lists, no peers): copied without looking at each row again."""
@@ -356,8 +333,8 @@ def fresh_copy(value: Any) -> Any:
     if isinstance(value, list):
         if type(value) is _PlainRows:
             return _copy_plain(value)
-        if value and isinstance(value[0], Model):  # rows of one queryset are all alike
-            return _copy_rows(value)
+        if value and isinstance(value[0], Model):
+            return [_copy_instance(item) for item in value]
         return [_copy_item(item) for item in value]
     if isinstance(value, dict):
         return dict(value)

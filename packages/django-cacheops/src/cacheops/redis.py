@@ -221,7 +221,21 @@ _RETRY_ON_CLIENT = (redis.ConnectionError, redis.TimeoutError, OSError)
 _LANE_COMMANDS = ("GET", "MGET", "EVALSHA", "EVAL")
 
 
-class Lane:
+class LaneBase:
+    """What a lane holds, sync or asyncio: its client, how the client's pool makes connections (the
+    lane makes its own the same way, uncounted by the pool) and the free list of those."""
+
+    def __init__(self, client: Any) -> None:
+        pool = client.connection_pool
+        self.client = client
+        self._connection_class = pool.connection_class
+        self._connection_kwargs = dict(pool.connection_kwargs)
+        self._free: list[Any] = []
+        # set by a connection failure: calls go through the client until one succeeds there
+        self._down = False
+
+
+class Lane(LaneBase):
     """A LIFO free list of connections of our own to the server of one ``redis.Redis`` client.
 
     :meth:`call` costs less CPU than ``client.execute_command()``: no pool lock, no ``can_read()``
@@ -232,15 +246,9 @@ class Lane:
     """
 
     def __init__(self, client: Any) -> None:
-        pool = client.connection_pool
-        self.client = client
-        self._connection_class = pool.connection_class
-        self._connection_kwargs = dict(pool.connection_kwargs)
-        self._free: list[Any] = []
+        super().__init__(client)
         self._pid = os.getpid()
         self._closed = False
-        # set by a connection failure: calls go through the client until one succeeds there
-        self._down = False
 
     def call(self, *args: Any) -> Any:
         """The reply to the command ``args``, as ``client.execute_command(*args)`` returns it.
