@@ -5,7 +5,7 @@ django-cacheops 7.2 is available) with the original and with this package side b
 interpreter. Every number is a ratio against a baseline measured in the same run.
 
 The side-by-side comparison runs each package in its own child process, alternating them
-(original, ours, original, ours, ...) for ``CACHEOPS_BENCH_ROUNDS`` rounds (default 3), and
+(original, ours, original, ours, ...) for ``CACHEOPS_BENCH_ROUNDS`` rounds (default 5), and
 compares the best time of each metric over the rounds of each side: the load of a shared machine
 drifts between two single runs far more than the code measured differs.
 
@@ -26,7 +26,7 @@ from typing import Any
 import benchsetup
 from benchsetup import PACKAGE_DIR, configure, populate
 
-ROUNDS = max(1, int(os.environ.get("CACHEOPS_BENCH_ROUNDS", "3")))
+ROUNDS = max(1, int(os.environ.get("CACHEOPS_BENCH_ROUNDS", "5")))
 REPEAT = 5  # timed runs per measurement inside one process; the best one counts
 READS = ("get(pk)", "fetch 100 rows", "count", "group-by aggregate")
 SAVES = (0, 100, 1000)
@@ -85,8 +85,10 @@ def measure(redis_url: str) -> dict[str, Any]:
     def save_with(n: int) -> float:
         def once() -> float:
             redis_client.flushdb()
-            for i in range(n):  # n distinct cached queries that the saved row belongs to
-                list(Post.objects.filter(category=post.category_id, rating__gte=-i))
+            # n distinct cached queries that the saved row belongs to (one row each: filling stays
+            # cheap enough to time every N several times)
+            for i in range(n):
+                list(Post.objects.filter(category=post.category_id, pk=post.pk, rating__gte=-i))
             # filling leaves garbage behind: collect it now, not in the middle of the one timed save
             gc.collect()
             gc.disable()
@@ -99,7 +101,7 @@ def measure(redis_url: str) -> dict[str, Any]:
 
         # one save is timed at a time (a few milliseconds: single timings swing with the machine's
         # load), so each is repeated; N=1000 costs 1000 misses per run, and the rounds add more
-        return min(once() for _ in range({0: 15, 100: 5}.get(n, 3)))
+        return min(once() for _ in range({0: 15, 100: 8}.get(n, 5)))
 
     for n in SAVES:
         out[f"save N={n}"] = save_with(n)

@@ -24,7 +24,7 @@ from benchsetup import configure, populate
 
 CLASSIC = {"testapp.*": {"ops": "all", "timeout": 3600}}
 FAST = {"testapp.*": {"ops": "all", "timeout": 3600, "local": True}}
-ROUNDS = max(1, int(os.environ.get("CACHEOPS_BENCH_ROUNDS", "3")))
+ROUNDS = max(1, int(os.environ.get("CACHEOPS_BENCH_ROUNDS", "5")))
 REPEAT = 7
 NEVER = (float("inf"), float("inf"))
 
