@@ -200,6 +200,24 @@ def test_plain_rows_are_copied_with_a_state_of_their_own(queries):
     assert "category" not in again[0]._state.fields_cache  # not the first copy's cached object
     assert again[1]._state.adding is False and again[1]._state.db == "default"
     assert again[0]._state is not rows[0]._state
+    again[0].title = "changed"
+    again[0].__dict__["extra"] = 1
+    third = list(Post.objects.filter(category=cat).order_by("title"))
+    assert [p.title for p in third] == ["p1", "p2"] and "extra" not in third[0].__dict__
+    assert type(third) is list and all(type(p) is Post for p in third)
+
+
+def test_plain_rows_with_deferred_fields_keep_them_deferred(queries):
+    cat = Category.objects.create(title="a")
+    Post.objects.create(title="p1", category=cat, rating=4)
+    for _ in range(3):
+        rows = list(Post.objects.filter(category=cat).only("title"))
+    assert rows[0].get_deferred_fields() >= {"rating"}
+    with queries() as q:
+        assert rows[0].rating == 4  # loads the deferred column for this copy only
+    assert q.count == 1
+    again = list(Post.objects.filter(category=cat).only("title"))
+    assert "rating" in again[0].get_deferred_fields()
 
 
 @in_every_mode

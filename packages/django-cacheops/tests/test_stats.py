@@ -114,3 +114,31 @@ def test_command(cat):
     call_command("cacheops_stats", "testapp.post", stdout=out, stderr=err)
     assert out.getvalue().splitlines()[1].split() == ["testapp.post", "0", "0", "-", "0"]
     assert err.getvalue() == ""
+
+
+def test_turned_on_and_off_by_the_setting_alone(settings, cat):
+    settings.CACHEOPS_STATS = False
+    reset_stats()
+    list(Post.objects.filter(category=cat))
+    settings.CACHEOPS_STATS = True  # no install_stats() call: the setting is enough
+    list(Post.objects.filter(category=cat))
+    list(Post.objects.filter(category=cat))
+    assert stats(Post)["testapp.post"] == {"hits": 2, "misses": 0, "invalidations": 0}
+
+
+def test_own_receivers_hear_reads_while_stats_are_off(settings, cat):
+    from cacheops.signals import cache_read
+
+    settings.CACHEOPS_STATS = False
+    heard = []
+
+    def receiver(sender, func, hit, **kwargs):
+        heard.append((sender, hit))
+
+    cache_read.connect(receiver)
+    try:
+        list(Post.objects.filter(category=cat))
+        list(Post.objects.filter(category=cat))
+    finally:
+        cache_read.disconnect(receiver)
+    assert heard == [(Post, False), (Post, True)]

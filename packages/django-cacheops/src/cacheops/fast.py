@@ -30,6 +30,7 @@ the next caller gets (values nested inside fields, such as a JSON dict, are shar
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 import time
@@ -51,6 +52,7 @@ __all__ = ["LocalCache", "fast_get_or_compute", "local_cache"]
 
 
 CHANNEL = "cacheops:invalidated"  # also in lua/invalidate*.lua
+_ZEROS = itertools.repeat(0)  # the default of every counter (map() stops at the names' end)
 
 
 class Entry:
@@ -97,14 +99,12 @@ class Listener:
             self.start()
         if not self._subscribed:
             return None
-        get = self._counters.get
-        return (self._era, *[get(n, 0) for n in names])
+        return (self._era, *map(self._counters.get, names, _ZEROS))
 
     def unchanged(self, names: list[str], noted: tuple | None) -> bool:
         if noted is None or not self._subscribed or self._pid != os.getpid():
             return False
-        get = self._counters.get
-        return noted[0] == self._era and all(get(n, 0) == c for n, c in zip(names, noted[1:]))
+        return noted == (self._era, *map(self._counters.get, names, _ZEROS))
 
     # -- what invalidation calls
     def bump(self, name: str) -> None:
@@ -290,49 +290,71 @@ def _copy_item(item: Any) -> Any:
     return item
 
 
-class _PlainRows(list):
-    """Rows kept in memory whose states hold nothing but plain attributes (no related objects
-    cached, no prefetched lists, no peers): copied without looking at each row again."""
+class _PlainRows:
+    """Rows kept in memory that are all of one class and whose states are alike and hold nothing
+    but plain attributes (no related objects cached, no prefetched lists, no peers): copied from
+    their field dicts and one picture of the state, without looking at each row again."""
 
-    __slots__ = ()
+    __slots__ = ("cls", "state", "dicts")
+
+    def __init__(self, cls: type, state: dict[str, Any], dicts: list[dict[str, Any]]) -> None:
+        self.cls = cls
+        self.state = state  # the state's attributes, less fields_cache
+        self.dicts = dicts  # each row's __dict__ (its "_state" is replaced in every copy)
 
 
-def _copy_plain(rows: _PlainRows, _new: Any = object.__new__) -> list[Model]:
+def _copy_plain(rows: _PlainRows, _new: Any = object.__new__, _state_class: type = ModelState) -> list[Model]:
+    cls = rows.cls
+    state_data = rows.state
     copies: list[Model] = []
     append = copies.append
-    for obj in rows:
-        data = obj.__dict__.copy()
-        state_data = data["_state"].__dict__.copy()
-        state_data["fields_cache"] = {}  # ModelState.__del__ clears it: never share the dict
-        state = _new(ModelState)
-        state.__dict__ = state_data
+    for kept in rows.dicts:
+        state = _new(_state_class)
+        state.__dict__ = attrs = state_data.copy()
+        attrs["fields_cache"] = {}  # ModelState.__del__ clears it: never share the dict
+        new = _new(cls)
+        new.__dict__ = data = kept.copy()
         data["_state"] = state
-        new = _new(obj.__class__)
-        new.__dict__ = data
         append(new)
     return copies
 
 
-def _is_plain(obj: Model) -> bool:
-    state_data = obj._state.__dict__
-    return not (
-        state_data.get("fields_cache") or "peers" in state_data or "_prefetched_objects_cache" in obj.__dict__
-    )
+def _plain_state(obj: Model) -> dict[str, Any] | None:
+    """The attributes of ``obj``'s state less an empty fields_cache; None when the state holds
+    related objects or peers."""
+    state = obj._state.__dict__.copy()
+    if state.pop("fields_cache", None) or "peers" in state:
+        return None
+    return state
+
+
+def _plain_rows(rows: list[Model]) -> _PlainRows | None:
+    """``rows`` as :class:`_PlainRows` when they qualify, else None."""
+    cls = rows[0].__class__
+    state = _plain_state(rows[0])
+    if state is None:
+        return None
+    for obj in rows:
+        if obj.__class__ is not cls or "_prefetched_objects_cache" in obj.__dict__:
+            return None
+        if _plain_state(obj) != state:
+            return None
+    return _PlainRows(cls, state, [obj.__dict__ for obj in rows])
 
 
 def kept_copy(value: Any) -> Any:
     """The copy of a result that memory keeps (never handed out: callers get :func:`fresh_copy`)."""
     value = fresh_copy(value)
-    if type(value) is list and value and isinstance(value[0], Model) and all(map(_is_plain, value)):
-        return _PlainRows(value)
+    if type(value) is list and value and isinstance(value[0], Model):
+        return _plain_rows(value) or value
     return value
 
 
 def fresh_copy(value: Any) -> Any:
     """A copy of a cached result a caller may change freely (rows copied one level deep)."""
+    if type(value) is _PlainRows:
+        return _copy_plain(value)
     if isinstance(value, list):
-        if type(value) is _PlainRows:
-            return _copy_plain(value)
         if value and isinstance(value[0], Model):
             return [_copy_instance(item) for item in value]
         return [_copy_item(item) for item in value]

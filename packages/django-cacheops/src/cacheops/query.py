@@ -53,8 +53,9 @@ def _require_profile(qs: Any) -> dict[str, Any]:
     return profile
 
 
-def _caching(qs: Any, op: str) -> dict[str, Any] | None:
-    """The profile to cache ``op`` of ``qs`` with, or None when it must not be cached."""
+def _caching(qs: Any, op: str, db: str | None = None) -> dict[str, Any] | None:
+    """The profile to cache ``op`` of ``qs`` with, or None when it must not be cached
+    (``db``: ``qs.db`` when the caller has it already)."""
     if not settings.CACHEOPS_ENABLED:
         return None
     profile = model_profile(qs.model)
@@ -66,7 +67,7 @@ def _caching(qs: Any, op: str) -> dict[str, Any] | None:
     if op not in ops:
         return None
     # ``_query``: a filter() still deferred (see _filter_or_exclude) never locks rows
-    if qs._query.select_for_update or is_dirty(qs.db):
+    if qs._query.select_for_update or is_dirty(db or qs.db):
         return None
     return profile
 
@@ -306,36 +307,37 @@ def _pending_key(qs: Any, negate: bool, kwargs: dict[str, Any]) -> tuple | None:
 _PENDING_OPS = frozenset({"fetch", "count", "exists"})
 
 
-def pending_shortcut(qs: Any, op: str) -> tuple | None:
+def pending_shortcut(qs: Any, op: str, db: str | None = None) -> tuple | None:
     """The shortcut key of ``op`` on ``qs`` when its last filter() is still deferred, else None."""
     pending = qs.__dict__.get("_cacheops_pending")
     if pending is None or pending.key is None or qs._deferred_filter is None:
         return None
-    return (pending.key, op, qs.db, qs._iterable_class, qs._fields)
+    return (pending.key, op, db or qs.db, qs._iterable_class, qs._fields)
 
 
 def _pending_call(qs: Any, op: str, compute: Any) -> Any:
     """``op`` of ``qs`` through the cache (MISSING when it isn't cached): through the remembered
     key of its deferred filter when there is one, else by the full path."""
-    profile = _caching(qs, op)
+    db = qs.db  # a property that asks the routers: once
+    profile = _caching(qs, op, db)
     if profile is None:
         return MISSING
-    shortcut = pending_shortcut(qs, op)
+    shortcut = pending_shortcut(qs, op, db)
     if shortcut is None:
-        return _bound(qs, _cached_call(qs, op, profile, compute))
+        return _bound(qs, _cached_call(qs, op, profile, compute), db)
     d = qs.__dict__
-    hit, result = _read_remembered(qs, shortcut)
+    hit, result = _read_remembered(qs, shortcut, db)
     if hit:
         return result
     qs._cacheops_shortcut = shortcut
     try:
-        return _bound(qs, _cached_call(qs, op, profile, compute))
+        return _bound(qs, _cached_call(qs, op, profile, compute), db)
     finally:
         d.pop("_cacheops_shortcut", None)
         d.pop("_cacheops_known", None)
 
 
-def _read_remembered(qs: Any, shortcut: tuple) -> tuple[bool, Any]:
+def _read_remembered(qs: Any, shortcut: tuple, db: str | None = None) -> tuple[bool, Any]:
     """``(True, rows)`` when the remembered get() key is a hit; else ``(False, None)`` (and the
     epochs read with the miss noted on ``qs`` for the full path's race guard)."""
     remembered = remembered_call(shortcut)
@@ -353,19 +355,21 @@ def _read_remembered(qs: Any, shortcut: tuple) -> tuple[bool, Any]:
             if known is not None:
                 qs._cacheops_known = (plan.key, known)
             return False, None
-    return True, _hit_rows(qs, result)
+    return True, _hit_rows(qs, result, db)
 
 
-def _hit_rows(qs: Any, result: list) -> list:
+def _hit_rows(qs: Any, result: list, db: str | None = None) -> list:
     """Rows read from the cache for ``qs``, made ready: the hit counted, instances bound to its db."""
     cache_read.send(sender=qs.model, func=None, hit=True)
-    return _bound(qs, result)
+    return _bound(qs, result, db)
 
 
-def _bound(qs: Any, result: Any) -> Any:
-    """``result`` with its model instances bound to the queryset's database."""
+def _bound(qs: Any, result: Any, db: str | None = None) -> Any:
+    """``result`` with its model instances bound to the queryset's database (``db``: ``qs.db``
+    when the caller has it already)."""
     if type(result) is list and result and isinstance(result[0], Model):
-        db = qs.db  # a property that asks the routers: once, not per row
+        if db is None:
+            db = qs.db  # a property that asks the routers: once, not per row
         if result[0]._state.db != db:  # the rows of one result come from one database
             for obj in result:
                 obj._state.db = db

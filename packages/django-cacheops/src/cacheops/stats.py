@@ -1,11 +1,11 @@
 """Cache statistics: hit, miss and invalidation counters per model (opt-in, ``CACHEOPS_STATS = True``).
 
-Counting listens to the ``cache_read`` and ``cache_invalidated`` signals.  Each process counts in
-memory and adds its counts to one Redis hash now and then (every ``FLUSH_EVERY`` events or
-``FLUSH_SECONDS`` seconds, and whenever :func:`stats` is called), so a cache hit costs no extra
-round trip.  ``cacheops.stats()`` and ``manage.py cacheops_stats`` read the totals of all processes;
-counts a process has not flushed yet show up later.  ``invalidate_all()`` empties the cacheops
-database and with it the counters.
+Counting listens to the ``cache_read`` and ``cache_invalidated`` signals, connected only while the
+setting is on.  Each process counts in memory and adds its counts to one Redis hash now and then
+(every ``FLUSH_EVERY`` events or ``FLUSH_SECONDS`` seconds, and whenever :func:`stats` is called),
+so a cache hit costs no extra round trip.  ``cacheops.stats()`` and ``manage.py cacheops_stats``
+read the totals of all processes; counts a process has not flushed yet show up later.
+``invalidate_all()`` empties the cacheops database and with it the counters.
 
 Querysets are counted under their model's label (``'app.model'``), ``@cached``/``@cached_as``
 functions and cached views under ``'func:<module>.<qualname>'``, ``invalidate_all()`` under ``'*'``.
@@ -19,6 +19,8 @@ import time
 import types
 from collections import Counter
 from typing import Any
+
+from django.core.signals import setting_changed
 
 from .conf import settings
 from .redis import get_client, handle_connection_failure, is_cluster
@@ -112,11 +114,27 @@ def _on_invalidated(sender: Any, obj_dict: Any = None, **kwargs: Any) -> None:
         _recorder.add("*" if sender is None else _label(sender), "invalidations")
 
 
+def _wire() -> None:
+    """Connect the counting receivers while ``CACHEOPS_STATS`` is true and disconnect them while
+    it is false, so that a read sends its signal to nobody (which costs nothing) when stats are off."""
+    if _enabled():
+        cache_read.connect(_on_read, dispatch_uid="cacheops.stats.read")
+        cache_invalidated.connect(_on_invalidated, dispatch_uid="cacheops.stats.invalidated")
+    else:
+        cache_read.disconnect(dispatch_uid="cacheops.stats.read")
+        cache_invalidated.disconnect(dispatch_uid="cacheops.stats.invalidated")
+
+
+def _setting_changed(setting: str, **kwargs: Any) -> None:
+    if setting == "CACHEOPS_STATS":
+        _wire()
+
+
 def install_stats() -> None:
     """Start counting (idempotent; meant for ``AppConfig.ready()``). Counts are kept only while
-    ``CACHEOPS_STATS`` is true."""
-    cache_read.connect(_on_read, dispatch_uid="cacheops.stats.read")
-    cache_invalidated.connect(_on_invalidated, dispatch_uid="cacheops.stats.invalidated")
+    ``CACHEOPS_STATS`` is true (``override_settings`` turns counting on and off)."""
+    _wire()
+    setting_changed.connect(_setting_changed, dispatch_uid="cacheops.stats.setting_changed")
 
 
 def stats(model: Any = None) -> dict[str, dict[str, int]]:
