@@ -53,9 +53,8 @@ def _require_profile(qs: Any) -> dict[str, Any]:
     return profile
 
 
-def _caching(qs: Any, op: str, db: str | None = None) -> dict[str, Any] | None:
-    """The profile to cache ``op`` of ``qs`` with, or None when it must not be cached
-    (``db``: ``qs.db`` when the caller has it already)."""
+def _caching(qs: Any, op: str) -> dict[str, Any] | None:
+    """The profile to cache ``op`` of ``qs`` with, or None when it must not be cached."""
     if not settings.CACHEOPS_ENABLED:
         return None
     profile = model_profile(qs.model)
@@ -67,7 +66,7 @@ def _caching(qs: Any, op: str, db: str | None = None) -> dict[str, Any] | None:
     if op not in ops:
         return None
     # ``_query``: a filter() still deferred (see _filter_or_exclude) never locks rows
-    if qs._query.select_for_update or is_dirty(db or qs.db):
+    if qs._query.select_for_update or is_dirty(qs.db):
         return None
     return profile
 
@@ -318,10 +317,10 @@ def pending_shortcut(qs: Any, op: str, db: str | None = None) -> tuple | None:
 def _pending_call(qs: Any, op: str, compute: Any) -> Any:
     """``op`` of ``qs`` through the cache (MISSING when it isn't cached): through the remembered
     key of its deferred filter when there is one, else by the full path."""
-    db = qs.db  # a property that asks the routers: once
-    profile = _caching(qs, op, db)
+    profile = _caching(qs, op)
     if profile is None:
         return MISSING
+    db = qs.db  # a property that asks the routers: once from here on
     shortcut = pending_shortcut(qs, op, db)
     if shortcut is None:
         return _bound(qs, _cached_call(qs, op, profile, compute), db)
