@@ -1,11 +1,18 @@
 """Redis persistence for schematics models: several storage layouts, indexes, matching and filtering."""
 
+from __future__ import annotations
+
+from typing import Any
+
 from .base import BaseRedisMixin
+from .encoders import ModelJSONEncoder, model_json_default
 from .exceptions import (
     ConfigurationError,
     InvalidFilter,
+    KeyPrefixWarning,
     MultipleFound,
     NotFound,
+    RedisMixinException,
     StrictPerformanceException,
 )
 from .hashed import HashRedisMixin, HashRedisModel
@@ -26,12 +33,27 @@ __all__ = [
     "IndexedRedisMixin",
     "IndexedRedisModel",
     "InvalidFilter",
+    "KeyPrefixWarning",
+    "ModelJSONEncoder",
     "MultipleFound",
     "NotFound",
     "Pipeline",
+    "RedisMixinException",
     "Reference",
     "ReferenceType",
     "SimpleRedisMixin",
     "SimpleRedisModel",
     "StrictPerformanceException",
+    "model_json_default",
 ]
+
+# 0.3.1 imported its filter helpers into the package namespace; they live on (deprecated) in utils.
+_FROM_UTILS = {"group_filters_by_suffix", "match_filters"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FROM_UTILS:
+        from . import utils
+
+        return getattr(utils, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

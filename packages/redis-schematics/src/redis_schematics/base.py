@@ -9,14 +9,17 @@ optionally ``_filter_plan``. Each public method exists twice: ``set()`` on a ``r
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import math
+import numbers
 import uuid
 import weakref
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar, NamedTuple, TypeVar
 
 from schematics.common import DEFAULT
-from schematics.exceptions import CompoundError, DataError, FieldError
+from schematics.exceptions import CompoundError, ConversionError, DataError, FieldError
 from schematics.types import BaseType, BooleanType, FloatType, IntType, LongType, StringType
 from schematics.types.compound import CompoundType
 from schematics.types.serializable import Serializable
@@ -61,6 +64,38 @@ def _text(value: Any) -> str:
     return value.decode("utf-8") if isinstance(value, bytes) else str(value)
 
 
+def _arithmetic_text(value: Any, error: ArithmeticError) -> str:
+    return f"{value!r} is not a finite number this field can hold ({error})"
+
+
+def expire_ms(expire: Any, owner: str) -> int | None:
+    """``__expire__`` (seconds as an int, float or Decimal, or a ``timedelta``; ``None``: no
+    expiry) in whole milliseconds, the unit every layer sets (``PX``/``PEXPIRE``).
+
+    :raises ConfigurationError: for anything else, for values that are not finite and positive,
+        and for durations under one millisecond.
+    """
+    if expire is None:
+        return None
+    seconds: float | None = None
+    if isinstance(expire, dt.timedelta):
+        seconds = expire.total_seconds()
+    elif isinstance(expire, numbers.Real) and not isinstance(expire, bool):
+        seconds = float(expire)
+    if seconds is None or not math.isfinite(seconds):
+        raise ConfigurationError(
+            f"{owner}.__expire__ = {expire!r}: give seconds to live as a number or a timedelta "
+            "(None for no expiry)"
+        )
+    ms = round(seconds * 1000)
+    if ms < 1:
+        raise ConfigurationError(
+            f"{owner}.__expire__ = {expire!r}: seconds to live must be at least 0.001 (one "
+            "millisecond); use None for no expiry"
+        )
+    return ms
+
+
 class BaseRedisMixin:
     """Redis persistence for a ``schematics.models.Model`` (mix it in after ``Model``).
 
@@ -78,12 +113,18 @@ class BaseRedisMixin:
 
     __redis_client__: ClassVar[Any] = None
     __async_redis_client__: ClassVar[Any] = None
-    __expire__: ClassVar[float | None] = None
+    __expire__: ClassVar[float | dt.timedelta | None] = None
     __unique_together__: ClassVar[Iterable[str] | None] = None
     __unique_args__: ClassVar[Iterable[str] | None] = None
     __strict_performance__: ClassVar[bool] = False
 
     _schema: ClassVar[Any]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        expire = cls.__dict__.get("__expire__")
+        if not isinstance(expire, property):  # a property is checked on each write
+            expire_ms(expire, cls.__name__)
 
     @property
     def __prefix__(self) -> str:
@@ -189,6 +230,15 @@ class BaseRedisMixin:
             raise ConfigurationError(f"this {type(self).__name__} has no primary key yet: call set() first")
         return type(self)._key_for(pk)
 
+    def _ttl_ms(self) -> int | None:
+        """``__expire__`` in milliseconds (read on the object, so it may be a property)."""
+        expire = self.__expire__
+        if expire is None:
+            return None
+        if type(expire) is int and expire > 0:
+            return expire * 1000
+        return expire_ms(expire, type(self).__name__)
+
     def __json__(self) -> Any:
         """JSON-ready form of the object (its ``to_primitive()``)."""
         return self.to_primitive()  # type: ignore[attr-defined]
@@ -205,8 +255,29 @@ class BaseRedisMixin:
         pk = self._new_primary_key()
         if "pk" in self._schema.fields and self.get("pk") != pk:  # type: ignore[attr-defined]
             self.pk = pk
-        self.validate()  # type: ignore[attr-defined]
+        pending = self._data.converted  # type: ignore[attr-defined]
+        try:
+            self.validate()  # type: ignore[attr-defined]
+        except ArithmeticError as error:  # e.g. int(inf) inside a field's conversion
+            # validate() dropped the assigned values on its way out: give them back.
+            self._data.converted = pending  # type: ignore[attr-defined]
+            raise self._arithmetic_data_error(pending, error) from error
         return pk, self.to_primitive()  # type: ignore[attr-defined]
+
+    def _arithmetic_data_error(self, pending: Mapping[str, Any], error: ArithmeticError) -> DataError:
+        """A ``DataError`` naming the field whose conversion raised ``error`` (schematics lets
+        ``OverflowError`` and ``decimal.InvalidOperation`` through instead of reporting them)."""
+        for name, field_type in self._schema.fields.items():
+            value = pending.get(name)
+            if value is None or value is Undefined:
+                continue
+            try:
+                field_type.to_native(value)
+            except ArithmeticError as found:
+                return DataError({name: ConversionError(_arithmetic_text(value, found))})
+            except Exception:  # other problems are validate()'s to report
+                continue
+        return DataError({"": ConversionError(f"a value could not be converted: {error}")})
 
     def _new_primary_key(self) -> str:
         """The object's primary key, or a fresh unique id when the model has a ``pk`` field."""
@@ -327,6 +398,9 @@ class BaseRedisMixin:
                     value = field_type.validate(value, context)
             except (FieldError, CompoundError) as error:
                 errors[name] = error
+                continue
+            except ArithmeticError as error:  # e.g. int(inf): schematics lets it through
+                errors[name] = ConversionError(_arithmetic_text(value, error))
                 continue
             valid[name] = value
             if value is not Undefined:

@@ -49,9 +49,9 @@ class HashRedisMixin(BaseRedisMixin):
     def _save_plan(self, pk: str, primitive: dict[str, Any]) -> Plan:
         cls = type(self)
         hash_key = cls._hash_key()
-        field, value = cls._key_for(pk), self.__serializer__(primitive)
-        if self.__expire__:  # one script, so the write and the TTL renewal stay together
-            yield Eval(HASH_SET, (hash_key,), (field, value, int(self.__expire__)))
+        field, value, ttl = cls._key_for(pk), self.__serializer__(primitive), self._ttl_ms()
+        if ttl:  # one script, so the write and the TTL renewal stay together
+            yield Eval(HASH_SET, (hash_key,), (field, value, ttl))
         else:
             yield Call("hset", (hash_key, field, value))
 
@@ -60,8 +60,9 @@ class HashRedisMixin(BaseRedisMixin):
         pipe = raw_pipeline(pipeline)
         cls = type(self)
         hash_key, field, value = cls._hash_key(), cls._key_for(pk), self.__serializer__(primitive)
-        if self.__expire__:
-            queue(pipe, Eval(HASH_SET, (hash_key,), (field, value, int(self.__expire__))))
+        ttl = self._ttl_ms()
+        if ttl:
+            queue(pipe, Eval(HASH_SET, (hash_key,), (field, value, ttl)))
         else:
             pipe.execute_command("HSET", hash_key, field, value)
 

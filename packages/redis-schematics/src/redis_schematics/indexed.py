@@ -16,17 +16,21 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import re
+import sys
 import weakref
 from collections.abc import Iterable
+from decimal import Decimal
 from typing import Any, ClassVar
 
 from schematics import models, types
+from schematics.exceptions import DataError, ValidationError
 from schematics.types import DateTimeType, DateType, NumberType
 from schematics.undefined import Undefined
 
 from .base import BaseRedisMixin, _text
-from .exceptions import ConfigurationError, StrictPerformanceException
+from .exceptions import ConfigurationError, InvalidFilter, StrictPerformanceException
 from .lookups import Condition, matches
 from .pipeline import _Batching, raw_pipeline
 from .runner import Call, Eval, Plan, queue, run_async, run_sync
@@ -45,7 +49,10 @@ _INDEXABLE_OPS = {"eq", "in", "gt", "gte", "lt", "lte"}
 
 
 def _score(value: Any) -> float:
-    """Sort key of a range-indexed value (naive datetimes count as UTC)."""
+    """Sort key of a range-indexed value (naive datetimes count as UTC).
+
+    :raises OverflowError: an int beyond a double. :raises ValueError: a signaling NaN.
+    """
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=dt.timezone.utc)
@@ -53,6 +60,45 @@ def _score(value: Any) -> float:
     if isinstance(value, dt.date):
         return float(value.toordinal())
     return float(value)
+
+
+def _stored_score(field: str, value: Any) -> str:
+    """The score text of a value going into a range index.
+
+    :raises DataError: NaN, an infinity, or a number beyond a double, which no score can hold.
+    """
+    try:
+        score = _score(value)
+    except (ArithmeticError, ValueError):
+        score = math.nan
+    if not math.isfinite(score):
+        raise DataError(
+            {
+                field: ValidationError(
+                    f"{value!r} cannot go into the range index of {field}: it holds finite numbers "
+                    f"within ±{sys.float_info.max:.4g} only"
+                )
+            }
+        )
+    return repr(score)
+
+
+def _filter_score(model: Any, field: str, value: Any) -> str:
+    """The score text of a filter bound on a range index (an infinity is an open bound).
+
+    :raises InvalidFilter: for a number beyond a double.
+    """
+    try:
+        score = _score(value)
+    except (ArithmeticError, ValueError) as error:
+        raise InvalidFilter(f"{model.__name__}.{field}: cannot use {value!r} in a filter ({error})") from error
+    infinite = isinstance(value, float) or (isinstance(value, Decimal) and value.is_infinite())
+    if math.isnan(score) or (math.isinf(score) and not infinite):
+        raise InvalidFilter(
+            f"{model.__name__}.{field}: cannot use {value!r} in a filter: its range index holds "
+            f"finite numbers within ±{sys.float_info.max:.4g} only"
+        )
+    return repr(score)
 
 
 class IndexedRedisMixin(BaseRedisMixin):
@@ -193,10 +239,11 @@ class IndexedRedisMixin(BaseRedisMixin):
         if any(item is None for item in values):
             return None
         key = cls._range_key(condition.field)
+        field = condition.field
         if op in ("eq", "in"):
-            points = sorted({repr(_score(item)) for item in values})
+            points = sorted({_filter_score(cls, field, item) for item in values})
             return {"z": key, "r": [[point, point] for point in points]} if points else {"s": []}
-        score = repr(_score(value))
+        score = _filter_score(cls, field, value)
         low, high = (score, "+inf") if op in ("gt", "gte") else ("-inf", score)
         return {"z": key, "r": [[low, high]]}
 
@@ -233,10 +280,10 @@ class IndexedRedisMixin(BaseRedisMixin):
                 value = None
             if ranged:
                 if value is not None:
-                    entries.append(["z", f"{tag}:range:{field}", repr(_score(value))])
+                    entries.append(["z", f"{tag}:range:{field}", _stored_score(field, value)])
             else:
                 entries.append(["s", f"{tag}:eq:{field}:{cls._token(field, value)}"])
-        ttl = int(self.__expire__ * 1000) if self.__expire__ else 0
+        ttl = self._ttl_ms() or 0
         members, entries_key = f"{tag}:members", f"{tag}:entries"
         if cls.__serializer__ is BaseRedisMixin.__serializer__:
             # JSON texts never hold a raw control character: names and values go joined by \x1f.

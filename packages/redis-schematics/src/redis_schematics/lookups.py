@@ -5,13 +5,14 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from schematics.exceptions import BaseError
 
 from .exceptions import InvalidFilter
 
-__all__ = ["LOOKUPS", "Condition", "matches", "parse_filters"]
+__all__ = ["LOOKUPS", "Condition", "is_nan", "matches", "parse_filters"]
 
 
 def _ordered(compare: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]:
@@ -58,7 +59,10 @@ class Condition:
             if self.field == "pk" and "pk" not in obj._schema.fields
             else obj.get(self.field)
         )
-        return LOOKUPS[self.op](stored, self.value)
+        try:
+            return LOOKUPS[self.op](stored, self.value)
+        except ArithmeticError:  # a stored Decimal NaN compared by order, say: no match
+            return False
 
 
 def _convert(model: Any, field: str, value: Any) -> Any:
@@ -68,11 +72,25 @@ def _convert(model: Any, field: str, value: Any) -> Any:
     if field_type is None:  # the virtual "pk" of a model without a pk field
         return str(value)
     try:
-        return field_type.to_native(value)
+        native = field_type.to_native(value)
     except BaseError as error:
         raise InvalidFilter(
             f"{model.__name__}.{field}: cannot use {value!r} in a filter ({error.to_primitive()})"
         ) from error
+    except (ArithmeticError, TypeError, ValueError) as error:  # e.g. int(inf), Decimal("sNaN")
+        raise InvalidFilter(f"{model.__name__}.{field}: cannot use {value!r} in a filter ({error})") from error
+    if is_nan(native):
+        raise InvalidFilter(
+            f"{model.__name__}.{field}: cannot use {value!r} in a filter (NaN equals and orders against nothing)"
+        )
+    return native
+
+
+def is_nan(value: Any) -> bool:
+    """Whether ``value`` is a float or Decimal NaN (quiet or signaling)."""
+    if isinstance(value, float):
+        return value != value
+    return isinstance(value, Decimal) and value.is_nan()
 
 
 def parse_filters(model: Any, filters: Mapping[str, Any]) -> list[Condition]:

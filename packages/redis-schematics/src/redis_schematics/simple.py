@@ -54,15 +54,15 @@ class SimpleRedisMixin(BaseRedisMixin):
 
     def _save_plan(self, pk: str, primitive: dict[str, Any]) -> Plan:
         value = self.__serializer__(primitive)
-        expire = self.__expire__
-        yield Call("set", (type(self)._key_for(pk), value), {"ex": expire} if expire else {})
+        ttl = self._ttl_ms()
+        yield Call("set", (type(self)._key_for(pk), value), {"px": ttl} if ttl else {})
 
     def _queue_save(self, pipeline: Any, pk: str, primitive: dict[str, Any]) -> None:
         # The command of _save_plan, queued as is.
         pipe = raw_pipeline(pipeline)
-        key, value, expire = type(self)._key_for(pk), self.__serializer__(primitive), self.__expire__
-        if expire:
-            pipe.execute_command("SET", key, value, "EX", expire)
+        key, value, ttl = type(self)._key_for(pk), self.__serializer__(primitive), self._ttl_ms()
+        if ttl:
+            pipe.execute_command("SET", key, value, "PX", ttl)
         else:
             pipe.execute_command("SET", key, value)
 

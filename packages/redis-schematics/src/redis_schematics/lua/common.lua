@@ -40,9 +40,13 @@ local function split(text)
   end
 end
 
--- {name1, value1, name2, ...} from field names and values each joined by \31.
+-- {name1, value1, name2, ...} from field names and values each joined by \31; nil when the
+-- counts differ.
 local function joined_fields(names, values)
   local fields, n, v = {}, split(names), split(values)
+  if #n ~= #v then
+    return nil
+  end
   for i = 1, #n do
     fields[#fields + 1] = n[i]
     fields[#fields + 1] = v[i]
@@ -50,9 +54,35 @@ local function joined_fields(names, values)
   return fields
 end
 
+-- Check one object's arguments before anything is written: ttl_text a whole number of ms (0:
+-- none), entries_json the JSON list of index entries, each {"s", set_key} or {"z", zset_key,
+-- score} with a finite score. Returns ttl, entries; or nil and the reason.
+local function check_object(pk, ttl_text, entries_json)
+  local ttl = tonumber(ttl_text)
+  if ttl == nil or ttl ~= ttl or ttl < 0 or ttl == math.huge or ttl ~= math.floor(ttl) then
+    return nil, 'redis-schematics: object ' .. pk .. ': ttl ' .. tostring(ttl_text) .. ' is not a whole number of ms'
+  end
+  local ok, entries = pcall(cjson.decode, entries_json)
+  if not ok or type(entries) ~= 'table' then
+    return nil, 'redis-schematics: object ' .. pk .. ': index entries are not a JSON list'
+  end
+  for _, entry in ipairs(entries) do
+    if entry[1] == 'z' then
+      local score = tonumber(entry[3])
+      if type(entry[2]) ~= 'string' or score == nil or score ~= score or score == math.huge or score == -math.huge then
+        return nil, 'redis-schematics: object ' .. pk .. ': score ' .. tostring(entry[3]) .. ' for '
+          .. tostring(entry[2]) .. ' is not a finite number'
+      end
+    elseif entry[1] ~= 's' or type(entry[2]) ~= 'string' then
+      return nil, 'redis-schematics: object ' .. pk .. ': bad index entry in ' .. entries_json
+    end
+  end
+  return ttl, entries
+end
+
 -- Store one object (a hash of field, value pairs) and its index entries, dropping the entries
--- of its old values. ttl in ms (0: none); entries_json is the JSON list of index entries.
-local function save_object(object_key, members_key, entries_key, pk, ttl, entries_json, fields)
+-- of its old values. ttl and entries as checked by check_object; entries_json their JSON text.
+local function save_object(object_key, members_key, entries_key, pk, ttl, entries_json, entries, fields)
   local old = redis.call('HGET', entries_key, pk)
   -- Same entries as stored (same indexed values): the index already holds them, nothing to redo.
   local same = old == entries_json
@@ -68,7 +98,6 @@ local function save_object(object_key, members_key, entries_key, pk, ttl, entrie
     redis.call('ZADD', members_key, '+inf', pk)
   end
   if not same then
-    local entries = cjson.decode(entries_json)
     for _, entry in ipairs(entries) do
       if entry[1] == 's' then
         redis.call('SADD', entry[2], pk)
