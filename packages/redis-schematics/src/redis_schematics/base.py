@@ -14,12 +14,12 @@ import json
 import math
 import numbers
 import uuid
-import weakref
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar, NamedTuple, TypeVar
 
 from schematics.common import DEFAULT
 from schematics.exceptions import CompoundError, ConversionError, DataError, FieldError
+from schematics.models import ModelMeta
 from schematics.types import BaseType, BooleanType, FloatType, IntType, LongType, StringType
 from schematics.types.compound import CompoundType
 from schematics.types.serializable import Serializable
@@ -27,6 +27,7 @@ from schematics.undefined import Undefined
 from schematics.validate import get_validation_context
 
 from .exceptions import ConfigurationError, MultipleFound, NotFound, StrictPerformanceException
+from .keyspace import KeySpace, register
 from .lookups import Condition, matches, parse_filters
 from .pipeline import AsyncPipeline, Pipeline, raw_pipeline
 from .runner import Plan, run_async, run_sync
@@ -35,9 +36,19 @@ __all__ = ["BaseRedisMixin"]
 
 M = TypeVar("M", bound="BaseRedisMixin")
 
-_prototypes: weakref.WeakKeyDictionary[type, Any] = weakref.WeakKeyDictionary()
-_fast_fields: weakref.WeakKeyDictionary[type, dict[str, Any] | None] = weakref.WeakKeyDictionary()
-_plain_fields: weakref.WeakKeyDictionary[type, dict[str, Any] | None] = weakref.WeakKeyDictionary()
+# Plans and prototypes worked out once per class live in the class's own namespace (its fields
+# point back at it, so a module-level cache keyed by the class would keep it alive for ever).
+_CACHE = "_redis_schematics_cache"
+
+
+def class_cache(cls: type) -> dict[str, Any]:
+    """The per-class cache of ``cls`` itself (never inherited)."""
+    cache = cls.__dict__.get(_CACHE)
+    if cache is None:
+        cache = {}
+        setattr(cls, _CACHE, cache)
+    return cache
+
 
 
 class _WritePlan(NamedTuple):
@@ -48,8 +59,6 @@ class _WritePlan(NamedTuple):
     fields: tuple[tuple[str, Any, bool, Any], ...]  # name, type, check required?, to_primitive or None
 
 
-_write_plans: weakref.WeakKeyDictionary[type, _WritePlan | None] = weakref.WeakKeyDictionary()
-_read_plans: weakref.WeakKeyDictionary[type, Any] = weakref.WeakKeyDictionary()
 # Stock field types whose to_native returns a value of this exact type unchanged.
 _IDENTITY_NATIVES: dict[type, type] = {
     StringType: str,
@@ -125,6 +134,23 @@ class BaseRedisMixin:
         expire = cls.__dict__.get("__expire__")
         if not isinstance(expire, property):  # a property is checked on each write
             expire_ms(expire, cls.__name__)
+        if isinstance(cls, ModelMeta):  # a model class (mixins own no keys)
+            space = cls._key_space()
+            if space is not None:
+                register(cls, space)
+
+    @classmethod
+    def _key_space(cls) -> KeySpace | None:
+        """The keys this class owns, when its options are plain strings (layers override it)."""
+        return None
+
+    @classmethod
+    def _static_prefix(cls) -> str | None:
+        """``__prefix__`` when it is known without an instance (a string, or the default)."""
+        value = getattr(cls, "__prefix__", None)
+        if value is BaseRedisMixin.__dict__["__prefix__"]:
+            return cls.__name__
+        return value if isinstance(value, str) else None
 
     @property
     def __prefix__(self) -> str:
@@ -146,9 +172,10 @@ class BaseRedisMixin:
     @classmethod
     def _prototype(cls) -> Any:
         """A blank instance, used to evaluate options written as properties."""
-        proto = _prototypes.get(cls)
+        cache = class_cache(cls)
+        proto = cache.get("prototype")
         if proto is None:
-            proto = _prototypes[cls] = cls()
+            proto = cache["prototype"] = cls()
         return proto
 
     @classmethod
@@ -295,35 +322,36 @@ class BaseRedisMixin:
     def _plain_fields(cls) -> dict[str, Any] | None:
         """The fields, when every one converts on its own (no compound types, serializables or
         renamed fields); then loading may skip schematics' generic import loop."""
-        if cls not in _plain_fields:
+        cache = class_cache(cls)
+        if "plain_fields" not in cache:
             fields = dict(cls._schema.fields)
             plain = all(
                 not isinstance(field, (CompoundType, Serializable)) and not field.serialized_name
                 for field in fields.values()
             )
-            _plain_fields[cls] = fields if plain else None
-        return _plain_fields[cls]
+            cache["plain_fields"] = fields if plain else None
+        return cache["plain_fields"]
 
     @classmethod
     def _read_plan(cls) -> tuple[tuple[str, Any, type | None], ...] | None:
         """For plain models: each field's name, type, and the native type whose values its
         ``to_native`` returns unchanged (stock scalar types only), worked out once per class."""
-        try:
-            return _read_plans[cls]
-        except KeyError:
-            pass
+        cache = class_cache(cls)
+        if "read_plan" in cache:
+            return cache["read_plan"]
         fields = cls._plain_fields()
         plan = None
         if fields is not None:
             plan = tuple((name, field, _IDENTITY_NATIVES.get(type(field))) for name, field in fields.items())
-        _read_plans[cls] = plan
+        cache["read_plan"] = plan
         return plan
 
     @classmethod
     def _fast_fields(cls) -> dict[str, Any] | None:
         """The plain fields, when the model also has no model-level validators, roles or export
         settings: then validation and export may run field by field (same rules, far less work)."""
-        if cls not in _fast_fields:
+        cache = class_cache(cls)
+        if "fast_fields" not in cache:
             fields = cls._plain_fields()
             options = cls._schema.options
             simple = (
@@ -333,17 +361,16 @@ class BaseRedisMixin:
                 and options.export_level == DEFAULT
                 and all(field.export_level is None for field in fields.values())
             )
-            _fast_fields[cls] = fields if simple else None
-        return _fast_fields[cls]
+            cache["fast_fields"] = fields if simple else None
+        return cache["fast_fields"]
 
     @classmethod
     def _write_plan(cls) -> _WritePlan | None:
         """The per-class plan of :meth:`_prepare_plain_write`, or None when the model needs
         schematics' generic ``validate()``/``to_primitive()`` (see :meth:`_fast_fields`)."""
-        try:
-            return _write_plans[cls]
-        except KeyError:
-            pass
+        cache = class_cache(cls)
+        if "write_plan" in cache:
+            return cache["write_plan"]
         fields = cls._fast_fields()
         plan = None
         if fields is not None and not cls._unique_fields():
@@ -361,7 +388,7 @@ class BaseRedisMixin:
                     for name, field in fields.items()
                 ),
             )
-        _write_plans[cls] = plan
+        cache["write_plan"] = plan
         return plan
 
     def _prepare_plain_write(self, plan: _WritePlan) -> tuple[str, dict[str, Any]]:
@@ -436,13 +463,18 @@ class BaseRedisMixin:
     @classmethod
     def _decode(cls: type[M], raw: Any, key: Any = None) -> M:
         """An object from its stored string; ``key`` (its key or hash field) supplies a missing pk."""
+        return cls._decode_data(cls.__deserializer__(raw), key)
+
+    @classmethod
+    def _decode_data(cls: type[M], data: Mapping[str, Any], key: Any = None) -> M:
+        """An object from stored primitives; ``key`` (its key or hash field) supplies a missing pk."""
         pk = None
         if key is not None:
             pk = _text(key)
             prefix = cls._setting("__prefix__")
             if prefix and pk.startswith(f"{prefix}:"):
                 pk = pk[len(prefix) + 1 :]
-        return cls._load(cls.__deserializer__(raw), pk)
+        return cls._load(data, pk)
 
     # ------------------------------------------------------------------ plans shared by the layers
 

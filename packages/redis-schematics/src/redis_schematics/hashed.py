@@ -7,6 +7,7 @@ from typing import Any
 from schematics import models, types
 
 from .base import BaseRedisMixin
+from .keyspace import KeySpace
 from .pipeline import raw_pipeline
 from .runner import Batch, Call, Eval, Plan, queue
 from .scripts import HASH_SET
@@ -25,6 +26,15 @@ class HashRedisMixin(BaseRedisMixin):
     def __set_key__(self) -> str:
         """Name of the hash holding every object of the class."""
         return self.__key_pattern__()
+
+    @classmethod
+    def _key_space(cls) -> KeySpace | None:
+        set_key = cls.__set_key__
+        if set_key is HashRedisMixin.__dict__["__set_key__"]:
+            if cls.__key_pattern__ is not BaseRedisMixin.__key_pattern__:
+                return None
+            set_key = cls._static_prefix()
+        return KeySpace(set_key, False, "hash") if isinstance(set_key, str) else None
 
     @classmethod
     def _hash_key(cls) -> str:

@@ -31,6 +31,7 @@ from schematics.undefined import Undefined
 
 from .base import BaseRedisMixin, _text
 from .exceptions import ConfigurationError, InvalidFilter, StrictPerformanceException
+from .keyspace import KeySpace
 from .lookups import Condition, matches
 from .pipeline import _Batching, raw_pipeline
 from .runner import Call, Eval, Plan, queue, run_async, run_sync
@@ -113,6 +114,11 @@ class IndexedRedisMixin(BaseRedisMixin):
     __indexes__: ClassVar[Iterable[str]] = ()
 
     # ------------------------------------------------------------------ keys
+
+    @classmethod
+    def _key_space(cls) -> KeySpace | None:
+        prefix = cls._static_prefix()
+        return None if prefix is None else KeySpace("{" + (prefix or cls.__name__) + "}", True, "indexed")
 
     @classmethod
     def _tag(cls) -> str:

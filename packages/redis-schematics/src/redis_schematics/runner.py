@@ -63,6 +63,7 @@ class ScanKeys:
 
     pattern: str
     count: int = 1000
+    type: str | None = None  # only keys of this Redis type (SCAN ... TYPE)
 
 
 Plan = Generator[Any, Any, Any]
@@ -135,7 +136,7 @@ def _step_sync(client: Any, op: Any) -> Any:
             client.script_load(op.script.source)
             return client.evalsha(op.script.sha, len(op.keys), *op.keys, *op.args)
     if isinstance(op, ScanKeys):
-        return list(client.scan_iter(match=op.pattern, count=op.count))
+        return list(client.scan_iter(match=op.pattern, count=op.count, _type=op.type))
     raise TypeError(f"unknown operation {op!r}")
 
 
@@ -154,7 +155,7 @@ async def _step_async(client: Any, op: Any) -> Any:
             await client.script_load(op.script.source)
             return await client.evalsha(op.script.sha, len(op.keys), *op.keys, *op.args)
     if isinstance(op, ScanKeys):
-        return [key async for key in client.scan_iter(match=op.pattern, count=op.count)]
+        return [key async for key in client.scan_iter(match=op.pattern, count=op.count, _type=op.type)]
     raise TypeError(f"unknown operation {op!r}")
 
 

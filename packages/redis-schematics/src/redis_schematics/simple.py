@@ -7,8 +7,9 @@ from typing import Any
 
 from schematics import models, types
 
-from .base import BaseRedisMixin
+from .base import BaseRedisMixin, _text
 from .exceptions import StrictPerformanceException
+from .keyspace import KeySpace
 from .pipeline import raw_pipeline
 from .runner import Call, Plan, ScanKeys
 
@@ -30,9 +31,48 @@ class SimpleRedisMixin(BaseRedisMixin):
     """
 
     @classmethod
-    def _scan_pattern(cls) -> str:
+    def _key_space(cls) -> KeySpace | None:
+        prefix = cls._static_prefix()
+        if prefix is None or cls.__key_pattern__ is not BaseRedisMixin.__key_pattern__:
+            return None
+        return KeySpace(prefix, True, "simple")
+
+    @classmethod
+    def _scan(cls) -> ScanKeys:
+        """Every string key under the prefix: objects of this class, and of any class whose prefix
+        nests inside this one (told apart by :meth:`_own_objects`)."""
         prefix = cls._setting("__prefix__")
-        return f"{glob_escape(prefix)}:*" if prefix else "*"
+        return ScanKeys(f"{glob_escape(prefix)}:*" if prefix else "*", type="string")
+
+    @classmethod
+    def _own_objects(cls, keys: list[Any], raws: list[Any]) -> list[tuple[Any, Any]]:
+        """``(key, object)`` for each scanned key that holds an object of this class.
+
+        An object whose stored identity (its pk, else its id or ``__unique_together__`` values)
+        would live under another key belongs to another class whose prefix nests inside this
+        one (``F:a:1`` is object ``1`` of prefix ``F:a``, not ``a:1`` of ``F``): it is skipped.
+        A record that names no identity is taken as this class's, with its pk from the key.
+        """
+        own = []
+        for key, raw in zip(keys, raws):
+            if raw is None:  # expired or deleted between SCAN and MGET
+                continue
+            key_text = _text(key)
+            data = cls.__deserializer__(raw)
+            stored_pk = data.get("pk") if isinstance(data, dict) else None
+            if stored_pk is not None and stored_pk != "":
+                if cls._key_for(str(stored_pk)) != key_text:
+                    continue
+                own.append((key, cls._load(data)))
+                continue
+            obj = cls._load(data)
+            identity = obj.__primary_key__
+            if identity is None:
+                obj = cls._decode_data(data, key_text)
+            elif cls._key_for(identity) != key_text:
+                continue
+            own.append((key, obj))
+        return own
 
     @classmethod
     def _get_plan(cls, pk: str) -> Plan:
@@ -45,12 +85,11 @@ class SimpleRedisMixin(BaseRedisMixin):
             raise StrictPerformanceException(
                 f"{cls.__name__}.all() scans the keyspace and __strict_performance__ is set"
             )
-        keys = yield ScanKeys(cls._scan_pattern())
+        keys = yield cls._scan()
         if not keys:
             return []
         raws = yield Call("mget", (keys,))
-        # A key that expired (or was deleted) between SCAN and MGET reads as None: skip it.
-        return [cls._decode(raw, key) for key, raw in zip(keys, raws) if raw is not None]
+        return [obj for _, obj in cls._own_objects(keys, raws)]
 
     def _save_plan(self, pk: str, primitive: dict[str, Any]) -> Plan:
         value = self.__serializer__(primitive)
@@ -72,10 +111,14 @@ class SimpleRedisMixin(BaseRedisMixin):
 
     @classmethod
     def _delete_all_plan(cls) -> Plan:
-        keys = yield ScanKeys(cls._scan_pattern())
+        keys = yield cls._scan()
         if not keys:
             return 0
-        return (yield Call("delete", tuple(keys)))
+        raws = yield Call("mget", (keys,))
+        own = tuple(key for key, _ in cls._own_objects(keys, raws))
+        if not own:
+            return 0
+        return (yield Call("delete", own))
 
 
 class SimpleRedisModel(models.Model, SimpleRedisMixin):
