@@ -29,7 +29,7 @@ from schematics.validate import get_validation_context
 from .exceptions import ConfigurationError, MultipleFound, NotFound, StrictPerformanceException
 from .keyspace import KeySpace, register
 from .lookups import Condition, matches, parse_filters
-from .pipeline import AsyncPipeline, Pipeline, raw_pipeline
+from .pipeline import AsyncPipeline, Pipeline
 from .runner import Plan, run_async, run_sync
 
 __all__ = ["BaseRedisMixin"]
@@ -540,13 +540,13 @@ class BaseRedisMixin:
         raise NotImplementedError(f"{type(self).__name__} must implement _save_plan")
 
     def _queue_save(self, pipeline: Any, pk: str, primitive: dict[str, Any]) -> None:
-        """Queue the write of :meth:`_save_plan` on ``pipeline`` (one of ours, or a bare redis-py
-        pipeline, sync or asyncio).
+        """Queue the write of :meth:`_save_plan` on ``pipeline`` (one of this package's, or a bare
+        redis-py pipeline, sync or asyncio).
 
         Layers may override it with the same commands queued directly (no plan machinery), since
         pipelined writes are where the per-object cost shows.
         """
-        run_sync(self._save_plan(pk, primitive), None, raw_pipeline(pipeline))
+        run_sync(self._save_plan(pk, primitive), None, pipeline)
 
     @classmethod
     def _delete_plan(cls, pks: list[str]) -> Plan:  # pragma: no cover - abstract
@@ -579,7 +579,7 @@ class BaseRedisMixin:
         """Remove the object from storage (a missing object is not an error)."""
         pk = self.__primary_key__
         if pk is not None:
-            run_sync(type(self)._delete_plan([pk]), self._client(), raw_pipeline(pipeline))
+            run_sync(type(self)._delete_plan([pk]), self._client(), pipeline)
 
     def refresh(self) -> None:
         """Reload the object's fields from storage.
@@ -664,7 +664,7 @@ class BaseRedisMixin:
         """Async :meth:`delete`."""
         pk = self.__primary_key__
         if pk is not None:
-            await run_async(type(self)._delete_plan([pk]), self._async_client(), raw_pipeline(pipeline))
+            await run_async(type(self)._delete_plan([pk]), self._async_client(), pipeline)
 
     async def arefresh(self) -> None:
         """Async :meth:`refresh`."""

@@ -67,14 +67,13 @@ class HashRedisMixin(BaseRedisMixin):
 
     def _queue_save(self, pipeline: Any, pk: str, primitive: dict[str, Any]) -> None:
         # The command of _save_plan, queued as is.
-        pipe = raw_pipeline(pipeline)
         cls = type(self)
         hash_key, field, value = cls._hash_key(), cls._key_for(pk), self.__serializer__(primitive)
         ttl = self._ttl_ms()
         if ttl:
-            queue(pipe, Eval(HASH_SET, (hash_key,), (field, value, ttl)))
+            queue(pipeline, Eval(HASH_SET, (hash_key,), (field, value, ttl)))
         else:
-            pipe.execute_command("HSET", hash_key, field, value)
+            raw_pipeline(pipeline).execute_command("HSET", hash_key, field, value)
 
     @classmethod
     def _delete_plan(cls, pks: list[str]) -> Plan:

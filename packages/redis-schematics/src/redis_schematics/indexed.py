@@ -33,7 +33,7 @@ from .base import BaseRedisMixin, _text
 from .exceptions import ConfigurationError, InvalidFilter, StrictPerformanceException
 from .keyspace import KeySpace
 from .lookups import Condition, matches
-from .pipeline import _Batching, raw_pipeline
+from .pipeline import BatchingPipeline
 from .runner import Call, Eval, Plan, queue, run_async, run_sync
 from .scripts import DELETE, QUERY, SAVE, SAVE_MANY, SWEEP
 
@@ -296,7 +296,7 @@ class IndexedRedisMixin(BaseRedisMixin):
             names = _SEPARATOR.join(primitive)
             if names.count(_SEPARATOR) == len(primitive) - 1:
                 joined = _SEPARATOR.join([_json_text(value) for value in primitive.values()])
-                if isinstance(pipeline, _Batching):  # one SAVE_MANY call for back-to-back saves
+                if isinstance(pipeline, BatchingPipeline):  # one SAVE_MANY call for back-to-back saves
                     pipeline.add_to_batch(
                         SAVE_MANY, (members, entries_key), (pk, ttl, _json_text(entries), names, joined)
                     )
@@ -315,7 +315,7 @@ class IndexedRedisMixin(BaseRedisMixin):
     def _queue_save(self, pipeline: Any, pk: str, primitive: dict[str, Any]) -> None:
         call = self._save_eval(pk, primitive, pipeline)
         if call is not None:
-            queue(raw_pipeline(pipeline), call)
+            queue(pipeline, call)
 
     @classmethod
     def _delete_plan(cls, pks: list[str]) -> Plan:

@@ -1,4 +1,14 @@
-"""``with Model.pipeline() as p`` / ``async with Model.apipeline() as p``: many writes, one round trip."""
+"""``with Model.pipeline() as p`` / ``async with Model.apipeline() as p``: many writes, one round trip.
+
+Script calls on these pipelines carry their scripts: within one MULTI/EXEC the first call of each
+script is sent as ``EVAL`` with its source (which also caches it on the server) and the later
+ones as ``EVALSHA``. So a transaction never meets ``NOSCRIPT``: not after a restart or a
+``SCRIPT FLUSH``, and not when redis-py reconnects and sends the whole transaction again to a
+server that has just restarted. (Redis reports ``NOSCRIPT`` only at ``EXEC``, after running the
+transaction's other commands, so a batch that met it could not be undone, only repeated.)
+Pipelines that are not transactions (a cluster, or ``transaction=False``) send every script call
+as ``EVAL``: between their commands another client may flush the script cache.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +17,7 @@ from typing import Any
 
 from .runner import Eval, Script, queue
 
-__all__ = ["AsyncPipeline", "Pipeline", "is_cluster", "raw_pipeline"]
+__all__ = ["AsyncPipeline", "BatchingPipeline", "Pipeline", "is_cluster", "raw_pipeline"]
 
 #: Most objects one batched script call carries (a script blocks the server while it runs).
 BATCH_LIMIT = 500
@@ -18,25 +28,43 @@ def is_cluster(client: Any) -> bool:
     return hasattr(client, "get_default_node")
 
 
-class _Batching:
-    """Script calls that a layer may merge: back-to-back calls of the same script on the same keys
-    become one call carrying every call's arguments (each object is still written atomically, by
-    the same script). Anything else queued on the pipeline first sends the pending batch, so
-    commands keep their order: reading :attr:`redis` does that."""
+class BatchingPipeline:
+    """A redis-py pipeline with script calls that a layer may merge: back-to-back calls of the same
+    script on the same keys become one call carrying every call's arguments (each object is still
+    written atomically, by the same script). Anything else queued on the pipeline first sends the
+    pending batch, so commands keep their order: reading :attr:`redis` does that."""
 
     def __init__(self, client: Any, transaction: bool | None) -> None:
+        cluster = is_cluster(client)
         if transaction is None:
-            transaction = not is_cluster(client)
+            transaction = not cluster
         self.transaction = transaction
         self._redis = client.pipeline(transaction=transaction)
+        # EVALSHA is safe only after an EVAL of the same script inside the same transaction.
+        self._evalsha_ok = transaction and not cluster
+        self._sent: set[str] = set()  # scripts sent with their source in this transaction
         self._batch: tuple[Script, tuple[Any, ...], list[Any], list[int]] | None = None
         self.results: list[Any] | None = None
 
     @property
     def redis(self) -> Any:
-        """The redis-py pipeline, with every batched call queued on it."""
+        """The redis-py pipeline, with every batched call queued on it (for your own commands)."""
+        target = self._target()
+        self._sent.clear()  # what you queue may be a SCRIPT FLUSH: send sources again after it
+        return target
+
+    def _target(self) -> Any:
+        """The redis-py pipeline, for this package's own commands (the pending batch sent first)."""
         self.flush()
         return self._redis
+
+    def queue_operation(self, op: Any) -> None:
+        """Queue a write operation of a plan (see :mod:`redis_schematics.runner`)."""
+        if isinstance(op, Eval):
+            self.flush()
+            self._send(op)
+        else:
+            queue(self._target(), op)
 
     def add_to_batch(self, script: Script, keys: tuple[Any, ...], args: tuple[Any, ...] | list[Any]) -> None:
         """Queue ``script`` with ``keys`` and ``args``, merged with the pending call when that one
@@ -54,10 +82,25 @@ class _Batching:
         batch = self._batch
         if batch is not None:
             self._batch = None
-            queue(self._redis, Eval(batch[0], batch[1], tuple(batch[2])))
+            self._send(Eval(batch[0], batch[1], tuple(batch[2])))
+
+    def _send(self, op: Eval) -> None:
+        script = op.script
+        if self._evalsha_ok and script.sha in self._sent:
+            self._redis.execute_command("EVALSHA", script.sha, len(op.keys), *op.keys, *op.args)
+            return
+        # A cluster pipeline routes a raw EVAL by its first key.
+        self._redis.execute_command("EVAL", script.source, len(op.keys), *op.keys, *op.args)
+        if self._evalsha_ok:
+            self._sent.add(script.sha)
+
+    def _forget(self) -> None:
+        """Drop what is queued (the redis-py pipeline is reset by the caller)."""
+        self._batch = None
+        self._sent.clear()
 
 
-class Pipeline(_Batching):
+class Pipeline(BatchingPipeline):
     """A redis-py pipeline that is executed when the ``with`` block ends without an error.
 
     If the block raises (a failed validation, say), the queued commands are discarded and nothing
@@ -66,7 +109,10 @@ class Pipeline(_Batching):
 
     def execute(self) -> list[Any]:
         """Send every queued command now and return their replies."""
-        self.results = self.redis.execute()
+        try:
+            self.results = self._target().execute()
+        finally:
+            self._sent.clear()
         return self.results
 
     def __enter__(self) -> Pipeline:
@@ -79,16 +125,19 @@ class Pipeline(_Batching):
             if kind is None:
                 self.execute()
         finally:
-            self._batch = None
+            self._forget()
             self._redis.reset()
 
 
-class AsyncPipeline(_Batching):
+class AsyncPipeline(BatchingPipeline):
     """The ``redis.asyncio`` twin of :class:`Pipeline` (``async with``)."""
 
     async def execute(self) -> list[Any]:
         """Send every queued command now and return their replies."""
-        self.results = await self.redis.execute()
+        try:
+            self.results = await self._target().execute()
+        finally:
+            self._sent.clear()
         return self.results
 
     async def __aenter__(self) -> AsyncPipeline:
@@ -101,10 +150,13 @@ class AsyncPipeline(_Batching):
             if kind is None:
                 await self.execute()
         finally:
-            self._batch = None
+            self._forget()
             await self._redis.reset()
 
 
 def raw_pipeline(pipeline: Any) -> Any:
-    """The redis-py pipeline inside one of ours (a bare redis-py pipeline is accepted as is)."""
-    return getattr(pipeline, "redis", pipeline) if pipeline is not None else None
+    """The redis-py pipeline to queue this package's own plain commands on: the one inside one of
+    ours (its pending batch sent first), or a bare redis-py pipeline as is."""
+    if isinstance(pipeline, BatchingPipeline):
+        return pipeline._target()
+    return pipeline

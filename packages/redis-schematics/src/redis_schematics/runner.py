@@ -9,6 +9,7 @@ queued on a pipeline (write plans only: queued operations give back ``None``).
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Generator
 from dataclasses import dataclass
 from functools import cached_property
@@ -18,6 +19,8 @@ from typing import Any, NamedTuple
 from redis.exceptions import NoScriptError
 
 __all__ = ["Batch", "Call", "Eval", "Plan", "ScanKeys", "Script", "queue", "run_async", "run_sync"]
+
+logger = logging.getLogger(__name__)
 
 _NO_KWARGS: Any = MappingProxyType({})
 
@@ -39,9 +42,10 @@ class Batch(NamedTuple):
 
 @dataclass(frozen=True)
 class Script:
-    """A Lua script, run by SHA with a fallback to loading it."""
+    """A Lua script, run by SHA with a fallback to loading it; ``name`` is for messages."""
 
     source: str
+    name: str = "script"
 
     @cached_property
     def sha(self) -> str:
@@ -98,8 +102,12 @@ def _pipeline_script(script: Script) -> _PipelineScript:
 
 
 def queue(pipe: Any, op: Any) -> None:
-    """Queue a write operation on a pipeline (sync and async pipelines queue synchronously)."""
-    if isinstance(op, Call):
+    """Queue a write operation on a pipeline (sync and async pipelines queue synchronously):
+    one of this package's (which has ``queue_operation``) or a bare redis-py pipeline."""
+    own = getattr(pipe, "queue_operation", None)
+    if own is not None:
+        own(op)
+    elif isinstance(op, Call):
         _method(pipe, op.name)(*op.args, **op.kwargs)
     elif isinstance(op, Batch):
         for call in op.calls:
@@ -107,8 +115,8 @@ def queue(pipe: Any, op: Any) -> None:
     elif isinstance(op, Eval):
         scripts = getattr(pipe, "scripts", None)
         if isinstance(scripts, set) and not hasattr(pipe, "get_default_node"):
-            # redis-py loads the pipeline's registered scripts (SCRIPT EXISTS/LOAD) before sending
-            # it, so the queued EVALSHA cannot meet NOSCRIPT.
+            # A bare redis-py pipeline: it loads its registered scripts (SCRIPT EXISTS/LOAD) before
+            # sending the commands.
             scripts.add(_pipeline_script(op.script))
             pipe.execute_command("EVALSHA", op.script.sha, len(op.keys), *op.keys, *op.args)
         else:
@@ -117,6 +125,15 @@ def queue(pipe: Any, op: Any) -> None:
             pipe.execute_command("EVAL", op.script.source, len(op.keys), *op.keys, *op.args)
     else:
         raise TypeError(f"{type(op).__name__} cannot be queued on a pipeline (reads need a client)")
+
+
+def _log_reload(script: Script) -> None:
+    logger.warning(
+        "Redis has lost its script cache (restarted, failed over or SCRIPT FLUSH): loading the "
+        "redis-schematics %s script (%s) again and repeating the call",
+        script.name,
+        script.sha,
+    )
 
 
 def _step_sync(client: Any, op: Any) -> Any:
@@ -132,7 +149,8 @@ def _step_sync(client: Any, op: Any) -> Any:
     if isinstance(op, Eval):
         try:
             return client.evalsha(op.script.sha, len(op.keys), *op.keys, *op.args)
-        except NoScriptError:
+        except NoScriptError:  # nothing ran: load the script and run the call again
+            _log_reload(op.script)
             client.script_load(op.script.source)
             return client.evalsha(op.script.sha, len(op.keys), *op.keys, *op.args)
     if isinstance(op, ScanKeys):
@@ -151,7 +169,8 @@ async def _step_async(client: Any, op: Any) -> Any:
     if isinstance(op, Eval):
         try:
             return await client.evalsha(op.script.sha, len(op.keys), *op.keys, *op.args)
-        except NoScriptError:
+        except NoScriptError:  # nothing ran: load the script and run the call again
+            _log_reload(op.script)
             await client.script_load(op.script.source)
             return await client.evalsha(op.script.sha, len(op.keys), *op.keys, *op.args)
     if isinstance(op, ScanKeys):

@@ -12,7 +12,7 @@ __all__ = ["DELETE", "HASH_SET", "QUERY", "SAVE", "SAVE_MANY", "SWEEP"]
 def _load(name: str) -> Script:
     folder = files(__package__).joinpath("lua")
     common = folder.joinpath("common.lua").read_text(encoding="utf-8")
-    return Script(common + "\n" + folder.joinpath(f"{name}.lua").read_text(encoding="utf-8"))
+    return Script(common + "\n" + folder.joinpath(f"{name}.lua").read_text(encoding="utf-8"), name)
 
 
 SAVE = _load("save")
