@@ -85,3 +85,34 @@ def broker_message(celery_app):
                 simple.close()
 
     return fetch
+
+
+@pytest.fixture
+def send_raw(celery_app, worker):
+    """Publish a hand-made body for a task to the worker's queue, as a crafted message would arrive.
+
+    ``send_raw(task_name, content_type, body)`` returns the ``AsyncResult``. The headers are the
+    ones Celery writes for protocol 2; the body bytes are sent as they are.
+    """
+    import uuid
+
+    from kombu import Connection, Producer
+
+    def send(task_name: str, content_type: str, body: bytes, args_repr: str = "()"):
+        task_id = str(uuid.uuid4())
+        message = celery_app.amqp.as_task_v2(task_id, task_name, args=(), kwargs={}, argsrepr=args_repr)
+        queue = celery_app.conf.task_default_queue
+        with Connection(celery_app.conf.broker_url) as conn:
+            Producer(conn).publish(
+                body,
+                routing_key=queue,
+                exchange=queue,
+                headers=message.headers,
+                content_type=content_type,
+                content_encoding="binary" if "pickle" in content_type else "utf-8",
+                correlation_id=task_id,
+                delivery_mode=2,
+            )
+        return celery_app.AsyncResult(task_id)
+
+    return send

@@ -101,3 +101,13 @@ def rename_then_retry(self, book):
         type(book).objects.filter(pk=book.pk).update(title="renamed before retry")
         raise self.retry(countdown=0)
     return book.title
+
+
+@task(name="cereal.depth")
+def depth(nested):
+    """Walk a deeply nested list without recursion: how deep, and the title of the book at the bottom."""
+    levels = 0
+    while isinstance(nested, list):
+        nested = nested[0]
+        levels += 1
+    return [levels, nested.title]

@@ -28,7 +28,9 @@ def kill_current_connection(db_vendor: str) -> None:
 
 
 def decoded_args(book):
-    payload = cereal_json.dumps(((book,), {}, {}))
+    payload = cereal_json.dumps(
+        ((book,), {}, {"callbacks": None, "errbacks": None, "chain": None, "chord": None})
+    )
     args, _, _ = cereal_json.loads(payload)
     return args
 

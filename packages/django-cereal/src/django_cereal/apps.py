@@ -1,4 +1,4 @@
-"""Optional app config: add ``"django_cereal"`` to INSTALLED_APPS to get system checks of its settings."""
+"""Optional app config: add ``"django_cereal"`` to INSTALLED_APPS to get its system checks."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ class DjangoCerealConfig(AppConfig):
     def ready(self) -> None:
         from django.core import checks
 
-        from .checks import check_settings
+        from .checks import check_accept_content, check_settings
 
         checks.register(check_settings, "django_cereal")
+        checks.register(check_accept_content, "django_cereal")

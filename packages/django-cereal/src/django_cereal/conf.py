@@ -9,10 +9,17 @@ Values are read on every call (no cache), so ``override_settings`` takes effect 
     task option ``cereal_missing``.
 ``DJANGO_CEREAL_ALLOWED_MODELS``
     ``None`` (default: any model) or a list of ``"app_label"`` / ``"app_label.ModelName"``
-    entries; other models are refused both when sending and when the task starts.
+    entries; other models are refused both when sending and when the task starts. When it is
+    not set at all, the system check ``cereal.W001`` says so.
+``DJANGO_CEREAL_PICKLE_ALLOWED_GLOBALS``
+    Extra globals (``"module.QualifiedName"`` strings) that ``django-cereal-pickle`` may rebuild,
+    besides its built-in allow-list (builtin containers and scalars, ``datetime``, ``decimal``,
+    ``uuid``); default ``[]``.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -21,11 +28,17 @@ MISSING_POLICIES = ("raise", "none", "skip")
 DEFAULTS = {
     "DJANGO_CEREAL_MISSING": "raise",
     "DJANGO_CEREAL_ALLOWED_MODELS": None,
+    "DJANGO_CEREAL_PICKLE_ALLOWED_GLOBALS": (),
 }
 
 
-def _get(name: str):
+def _get(name: str) -> Any:
     return getattr(settings, name, DEFAULTS[name])
+
+
+def allowed_models_configured() -> bool:
+    """Whether the project set ``DJANGO_CEREAL_ALLOWED_MODELS`` at all (``None`` counts as set)."""
+    return hasattr(settings, "DJANGO_CEREAL_ALLOWED_MODELS")
 
 
 def check_missing_policy(value: object, source: str = "DJANGO_CEREAL_MISSING") -> str:
@@ -61,3 +74,14 @@ def is_model_allowed(label: str) -> bool:
         return True
     label = label.lower()
     return label in allowed or label.partition(".")[0] in allowed
+
+
+def pickle_allowed_globals() -> frozenset[str]:
+    """Entries of ``DJANGO_CEREAL_PICKLE_ALLOWED_GLOBALS``, validated."""
+    value = _get("DJANGO_CEREAL_PICKLE_ALLOWED_GLOBALS")
+    if isinstance(value, str) or not all(isinstance(item, str) and "." in item for item in value):
+        raise ImproperlyConfigured(
+            "DJANGO_CEREAL_PICKLE_ALLOWED_GLOBALS must be a list of 'module.QualifiedName' strings; "
+            f"got {value!r}."
+        )
+    return frozenset(value)

@@ -9,14 +9,19 @@ this the recommended serializer. Content type: ``application/x-django-cereal-jso
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from typing import TYPE_CHECKING, Any
 
 # kombu imports this module while it loads its serializer entry points; kombu.utils.json is
 # loaded by then, and (unlike kombu.serialization) importing it here causes no import cycle.
 from kombu.utils import json as kombu_json
 
 from . import DJANGO_CEREAL_JSON, lazy
-from .tasks import make_task_decorator
+from .exceptions import InvalidReference
+from .tasks import TaskDecorator
+
+if TYPE_CHECKING:
+    from .arguments import Sink
 
 __all__ = ["CONTENT_TYPE", "DJANGO_CEREAL_JSON", "dumps", "loads", "task"]
 
@@ -75,27 +80,90 @@ def dumps(obj: Any) -> str:
     return kombu_json.dumps(_prepare(obj), cls=_encoder())
 
 
-def _object_hook(obj: dict[str, Any]) -> Any:
-    if len(obj) == 1:
-        if REFERENCE_KEY in obj:
-            return lazy.references().Reference(*obj[REFERENCE_KEY])
-        if LIST_KEY in obj:
-            return lazy.references().references(*obj[LIST_KEY])
-        if SET_KEY in obj:
-            return set(obj[SET_KEY])
-    return kombu_json.object_hook(obj)
+def _marker_text(obj: dict[str, Any]) -> str:
+    try:
+        text = kombu_json.dumps(obj)
+    except Exception:  # a marker holding a value kombu's JSON cannot write back
+        text = repr(obj)
+    return text if len(text) <= 120 else f"{text[:117]}..."
+
+
+def _bad_marker(sink: Sink, obj: dict[str, Any], expected: str, reason: str = "") -> Any:
+    detail = f" ({reason})" if reason else ""
+    return sink.problem(
+        InvalidReference(f"Malformed django-cereal marker {_marker_text(obj)}: expected {expected}{detail}.")
+    )
+
+
+def _reference(sink: Sink, obj: dict[str, Any]) -> Any:
+    value = obj[REFERENCE_KEY]
+    expected = '[label, pk] or [label, pk, alias], e.g. {"__cereal__": ["books.Book", 3]}'
+    if type(value) is not list or len(value) not in (2, 3):
+        return _bad_marker(sink, obj, expected)
+    try:
+        return sink.reference(*value)
+    except InvalidReference as exc:
+        return _bad_marker(sink, obj, expected, str(exc))
+
+
+def _group(sink: Sink, obj: dict[str, Any]) -> Any:
+    value = obj[LIST_KEY]
+    expected = (
+        '[label, [pk, ...]] or [label, [pk, ...], alias], e.g. {"__cereal_list__": ["books.Book", [3, 4]]}'
+    )
+    if type(value) is not list or len(value) not in (2, 3) or type(value[1]) is not list:
+        return _bad_marker(sink, obj, expected)
+    label, pks, *alias = value
+    try:
+        return [sink.reference(label, pk, *alias) for pk in pks]
+    except InvalidReference as exc:
+        return _bad_marker(sink, obj, expected, str(exc))
+
+
+def _set(sink: Sink, obj: dict[str, Any]) -> Any:
+    value = obj[SET_KEY]
+    expected = 'a list of hashable items, e.g. {"__cereal_set__": [1, 2]}'
+    if type(value) is not list:
+        return _bad_marker(sink, obj, expected)
+    try:
+        return set(value)
+    except TypeError as exc:
+        return _bad_marker(sink, obj, expected, str(exc))
+
+
+_MARKERS = {REFERENCE_KEY: _reference, LIST_KEY: _group, SET_KEY: _set}
+
+
+def _decode(data: bytes | bytearray | memoryview | str, sink: Sink) -> Any:
+    """One decoding pass over ``data``; ``sink`` builds what each reference marker stands for."""
+
+    def object_hook(obj: dict[str, Any]) -> Any:
+        if len(obj) == 1:
+            for key in obj:
+                build = _MARKERS.get(key)
+                if build is not None:
+                    return build(sink, obj)
+        return kombu_json.object_hook(obj)
+
+    return kombu_json.loads(data, object_hook=object_hook)
 
 
 def loads(data: bytes | bytearray | memoryview | str) -> Any:
-    """Decode ``data``; references become placeholders loaded when the task starts.
+    """Decode ``data``.
 
-    Never touches the database, so it cannot fail because a row is missing.
+    A Celery task message gets placeholders that load when the task starts (decoding never
+    touches the database then, so it cannot fail because a row is missing); any other payload
+    gets model instances at once, loaded in one query per model and database, with the
+    missing-row policy applied. A malformed marker raises :class:`~django_cereal.exceptions.InvalidReference`
+    (for a task message: when the task starts, so the task fails with a result).
     """
-    return lazy.arguments().wrap_body(kombu_json.loads(data, object_hook=_object_hook))
+    if isinstance(data, memoryview):
+        data = data.tobytes()
+    return lazy.arguments().decode(functools.partial(_decode, data))
 
 
 #: ``(encoder, decoder, content type, content encoding)``: the ``kombu.serializers`` entry point.
 register_args = (dumps, loads, CONTENT_TYPE, "utf-8")
 
-task = make_task_decorator(DJANGO_CEREAL_JSON)
-task.__module__ = __name__
+#: The ``task`` decorator: a Celery task whose serializer defaults to ``django-cereal-json``.
+task = TaskDecorator(DJANGO_CEREAL_JSON, __name__)

@@ -8,57 +8,80 @@ Celery 4 removed ``celery.contrib.methods``; :func:`task_method` replaces it for
 
     invoice.send.delay("reminder")   # the worker calls send() on a freshly loaded Invoice
     invoice.send("now")              # a plain, synchronous method call still works
+
+Typed with :class:`~typing.ParamSpec`: ``invoice.send.delay(...)`` is checked against
+``send``'s parameters after ``self``.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
 from . import DJANGO_CEREAL_JSON
 
+if TYPE_CHECKING:
+    from celery.canvas import Signature
+    from celery.result import AsyncResult
 
-class BoundTaskMethod:
+    from .tasks import CeleryTask
+
+S = TypeVar("S")
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class BoundTaskMethod(Generic[P, R]):
     """A task method bound to one instance: the instance travels as the first argument."""
 
     __slots__ = ("func", "instance", "task")
 
-    def __init__(self, task: Any, instance: Any, func: Callable[..., Any]) -> None:
+    def __init__(self, task: Any, instance: Any, func: Callable[Concatenate[Any, P], R]) -> None:
         self.task = task
         self.instance = instance
         self.func = func
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
         """Run the method here and now, like an ordinary method."""
         return self.func(self.instance, *args, **kwargs)
 
-    def delay(self, *args: Any, **kwargs: Any) -> Any:
+    def delay(self, *args: P.args, **kwargs: P.kwargs) -> AsyncResult:
         return self.task.delay(self.instance, *args, **kwargs)
 
-    def delay_on_commit(self, *args: Any, **kwargs: Any) -> None:
+    def delay_on_commit(self, *args: P.args, **kwargs: P.kwargs) -> None:
         return self.task.delay_on_commit(self.instance, *args, **kwargs)
 
-    def apply_async(self, args: Any = None, kwargs: Any = None, **options: Any) -> Any:
+    def apply_async(
+        self,
+        args: tuple[Any, ...] | list[Any] | None = None,
+        kwargs: dict[str, Any] | None = None,
+        **options: Any,
+    ) -> AsyncResult:
         return self.task.apply_async((self.instance, *(args or ())), kwargs, **options)
 
-    def signature(self, args: Any = None, kwargs: Any = None, **options: Any) -> Any:
+    def signature(
+        self,
+        args: tuple[Any, ...] | list[Any] | None = None,
+        kwargs: dict[str, Any] | None = None,
+        **options: Any,
+    ) -> Signature:
         return self.task.signature((self.instance, *(args or ())), kwargs, **options)
 
-    def s(self, *args: Any, **kwargs: Any) -> Any:
+    def s(self, *args: Any, **kwargs: Any) -> Signature:
         return self.task.s(self.instance, *args, **kwargs)
 
-    def si(self, *args: Any, **kwargs: Any) -> Any:
+    def si(self, *args: Any, **kwargs: Any) -> Signature:
         return self.task.si(self.instance, *args, **kwargs)
 
     def __repr__(self) -> str:
         return f"<task method {self.task.name} of {self.instance!r}>"
 
 
-class TaskMethod:
+class TaskMethod(Generic[S, P, R]):
     """Descriptor installed on the model class by :func:`task_method`."""
 
-    def __init__(self, func: Callable[..., Any], options: dict[str, Any]) -> None:
+    def __init__(self, func: Callable[Concatenate[S, P], R], options: dict[str, Any]) -> None:
         self.func = func
         self.options = options
         self.task: Any = None
@@ -84,13 +107,29 @@ class TaskMethod:
             options["serializer"] = DJANGO_CEREAL_JSON
         self.task = shared_task(**options)(run)
 
+    @overload
+    def __get__(self, instance: None, owner: type | None = None) -> CeleryTask[Concatenate[S, P], R]: ...
+
+    @overload
+    def __get__(self, instance: S, owner: type | None = None) -> BoundTaskMethod[P, R]: ...
+
     def __get__(self, instance: Any, owner: type | None = None) -> Any:
         if instance is None:
             return self.task  # Model.method.delay(instance, ...)
         return BoundTaskMethod(self.task, instance, self.func)
 
 
-def task_method(func: Callable[..., Any] | None = None, **options: Any) -> Any:
+@overload
+def task_method(func: Callable[Concatenate[S, P], R], /) -> TaskMethod[S, P, R]: ...
+
+
+@overload
+def task_method(
+    **options: Any,
+) -> Callable[[Callable[Concatenate[S, P], R]], TaskMethod[S, P, R]]: ...
+
+
+def task_method(func: Callable[..., Any] | None = None, /, **options: Any) -> Any:
     """Turn a model method into a Celery task; ``obj.method.delay(...)`` runs it on a fresh ``obj``.
 
     Bare (``@task_method``) or with Celery task options (``@task_method(name=..., serializer=...)``).

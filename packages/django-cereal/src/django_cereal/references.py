@@ -14,14 +14,30 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.apps import apps
+from django.core.exceptions import ValidationError
 from django.db import DEFAULT_DB_ALIAS, OperationalError, connections
 from django.db.models import Model, QuerySet
 from django.db.models.query import ModelIterable
 
 from . import conf
-from .exceptions import ModelNotAllowed, UnknownModelError, UnsavedInstanceError
+from .exceptions import (
+    InvalidReference,
+    ModelNotAllowed,
+    ModelNotAllowedToSend,
+    UnknownModelError,
+    UnsavedInstanceError,
+)
 
-logger = logging.getLogger("django_cereal")
+logger = logging.getLogger(__name__)
+
+#: How many references an error message or log line names before it only counts the rest.
+SHOWN = 5
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    """``repr(value)``, cut to ``limit`` characters (values in errors may come from crafted messages)."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
 
 
 class Reference:
@@ -35,6 +51,21 @@ class Reference:
     __slots__ = ("alias", "label", "pk")
 
     def __init__(self, label: str, pk: Any, alias: str = DEFAULT_DB_ALIAS) -> None:
+        """:raises InvalidReference: a label or alias that is not a non-empty string, or a
+        primary key that is ``None``, a bool or unhashable."""
+        if type(label) is not str or not label:
+            raise InvalidReference(f"the model label must be a non-empty string, not {_short(label)}")
+        if type(alias) is not str or not alias:
+            raise InvalidReference(f"the database alias must be a non-empty string, not {_short(alias)}")
+        if pk is None or type(pk) is bool:
+            raise InvalidReference(f"the primary key of a {label} reference cannot be {pk!r}")
+        try:
+            hash(pk)
+        except TypeError:
+            raise InvalidReference(
+                f"the primary key of a {label} reference must be hashable, not {type(pk).__name__} "
+                f"{_short(pk)}"
+            ) from None
         self.label = label
         self.pk = pk
         self.alias = alias
@@ -86,7 +117,7 @@ def _label(model: type[Model]) -> str:
 
 def _check_allowed(label: str) -> None:
     if not conf.is_model_allowed(label):
-        raise ModelNotAllowed(
+        raise ModelNotAllowedToSend(
             f"{label} is not in DJANGO_CEREAL_ALLOWED_MODELS, so it cannot be sent to a task."
         )
 
@@ -158,6 +189,9 @@ def references(label: str, pks: list[Any], alias: str = DEFAULT_DB_ALIAS) -> lis
 
 def _model_for(label: str) -> type[Model]:
     if not conf.is_model_allowed(label):
+        logger.warning(
+            "django-cereal: refused a reference to %s (not in DJANGO_CEREAL_ALLOWED_MODELS)", label
+        )
         raise ModelNotAllowed(
             f"Received a reference to {label}, which is not in DJANGO_CEREAL_ALLOWED_MODELS."
         )
@@ -165,7 +199,7 @@ def _model_for(label: str) -> type[Model]:
         return apps.get_model(label)
     except (LookupError, ValueError) as exc:
         raise UnknownModelError(
-            f"Received a reference to model {label!r}, which is not installed in this process."
+            f"Received a reference to model {_short(label)}, which is not installed in this process."
         ) from exc
 
 
@@ -187,8 +221,27 @@ def _in_bulk(model: type[Model], alias: str, pks: list[Any]) -> dict[Any, Model]
         return manager.in_bulk(pks)
 
 
+def _wanted_keys(model: type[Model], group: list[Reference]) -> dict[Any, Reference]:
+    """``{primary key as the model's field reads it: reference}``; a key the field rejects is an error."""
+    to_python = model._meta.pk.to_python
+    wanted = {}
+    for ref in group:
+        try:
+            wanted[to_python(ref.pk)] = ref
+        except (ValidationError, TypeError, ValueError) as exc:
+            message = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+            raise InvalidReference(
+                f"Received a reference to {ref.label} with primary key {_short(ref.pk)}, which is not a "
+                f"valid primary key of that model: {message}"
+            ) from exc
+    return wanted
+
+
 def fetch_references(refs: Iterable[Reference]) -> tuple[dict[Reference, Model], list[Reference]]:
-    """Load rows for ``refs``: one query per (model, database). Returns ``(found, missing)``."""
+    """Load rows for ``refs``: one query per (model, database). Returns ``(found, missing)``.
+
+    :raises ModelNotAllowed, UnknownModelError, InvalidReference: a reference that cannot be loaded.
+    """
     groups: dict[tuple[str, str], list[Reference]] = defaultdict(list)
     for ref in refs:
         groups[(ref.label, ref.alias)].append(ref)
@@ -196,10 +249,14 @@ def fetch_references(refs: Iterable[Reference]) -> tuple[dict[Reference, Model],
     missing: list[Reference] = []
     for (label, alias), group in groups.items():
         model = _model_for(label)
-        to_python = model._meta.pk.to_python
-        wanted = {to_python(ref.pk): ref for ref in group}
+        if alias not in connections.settings:
+            raise InvalidReference(
+                f"Received a reference to {label} pk={_short(group[0].pk)} in database {_short(alias)}, "
+                "which is not in DATABASES."
+            )
+        wanted = _wanted_keys(model, group)
         rows = _in_bulk(model, alias, list(wanted))
-        by_key = {to_python(pk): obj for pk, obj in rows.items()}
+        by_key = {model._meta.pk.to_python(pk): obj for pk, obj in rows.items()}
         for key, ref in wanted.items():
             obj = by_key.get(key)
             if obj is None:
@@ -209,6 +266,13 @@ def fetch_references(refs: Iterable[Reference]) -> tuple[dict[Reference, Model],
     return found, missing
 
 
+def describe(refs: list[Reference]) -> str:
+    """``label pk=... (database ...)`` for the first :data:`SHOWN` references, then a count of the rest."""
+    shown = ", ".join(f"{ref.label} pk={_short(ref.pk)} (database {ref.alias!r})" for ref in refs[:SHOWN])
+    rest = len(refs) - SHOWN
+    return f"{len(refs)} rows: {shown} and {rest} more" if rest > 0 else shown
+
+
 def _current_task() -> Any:
     from celery import current_task
 
@@ -216,9 +280,22 @@ def _current_task() -> Any:
     return task
 
 
-def load_references(refs: Iterable[Reference]) -> dict[Reference, Model | None]:
+def _policy(task: Any, policy: str | None) -> str:
+    if policy is not None:
+        return conf.check_missing_policy(policy, "The cereal_missing option")
+    override = getattr(task, "cereal_missing", None)
+    if override is not None:
+        return conf.check_missing_policy(override, f"The cereal_missing option of task {task.name}")
+    return conf.missing_policy()
+
+
+def load_references(
+    refs: Iterable[Reference], *, policy: str | None = None, when: str | None = None
+) -> dict[Reference, Model | None]:
     """Load ``refs`` and apply the missing-row policy.
 
+    :param policy: overrides the task option ``cereal_missing`` and ``DJANGO_CEREAL_MISSING``.
+    :param when: how error messages name the moment of loading (default: "when loaded").
     :returns: a mapping from each reference to its fresh instance (or ``None`` under the
         ``"none"`` policy).
     :raises Model.DoesNotExist: a row is missing and the policy is ``"raise"``.
@@ -232,25 +309,24 @@ def load_references(refs: Iterable[Reference]) -> dict[Reference, Model | None]:
     if not missing:
         return result
     task = _current_task()
-    override = getattr(task, "cereal_missing", None)
-    if override is not None:
-        policy = conf.check_missing_policy(override, f"The cereal_missing option of task {task.name}")
-    else:
-        policy = conf.missing_policy()
+    policy = _policy(task, policy)
+    when = when or "when loaded"
     references_missing.send(sender=Reference, references=missing, policy=policy, task=task)
-    described = ", ".join(f"{ref.label} pk={ref.pk!r} (database {ref.alias!r})" for ref in missing)
+    described = describe(missing)
     if policy == "raise":
         model = apps.get_model(missing[0].label)
+        verb = "were" if len(missing) > 1 else "was"
         raise model.DoesNotExist(
-            f"{described} no longer exists: the row was deleted after the task was sent."
+            f"{described} {verb} not found {when}: deleted after the message was sent, deleted before "
+            "it was sent, or never saved with that primary key (django-cereal cannot tell which)."
         )
     if policy == "skip":
         from celery.exceptions import Ignore
 
         logger.warning(
-            "django-cereal: skipping task %s: %s no longer exists", getattr(task, "name", "?"), described
+            "django-cereal: skipping task %s: %s not found %s", getattr(task, "name", "?"), described, when
         )
-        raise Ignore(f"skipped: {described} no longer exists")
+        raise Ignore(f"skipped: {described} not found {when}")
     for ref in missing:
         result[ref] = None
     return result
