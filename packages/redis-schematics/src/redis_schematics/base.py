@@ -15,7 +15,7 @@ import math
 import numbers
 import uuid
 from collections.abc import Iterable, Mapping
-from typing import Any, ClassVar, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, TypeVar
 
 from schematics.common import DEFAULT
 from schematics.exceptions import CompoundError, ConversionError, DataError, FieldError
@@ -73,6 +73,11 @@ def _text(value: Any) -> str:
     return value.decode("utf-8") if isinstance(value, bytes) else str(value)
 
 
+def _redefines(field: Any, method: str) -> bool:
+    """Whether the field's type has its own ``method`` instead of ``BaseType``'s."""
+    return getattr(type(field), method) is not getattr(BaseType, method)
+
+
 def _arithmetic_text(value: Any, error: ArithmeticError) -> str:
     return f"{value!r} is not a finite number this field can hold ({error})"
 
@@ -128,6 +133,23 @@ class BaseRedisMixin:
     __strict_performance__: ClassVar[bool] = False
 
     _schema: ClassVar[Any]
+
+    if TYPE_CHECKING:
+        # schematics' Model (mixed in first) has no type information; its constructor, as seen by
+        # type checkers through this mixin:
+        def __init__(
+            self,
+            raw_data: Mapping[str, Any] | None = None,
+            trusted_data: Mapping[str, Any] | None = None,
+            deserialize_mapping: Mapping[str, Any] | None = None,
+            init: bool = True,
+            partial: bool = True,
+            strict: bool = True,
+            validate: bool = False,
+            app_data: Any = None,
+            lazy: bool = False,
+            **kwargs: Any,
+        ) -> None: ...
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -382,8 +404,8 @@ class BaseRedisMixin:
                         name,
                         field,
                         # check_required acts on missing values only, unless a type redefines it
-                        field.required or type(field).check_required is not BaseType.check_required,
-                        None if type(field).to_primitive is BaseType.to_primitive else field.to_primitive,
+                        field.required or _redefines(field, "check_required"),
+                        field.to_primitive if _redefines(field, "to_primitive") else None,
                     )
                     for name, field in fields.items()
                 ),
@@ -454,8 +476,8 @@ class BaseRedisMixin:
                 converted[name] = value
             if pk is not None and "pk" in converted and converted["pk"] is None:
                 converted["pk"] = pk
-            return cls(trusted_data=converted, lazy=True)  # type: ignore[call-arg]
-        obj = cls(data, strict=False)  # type: ignore[call-arg]
+            return cls(trusted_data=converted, lazy=True)
+        obj = cls(data, strict=False)
         if pk is not None and "pk" in cls._schema.fields and obj.get("pk") is None:  # type: ignore[attr-defined]
             obj.pk = pk
         return obj
@@ -517,7 +539,7 @@ class BaseRedisMixin:
         direct = {name: filters[name] for name in names if name in filters}
         if not direct:
             return None
-        return cls(direct, strict=False).__primary_key__  # type: ignore[call-arg]
+        return cls(direct, strict=False).__primary_key__
 
     @classmethod
     def _delete_filter_plan(cls, conditions: list[Condition]) -> Plan:

@@ -29,7 +29,7 @@ class HashRedisMixin(BaseRedisMixin):
 
     @classmethod
     def _key_space(cls) -> KeySpace | None:
-        set_key = cls.__set_key__
+        set_key: Any = cls.__set_key__
         if set_key is HashRedisMixin.__dict__["__set_key__"]:
             if cls.__key_pattern__ is not BaseRedisMixin.__key_pattern__:
                 return None

@@ -110,10 +110,11 @@ class Pipeline(BatchingPipeline):
     def execute(self) -> list[Any]:
         """Send every queued command now and return their replies."""
         try:
-            self.results = self._target().execute()
+            results: list[Any] = self._target().execute()
         finally:
             self._sent.clear()
-        return self.results
+        self.results = results
+        return results
 
     def __enter__(self) -> Pipeline:
         return self
@@ -135,10 +136,11 @@ class AsyncPipeline(BatchingPipeline):
     async def execute(self) -> list[Any]:
         """Send every queued command now and return their replies."""
         try:
-            self.results = await self._target().execute()
+            results: list[Any] = await self._target().execute()
         finally:
             self._sent.clear()
-        return self.results
+        self.results = results
+        return results
 
     async def __aenter__(self) -> AsyncPipeline:
         return self

@@ -48,7 +48,7 @@ class Reference:
         if isinstance(other, Reference):
             return self._model is other._model and self.pk == other.pk
         if isinstance(other, self._model):
-            return bool(self.pk == other.__primary_key__)
+            return bool(self.pk == getattr(other, "__primary_key__", None))
         if isinstance(other, str):
             return self.pk == other
         return NotImplemented
