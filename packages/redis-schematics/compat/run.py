@@ -1,4 +1,4 @@
-"""Run redis-schematics 0.3.1's own integration tests against this package (``nox -s compat-redis-schematics``).
+"""Run redis-schematics 0.3.1's integration tests against this package (``nox -s compat-redis-schematics``).
 
 Usage: ``python compat/run.py <redis_schematics-0.3.1.tar.gz> [pytest arguments]``
 

@@ -55,7 +55,17 @@ BAD_VALUES = [
     ("amount", 10**400),
     ("amount", -(10**309)),
 ]
-BAD_IDS = ["nan", "inf", "-inf", "decimal-nan", "decimal-snan", "decimal-inf", "decimal-1e400", "10**400", "-10**309"]
+BAD_IDS = [
+    "nan",
+    "inf",
+    "-inf",
+    "decimal-nan",
+    "decimal-snan",
+    "decimal-inf",
+    "decimal-1e400",
+    "10**400",
+    "-10**309",
+]
 
 
 @pytest.mark.parametrize(("field", "value"), BAD_VALUES, ids=BAD_IDS)
@@ -108,7 +118,8 @@ def save_args(pk: str, score: str, ttl: str = "0") -> tuple[str, ...]:
 
 
 @pytest.mark.parametrize(
-    ("score", "ttl"), [("nan", "0"), ("inf", "0"), ("-inf", "0"), ("1e400", "0"), ("x", "0"), ("1", "-5"), ("1", "1.5")]
+    ("score", "ttl"),
+    [("nan", "0"), ("inf", "0"), ("-inf", "0"), ("1e400", "0"), ("x", "0"), ("1", "-5"), ("1", "1.5")],
 )
 def test_the_save_script_refuses_bad_arguments_before_writing(r, score, ttl):
     Gauge({"id": "g", "reading": 1.5, "amount": 3}).set()

@@ -34,7 +34,9 @@ def define(base: type, prefix: str, name: str = "Thing", **attrs: Any) -> Any:
 def nested(r: Any) -> tuple[Any, Any, Any]:
     """Outer (prefix F), Inner (prefix F:a), both simple, and a hash class whose hash is F:h."""
     outer = define(SimpleRedisModel, "F", "Outer")
-    with pytest.warns(KeyPrefixWarning, match=r"Inner's keys 'F:a:\*' nest inside the key space 'F:\*' of Outer"):
+    with pytest.warns(
+        KeyPrefixWarning, match=r"Inner's keys 'F:a:\*' nest inside the key space 'F:\*' of Outer"
+    ):
         inner = define(SimpleRedisModel, "F:a", "Inner")
     with pytest.warns(KeyPrefixWarning, match=r"Bag.*'F:h'.*Outer"):
 

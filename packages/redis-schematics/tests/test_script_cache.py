@@ -17,9 +17,9 @@ import redis.asyncio
 from redis.backoff import ConstantBackoff
 from redis.retry import Retry
 from schematics import types
-from shared_testing.servers import RedisServer, start_redis_server
 
 from redis_schematics import BaseRedisMixin, HashRedisModel, IndexedRedisModel, SimpleRedisModel
+from shared_testing.servers import RedisServer, start_redis_server
 
 
 class Flavour(IndexedRedisModel):

@@ -50,7 +50,6 @@ def class_cache(cls: type) -> dict[str, Any]:
     return cache
 
 
-
 class _WritePlan(NamedTuple):
     """What writing an object of a plain model needs, worked out once per class."""
 

@@ -92,7 +92,9 @@ def _filter_score(model: Any, field: str, value: Any) -> str:
     try:
         score = _score(value)
     except (ArithmeticError, ValueError) as error:
-        raise InvalidFilter(f"{model.__name__}.{field}: cannot use {value!r} in a filter ({error})") from error
+        raise InvalidFilter(
+            f"{model.__name__}.{field}: cannot use {value!r} in a filter ({error})"
+        ) from error
     infinite = isinstance(value, float) or (isinstance(value, Decimal) and value.is_infinite())
     if math.isnan(score) or (math.isinf(score) and not infinite):
         raise InvalidFilter(

@@ -52,7 +52,8 @@ def register(cls: type, space: KeySpace) -> None:
         others = [
             (other, known)
             for other, known in _spaces.items()
-            if other is not cls and (other.__module__, other.__qualname__) != (cls.__module__, cls.__qualname__)
+            if other is not cls
+            and (other.__module__, other.__qualname__) != (cls.__module__, cls.__qualname__)
         ]
         _spaces[cls] = space
     for other, known in others:

@@ -78,10 +78,13 @@ def _convert(model: Any, field: str, value: Any) -> Any:
             f"{model.__name__}.{field}: cannot use {value!r} in a filter ({error.to_primitive()})"
         ) from error
     except (ArithmeticError, TypeError, ValueError) as error:  # e.g. int(inf), Decimal("sNaN")
-        raise InvalidFilter(f"{model.__name__}.{field}: cannot use {value!r} in a filter ({error})") from error
+        raise InvalidFilter(
+            f"{model.__name__}.{field}: cannot use {value!r} in a filter ({error})"
+        ) from error
     if is_nan(native):
         raise InvalidFilter(
-            f"{model.__name__}.{field}: cannot use {value!r} in a filter (NaN equals and orders against nothing)"
+            f"{model.__name__}.{field}: cannot use {value!r} in a filter "
+            "(NaN equals and orders against nothing)"
         )
     return native
 

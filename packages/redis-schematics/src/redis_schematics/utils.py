@@ -15,7 +15,9 @@ from .lookups import LOOKUPS
 __all__ = ["FILTER_OPS", "group_filters_by_suffix", "match_filters"]
 
 #: Lookup suffix (with its leading ``__``) -> comparison of a stored value with the wanted one.
-FILTER_OPS: dict[str, Callable[[Any, Any], bool]] = {f"__{name}": compare for name, compare in LOOKUPS.items()}
+FILTER_OPS: dict[str, Callable[[Any, Any], bool]] = {
+    f"__{name}": compare for name, compare in LOOKUPS.items()
+}
 
 
 def _deprecated(name: str) -> None:
