@@ -94,9 +94,7 @@ ADAPTATIONS = [
         "on_delete is required since Django 2.0 (CASCADE was the implicit default)",
         regex=True,
     ),
-    Adaptation(
-        "tests.py", "multi_db = True", "databases = '__all__'", "multi_db was removed in Django 3.1"
-    ),
+    Adaptation("tests.py", "multi_db = True", "databases = '__all__'", "multi_db was removed in Django 3.1"),
     Adaptation(
         "tests.py",
         "response._headers['location'][1]",

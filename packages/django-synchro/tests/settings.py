@@ -50,4 +50,10 @@ TEMPLATES = [
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 SYNCHRO_REMOTE = "remote"
-SYNCHRO_MODELS = (("testapp", "Tag", "author", "BOOK", "Event", "Person", "Club", "Item", "Egg", "Chicken"),)
+SYNCHRO_MODELS = (
+    (
+        "testapp",
+        *("Tag", "author", "BOOK", "Event", "Person", "Club", "Item", "Egg", "Chicken"),
+        *("Gadget", "Widget", "Part", "Ledger", "Course"),
+    ),
+)

@@ -81,13 +81,16 @@ def test_fresh_install_syncs_what_was_logged_before_the_first_sync():
 
 
 def test_timestamps_are_aware_under_use_tz_and_keep_microseconds():
-    from synchro.models import ChangeLog, Checkpoint, options
+    from synchro.models import ChangeLog, Checkpoint, last_check_moment, options
 
     Author.objects.create(name="x")
     log = ChangeLog.objects.get()
     assert timezone.is_aware(log.date)
     sync()
     checkpoint = Checkpoint.objects.using("remote").get()
-    assert timezone.is_aware(options.last_check)
-    assert options.last_check == checkpoint.synced_at  # microseconds survive dbsettings
+    assert timezone.is_aware(last_check_moment())
+    assert last_check_moment() == checkpoint.synced_at  # microseconds survive dbsettings
     assert checkpoint.synced_at >= log.date
+    # As in django-synchro 0.7 (dbsettings' DateTimeValue): naive local time, as datetime.now().
+    assert options.last_check == checkpoint.synced_at.astimezone().replace(tzinfo=None)
+    assert options.last_check.microsecond == checkpoint.synced_at.microsecond

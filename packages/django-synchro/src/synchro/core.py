@@ -6,13 +6,18 @@ import warnings
 from collections.abc import Iterable
 from typing import Any
 
+from django.apps import apps
 from django.db import models, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from .engine import Conflict, ProgressCallback, Summary, SyncError, prune_logs, synchronize
-from .handlers import ADDITION, CHANGE, DELETION, DisableSynchroLog, disable_synchro_log, write_logs
+from .handlers import DisableSynchroLog, disable_synchro_log, write_logs
+from .models import ADDITION, CHANGE, DELETION, ChangeLog, FailedChange, options
 from .natural import NaturalKeyModel, NaturalManager
 from .settings import synchro_settings
+
+NO_REMOTE_WARNING = "SYNCHRO_REMOTE is not set: synchro only logs changes, nothing was synchronized"
 
 __all__ = [
     "Conflict",
@@ -44,15 +49,14 @@ def call_synchronize(
     ``direction`` is ``push`` (LOCAL → REMOTE, the default), ``pull`` or ``both``.
     Raises :class:`SyncError` naming the failing object, unless ``continue_on_error``
     puts failing changes aside (see :class:`~synchro.models.FailedChange`).
-    Without ``SYNCHRO_REMOTE`` nothing is synchronized and a ``RuntimeWarning`` says so.
+    Without ``SYNCHRO_REMOTE`` nothing is synchronized and a ``RuntimeWarning`` says so;
+    ``SYNCHRO_REMOTE = None`` (a database that only logs) raises :class:`SyncError`.
     """
-    if not synchro_settings.REMOTE:
-        warnings.warn(
-            "SYNCHRO_REMOTE is not set: synchro only logs changes, nothing was synchronized",
-            RuntimeWarning,
-            stacklevel=2,
-        )
+    if not synchro_settings.REMOTE_CONFIGURED:
+        warnings.warn(NO_REMOTE_WARNING, RuntimeWarning, stacklevel=2)
         return Summary(direction=direction, dry_run=dry_run)
+    if synchro_settings.REMOTE is None:
+        raise SyncError(_("SYNCHRO_REMOTE is None: this database only logs changes, it has no remote"))
     results = synchronize(
         direction,
         batch_size=batch_size,
@@ -70,8 +74,6 @@ def call_synchronize(
 
 def reset_synchro() -> None:
     """Forget everything logged so far: delete LOCAL's log and move the checkpoint to now."""
-    from .models import ChangeLog, FailedChange, options
-
     local = synchro_settings.LOCAL
     now = timezone.now()
     with transaction.atomic(using=local):
@@ -93,10 +95,6 @@ def log_changes(
 
 def retry_failed(direction: str = "push") -> int:
     """Log again every change put aside by ``--continue-on-error``; returns how many."""
-    from django.apps import apps
-
-    from .models import FailedChange
-
     local = synchro_settings.LOCAL
     source = local if direction == "push" else synchro_settings.REMOTE
     if source is None:

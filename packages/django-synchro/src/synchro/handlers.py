@@ -25,9 +25,19 @@ from django.db import connections, models, router, transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.utils import timezone
 
+from .models import ADDITION, CHANGE, DELETION, M2M_CHANGE, ChangeLog
 from .settings import synchro_settings
 
-ADDITION, CHANGE, DELETION, M2M_CHANGE = 1, 2, 3, 4
+__all__ = [
+    "ADDITION",
+    "CHANGE",
+    "DELETION",
+    "M2M_CHANGE",
+    "DisableSynchroLog",
+    "disable_synchro_log",
+    "logging_enabled",
+    "write_logs",
+]
 
 _disabled: contextvars.ContextVar[int] = contextvars.ContextVar("synchro_log_disabled", default=0)
 
@@ -71,8 +81,6 @@ def _insert_sql(connection: Any, native: bool) -> str:
     key = (connection.vendor, native)
     sql = _SQL.get(key)
     if sql is None:
-        from .models import ChangeLog
-
         qn = connection.ops.quote_name
         columns = ", ".join(qn(c) for c in ("model", "object_id", "action", "date", "natural_key"))
         mark = "?" if native and connection.Database.paramstyle == "qmark" else "%s"
@@ -103,19 +111,20 @@ def write_logs(
     natural_keys: dict[Any, list[Any] | None] | None = None,
 ) -> None:
     """Append log entries for ``object_ids`` of ``model`` on database ``using``."""
-    from .models import ChangeLog
-
     connection = connections[using]
     label = model._meta.label_lower
-    date = ChangeLog._meta.get_field("date").get_db_prep_save(timezone.now(), connection)
+    date = connection.ops.adapt_datetimefield_value(timezone.now())
     key_field = ChangeLog._meta.get_field("natural_key")
     rows = []
     for object_id in object_ids:
         key = (natural_keys or {}).get(object_id)
         key_value = key_field.get_db_prep_save(key, connection) if key is not None else None
         rows.append((label, str(object_id), action, date, key_value))
-    if not rows:
-        return
+    if rows:
+        _insert(connection, rows)
+
+
+def _insert(connection: Any, rows: list[tuple[Any, ...]]) -> None:
     if connection.queries_logged or connection.execute_wrappers:
         # Keep Django's cursor when queries are recorded or instrumented.
         with connection.cursor() as cursor:
@@ -189,10 +198,13 @@ def _one_commit(save_base):
 def on_post_save(sender, instance, created, using, **kwargs) -> None:
     if _disabled.get():
         return
-    sender = sender._meta.concrete_model
-    if not synchro_settings.is_watched(sender):
+    model = sender._meta.concrete_model
+    if synchro_settings.is_watched(model):
+        write_logs(using, model, [instance.pk], ADDITION if created else CHANGE)
+    elif model in _through_owners:
+        _log_owners(model, instance, using)
+    else:
         return
-    write_logs(using, sender, [instance.pk], ADDITION if created else CHANGE)
     opened = _open_save.get()
     if opened is not None and opened.instance is instance and opened.using == using:
         opened.close()  # commit the row and its log entry; later receivers run as before
@@ -201,10 +213,36 @@ def on_post_save(sender, instance, created, using, **kwargs) -> None:
 def on_post_delete(sender, instance, using, **kwargs) -> None:
     if _disabled.get():
         return
-    sender = sender._meta.concrete_model
-    if not synchro_settings.is_watched(sender):
-        return
-    write_logs(using, sender, [instance.pk], DELETION, {instance.pk: natural_key_of(instance)})
+    model = sender._meta.concrete_model
+    if synchro_settings.is_watched(model):
+        write_logs(using, model, [instance.pk], DELETION, {instance.pk: natural_key_of(instance)})
+    elif model in _through_owners:
+        _log_owners(model, instance, using)
+
+
+# Explicit through models of watched models' m2m fields, not watched themselves: saving or
+# deleting one of their rows changes the relation of the object it belongs to, which is logged.
+# through model -> [(owner model, FK to the owner, the other FK when the relation is symmetrical)]
+_through_owners: dict[type[models.Model], list[tuple[type[models.Model], str, str | None]]] = {}
+
+
+def _log_owners(through: type[models.Model], row: models.Model, using: str) -> None:
+    for owner, attname, other in _through_owners[through]:
+        ids = [getattr(row, attname)] + ([getattr(row, other)] if other else [])
+        write_logs(using, owner, [pk for pk in ids if pk is not None], M2M_CHANGE)
+
+
+def _find_through_owners(watched: Iterable[type[models.Model]]) -> None:
+    _through_owners.clear()
+    for model in watched:
+        for field in model._meta.many_to_many:
+            through = field.remote_field.through
+            if through._meta.auto_created or synchro_settings.is_watched(through):
+                continue
+            own = through._meta.get_field(field.m2m_field_name()).attname
+            symmetrical = field.remote_field.symmetrical and field.remote_field.model in ("self", model)
+            other = through._meta.get_field(field.m2m_reverse_field_name()).attname if symmetrical else None
+            _through_owners.setdefault(through, []).append((model, own, other))
 
 
 def _m2m_field(owner: type[models.Model], through: type[models.Model]):
@@ -253,24 +291,28 @@ def connect_watched() -> None:
         watched = synchro_settings.MODELS
     except Exception:  # reported by the system checks
         watched = ()
-    _wrap_saves(set(watched))
-    senders: dict[type[models.Model], str] = {}
+    _find_through_owners(watched)
+    _wrap_saves(set(watched) | set(_through_owners))
+    senders: dict[type[models.Model], bool] = {}  # sender -> whether its deletions are logged
     for model in watched:
-        senders[model] = "delete"
+        senders[model] = True
         for field in model._meta.many_to_many:
-            senders[field.remote_field.through] = "m2m"
+            senders.setdefault(field.remote_field.through, False)
         for relation in model._meta.related_objects:
             if relation.many_to_many and relation.through is not None:
-                senders[relation.through] = "m2m"
+                senders.setdefault(relation.through, False)
+    for through in _through_owners:
+        senders[through] = True
     for sender in _connected - set(senders):
         post_delete.disconnect(sender=sender, dispatch_uid=f"synchro.post_delete.{sender._meta.label}")
         m2m_changed.disconnect(sender=sender, dispatch_uid=f"synchro.m2m.{sender._meta.label}")
         _connected.discard(sender)
-    for sender, kind in senders.items():
-        if kind == "delete":
-            post_delete.connect(
-                on_post_delete, sender=sender, dispatch_uid=f"synchro.post_delete.{sender._meta.label}"
-            )
+    for sender, deletions in senders.items():
+        uid = f"synchro.post_delete.{sender._meta.label}"
+        if deletions:
+            post_delete.connect(on_post_delete, sender=sender, dispatch_uid=uid)
+        else:
+            post_delete.disconnect(sender=sender, dispatch_uid=uid)
         m2m_changed.connect(on_m2m_changed, sender=sender, dispatch_uid=f"synchro.m2m.{sender._meta.label}")
         _connected.add(sender)
 
@@ -279,7 +321,7 @@ _wrapped: set[type[models.Model]] = set()
 
 
 def _wrap_saves(watched: set[type[models.Model]]) -> None:
-    """Give exactly the watched concrete models the one-commit ``save_base``."""
+    """Give exactly the models whose saves are logged the one-commit ``save_base``."""
     for model in _wrapped - watched:
         original = model.__dict__["save_base"]._synchro_wrapped
         if original is None:

@@ -14,11 +14,16 @@ import datetime
 import uuid
 
 import dbsettings
+from dbsettings.loading import get_setting_storage
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
+
+# What a log entry says happened to its object.
+ADDITION, CHANGE, DELETION, M2M_CHANGE = 1, 2, 3, 4
 
 
 class ChangeLog(models.Model):
@@ -27,10 +32,7 @@ class ChangeLog(models.Model):
     ``id`` is the log position: it only grows, so a checkpoint is "everything up to id N".
     """
 
-    ADDITION = 1
-    CHANGE = 2
-    DELETION = 3
-    M2M_CHANGE = 4
+    ADDITION, CHANGE, DELETION, M2M_CHANGE = ADDITION, CHANGE, DELETION, M2M_CHANGE
     ACTIONS = (
         (ADDITION, _("addition")),
         (CHANGE, _("change")),
@@ -96,10 +98,15 @@ class Checkpoint(models.Model):
 
 
 class Node(models.Model):
-    """The identity of a database, created the first time synchro needs it."""
+    """The identity of a database, created the first time synchro needs it.
+
+    ``own`` is unique, so two synchronizations that start at once on a fresh database
+    cannot give it two identities: the second insert fails and reads the first.
+    """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     created = models.DateTimeField(default=timezone.now)
+    own = models.BooleanField(default=True, unique=True, editable=False)
 
     class Meta:
         verbose_name = _("node")
@@ -130,22 +137,49 @@ class FailedChange(models.Model):
         return f"{self.model} {self.object_id}: {self.error}"
 
 
+class Synchronization(ChangeLog):
+    """The admin index entry that leads to the synchronization page (no table of its own)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("synchronization")
+        verbose_name_plural = _("synchronization")
+
+
 class ExactDateTimeValue(dbsettings.DateTimeValue):
-    """A dbsettings datetime kept with microseconds and its time zone (ISO 8601)."""
+    """A dbsettings datetime stored with microseconds and its time zone (ISO 8601).
+
+    Read back, it is a naive datetime in local time, what ``datetime.now()`` gives, as
+    dbsettings' own ``DateTimeValue`` returns it and django-synchro 0.7 compared it;
+    :meth:`exact` returns the stored moment itself. A naive value assigned under
+    ``USE_TZ`` is taken as local time too.
+    """
 
     def get_db_prep_save(self, value, **kwargs):
         if isinstance(value, str):
             return value
         if value is None:
             return ""
+        if settings.USE_TZ and timezone.is_naive(value):
+            value = value.astimezone()
         return value.isoformat()
 
     def to_python(self, value):
-        if value is None or isinstance(value, datetime.datetime):
-            return value
-        if not value:
+        if isinstance(value, str):
+            value = (parse_datetime(value) or super().to_python(value)) if value else None
+        if isinstance(value, datetime.datetime) and timezone.is_aware(value):
+            value = value.astimezone().replace(tzinfo=None)
+        return value
+
+    def exact(self) -> datetime.datetime | None:
+        """The stored moment: aware under ``USE_TZ``."""
+        raw = get_setting_storage(*self.key).value
+        if not raw:
             return None
-        return parse_datetime(value) or super().to_python(value)
+        value = raw if isinstance(raw, datetime.datetime) else parse_datetime(raw) or super().to_python(raw)
+        if value is not None and settings.USE_TZ and timezone.is_naive(value):
+            value = value.astimezone()
+        return value
 
 
 class SynchroOptions(dbsettings.Group):
@@ -157,3 +191,9 @@ class SynchroOptions(dbsettings.Group):
 
 
 options = SynchroOptions(app_label="synchro")
+
+
+def last_check_moment() -> datetime.datetime | None:
+    """``options.last_check`` as the exact moment stored (aware under ``USE_TZ``)."""
+    value: ExactDateTimeValue = type(options).__dict__["last_check"]
+    return value.exact()

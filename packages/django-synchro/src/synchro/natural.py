@@ -8,55 +8,70 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from django.core.exceptions import MultipleObjectsReturned
+from django.core.exceptions import MultipleObjectsReturned, ValidationError
 from django.db import models
 from django.db.models import Q
 from django.db.models.base import ModelBase
 from django.utils.translation import gettext as _
 
 
-class NaturalManager(models.Manager):
-    """A manager with ``get_by_natural_key`` over the given fields.
+class NotAManager(ValidationError, TypeError):
+    """``NaturalManager(manager=...)`` got a class that is not a ``Manager`` (0.7 raised ValidationError)."""
 
-    ``NaturalManager('code', 'day', allow_many=False, manager=BaseManager)`` builds a new
-    subclass of this class and of ``manager``. With ``allow_many=True`` the first
-    matching object (lowest pk) is returned instead of raising ``MultipleObjectsReturned``.
+
+class NoNaturalKeyFields(AssertionError, TypeError):
+    """A ``NaturalManager`` without natural key fields (0.7 failed an assertion)."""
+
+
+class NaturalManager(models.Manager):
+    """A manager with ``get_by_natural_key`` over its natural key ``fields``.
+
+    Two forms, as in django-synchro 0.7:
+
+    * ``NaturalManager('code', 'day', allow_many=False, manager=BaseManager)`` builds a
+      new subclass of this class and of ``manager`` with those ``fields``;
+    * a subclass declares them: ``class MyManager(NaturalManager, MyBase): fields = ('code',)``.
+
+    With ``allow_many=True`` the first matching object (lowest pk) is returned instead of
+    raising ``MultipleObjectsReturned``.
     """
 
-    _natural_fields: tuple[str, ...] = ()
-    _allow_many: bool = False
+    fields: tuple[str, ...] = ()
+    allow_many: bool = False
 
-    def __new__(cls, *fields: str, allow_many: bool = False, manager: type = models.Manager, **kwargs: Any):
-        if cls is not NaturalManager:  # a built subclass being copied or re-created
+    def __new__(cls, *fields: Any, allow_many: bool = False, manager: type = models.Manager, **kwargs: Any):
+        if fields and all(isinstance(f, str) for f in fields):
+            if not (isinstance(manager, type) and issubclass(manager, models.Manager)):
+                raise NotAManager(f"NaturalManager(manager=...) must be a Manager subclass, not {manager!r}")
+            bases = (cls,) if issubclass(cls, manager) else (cls, manager)
+            new_cls = type(
+                f"Natural{manager.__name__}",
+                bases,
+                {"fields": tuple(fields), "allow_many": allow_many, "__module__": __name__},
+            )
+            obj = super().__new__(new_cls)
+        else:  # a class with its fields declared, or one Django derives from it (related managers)
+            if not cls.fields:
+                raise NoNaturalKeyFields(
+                    f"{cls.__name__} has no natural key fields: use NaturalManager('field', ...) "
+                    f"or declare fields = ('field', ...) on the subclass"
+                )
             obj = super().__new__(cls)
-            obj._constructor_args = (fields, kwargs)
-            return obj
-        if not fields or not all(isinstance(f, str) for f in fields):
-            raise TypeError("NaturalManager needs the natural key's field names, e.g. NaturalManager('code')")
-        if not (isinstance(manager, type) and issubclass(manager, models.Manager)):
-            raise TypeError(f"NaturalManager(manager=...) must be a Manager subclass, not {manager!r}")
-        bases = (cls,) if manager is models.Manager else (cls, manager)
-        new_cls = type(
-            f"Natural{manager.__name__}",
-            bases,
-            {"_natural_fields": tuple(fields), "_allow_many": allow_many, "__module__": __name__},
-        )
-        obj = super().__new__(new_cls)
         obj._constructor_args = ((), kwargs)
         return obj
 
-    def __init__(self, *fields: str, allow_many: bool = False, manager: type | None = None, **kwargs: Any):
-        super().__init__(**kwargs)
+    def __init__(self, *fields: Any, allow_many: bool = False, manager: type | None = None, **kwargs: Any):
+        super().__init__()
 
     def get_by_natural_key(self, *key: Any) -> models.Model:
         """The object whose natural-key fields equal ``key``; raises ``DoesNotExist``."""
-        if len(key) != len(self._natural_fields):
+        if len(key) != len(self.fields):
             raise ValueError(
-                f"{self.model.__name__} natural key has {len(self._natural_fields)} fields "
-                f"{self._natural_fields}, got {len(key)} values"
+                f"{self.model.__name__} natural key has {len(self.fields)} fields "
+                f"{self.fields}, got {len(key)} values"
             )
-        queryset = self.filter(**dict(zip(self._natural_fields, key)))
-        if not self._allow_many:
+        queryset = self.filter(**dict(zip(self.fields, key)))
+        if not self.allow_many:
             return queryset.get()
         obj = queryset.order_by("pk").first()
         if obj is None:
@@ -92,6 +107,8 @@ class NaturalKeyModelBase(ModelBase):
         manager = NaturalManager(
             *fields, manager=base, **dict(getattr(cls, "_natural_manager_kwargs", {}) or {})
         )
+        if current is not None:  # keep the declared manager's place (the first is the default)
+            manager.creation_counter = current.creation_counter
         cls._meta.local_managers = [m for m in cls._meta.local_managers if m.name != "objects"]
         cls.add_to_class("objects", manager)
         cls._meta._expire_cache()
@@ -123,8 +140,8 @@ def find_by_natural_keys(
     from .results import SyncError
 
     manager = model._default_manager.db_manager(alias)
-    fields = getattr(manager, "_natural_fields", None)
-    allow_many = getattr(manager, "_allow_many", False)
+    fields = getattr(manager, "fields", None) if isinstance(manager, NaturalManager) else None
+    allow_many = getattr(manager, "allow_many", False)
     found: dict[str, Any] = {}
     slow = dict(keys)
     if fields:

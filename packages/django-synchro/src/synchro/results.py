@@ -6,12 +6,16 @@ import datetime
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.management.base import CommandError
 from django.db import models
 from django.utils.translation import gettext as _
 
 
-class SyncError(Exception):
-    """Synchronization failed; the message names the object and the cause."""
+class SyncError(CommandError):
+    """Synchronization failed; the message names the object and the cause.
+
+    A ``CommandError``, as every failure of ``call_synchronize()`` was in django-synchro 0.7.
+    """
 
 
 @dataclass

@@ -3,6 +3,11 @@
 Every attribute of :data:`synchro_settings` reads ``django.conf.settings`` on
 access, so ``override_settings`` works; only the parsed model list is cached and
 that cache is dropped whenever a ``SYNCHRO_*`` setting changes.
+
+As in django-synchro 0.7, the module itself exposes ``REMOTE`` (the alias),
+``MODELS`` (the watched model classes), ``LOCAL``, ``ALLOW_RESET`` and ``DEBUG``, and
+loading (or reloading) it with a ``SYNCHRO_REMOTE`` that is not in ``DATABASES``
+raises ``ImproperlyConfigured``.
 """
 
 from __future__ import annotations
@@ -166,7 +171,28 @@ def parse_models(entries: Any) -> tuple[type[models.Model], ...]:
     return tuple(found)
 
 
-synchro_settings = SynchroSettings()
+def check_remote() -> None:
+    """Raise ``ImproperlyConfigured`` when ``SYNCHRO_REMOTE`` names a database that does not exist."""
+    remote = getattr(settings, "SYNCHRO_REMOTE", None)
+    if remote is not None and remote not in settings.DATABASES:
+        raise ImproperlyConfigured(
+            f"SYNCHRO_REMOTE names {remote!r}, which is not in DATABASES ({', '.join(settings.DATABASES)})"
+        )
+
+
+# One instance for the life of the process: a reload of this module (0.7's tests do that
+# to re-read the settings) keeps it, so modules that imported it never hold a stale copy.
+synchro_settings: SynchroSettings = globals().get("synchro_settings") or SynchroSettings()
+synchro_settings.reset()
+
+# The names django-synchro 0.7 kept as module attributes.
+_MODULE_ATTRIBUTES = ("REMOTE", "MODELS", "LOCAL", "ALLOW_RESET", "DEBUG")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MODULE_ATTRIBUTES:
+        return getattr(synchro_settings, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:
@@ -179,3 +205,4 @@ def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:
 
 
 setting_changed.connect(_on_setting_changed, dispatch_uid="synchro.settings.reset")
+check_remote()

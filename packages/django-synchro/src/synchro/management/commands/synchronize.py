@@ -6,7 +6,14 @@ from typing import Any
 
 from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
 from django.utils.translation import gettext as _
+
+from synchro.checkpoints import node_id, read_checkpoint
+from synchro.core import call_synchronize, prune_logs, retry_failed
+from synchro.gaps import Gaps
+from synchro.results import SyncError
+from synchro.settings import synchro_settings
 
 
 class Command(BaseCommand):
@@ -43,10 +50,6 @@ class Command(BaseCommand):
         parser.add_argument("--no-progress", action="store_true", help="Never draw the progress bar.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from synchro.core import call_synchronize, prune_logs, retry_failed
-        from synchro.engine import SyncError
-        from synchro.settings import synchro_settings
-
         if options["batch_size"] is not None and options["batch_size"] < 1:
             raise CommandError(_("--batch-size must be a positive integer"))
         models = None
@@ -59,8 +62,9 @@ class Command(BaseCommand):
                     raise CommandError(
                         _("Unknown model %(name)r (use app_label.ModelName)") % {"name": name}
                     ) from None
-        if not synchro_settings.REMOTE:
-            raise CommandError(_("SYNCHRO_REMOTE is not set: there is no database to synchronize with"))
+        if not synchro_settings.REMOTE_CONFIGURED:  # as call_synchronize(): a RuntimeWarning, nothing else
+            call_synchronize(options["direction"])
+            return
         if options["retry_failed"]:
             directions = ["push", "pull"] if options["direction"] == "both" else [options["direction"]]
             count = sum(retry_failed(d) for d in directions)
@@ -90,17 +94,7 @@ class Command(BaseCommand):
             )
         self.stdout.write(str(summary))
         if options["prune"] and not options["dry_run"]:
-            from django.utils import timezone
-
-            from synchro.engine import node_id
-            from synchro.gaps import Gaps
-            from synchro.models import Checkpoint
-
-            checkpoint = (
-                Checkpoint.objects.using(synchro_settings.REMOTE)
-                .filter(source=node_id(synchro_settings.LOCAL))
-                .first()
-            )
+            checkpoint = read_checkpoint(synchro_settings.REMOTE, node_id(synchro_settings.LOCAL))
             if checkpoint:
                 pruned = prune_logs(
                     synchro_settings.LOCAL,

@@ -1,0 +1,30 @@
+"""What every step of a synchronization needs to know about the run it belongs to."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Q
+
+
+@dataclass
+class SyncContext:
+    """One direction of one run: which database is read, which is written, and how."""
+
+    direction: str  # "push" (LOCAL -> REMOTE) or "pull"
+    source: str  # database aliases
+    target: str
+    source_node: str  # their identities (synchro_node)
+    target_node: str
+    dry_run: bool = False
+    # The target's own log entries not pulled yet: a change there since is a conflict.
+    unseen_target: Q = field(default_factory=Q)
+    # Dry runs write nothing; objects an earlier batch of the run would have created are
+    # remembered here (label -> source pk -> placeholder) so later batches count them as there.
+    planned: dict[str, dict[str, Any]] = field(default_factory=lambda: defaultdict(dict))
+
+    @property
+    def source_side(self) -> str:
+        return "local" if self.direction == "push" else "remote"

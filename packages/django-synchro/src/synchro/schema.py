@@ -1,0 +1,82 @@
+# Without the django-stubs mypy plugin (not loaded by the monorepo config) Django's _meta API
+# types fields and related models loosely; these codes would only repeat that.
+# mypy: disable-error-code="union-attr,attr-defined"
+"""What a synchronization needs to know about a model's fields, worked out once per run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.apps import apps
+from django.db import models
+from django.utils.translation import gettext as _
+
+from .results import SyncError
+from .settings import synchro_settings
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    model: type[models.Model]
+    label: str  # "app_label.modelname", as in the log
+    auto_pk: bool  # an auto-increment pk: the target picks its own, the pk map links them
+    skip: frozenset[str]  # SYNCHRO_SKIP
+    foreign_keys: tuple[models.Field, ...]  # FKs to a primary key that are copied
+    copied: tuple[models.Field, ...]  # every concrete non-pk field that is copied
+    concrete: tuple[models.Field, ...]  # every concrete non-pk field (a whole overwrite)
+
+    def pk_value(self, source_pk: str) -> Any:
+        """The pk as Python value, from its text form in the log."""
+        return self.model._meta.pk.to_python(source_pk)
+
+    def m2m_fields(self) -> list[models.ManyToManyField]:
+        """The m2m fields copied with the object: not skipped, and not through a watched model
+        (a watched through model is synchronized as a model of its own)."""
+        return [
+            f
+            for f in self.model._meta.many_to_many
+            if f.name not in self.skip
+            and (
+                f.remote_field.through._meta.auto_created
+                or not synchro_settings.is_watched(f.remote_field.through)
+            )
+        ]
+
+
+_cache: dict[type[models.Model], ModelInfo] = {}
+
+
+def model_info(model: type[models.Model]) -> ModelInfo:
+    info = _cache.get(model)
+    if info is None:
+        meta = model._meta
+        skip = frozenset(getattr(model, "SYNCHRO_SKIP", ()) or ())
+        concrete = tuple(f for f in meta.concrete_fields if not f.primary_key)
+        info = ModelInfo(
+            model=model,
+            label=meta.label_lower,
+            auto_pk=isinstance(meta.pk, models.AutoField | models.BigAutoField | models.SmallAutoField),
+            skip=skip,
+            foreign_keys=tuple(
+                f for f in concrete if f.is_relation and f.name not in skip and f.target_field.primary_key
+            ),
+            copied=tuple(f for f in concrete if f.name not in skip),
+            concrete=concrete,
+        )
+        _cache[model] = info
+    return info
+
+
+def forget_models() -> None:
+    """Drop the cached facts (each run starts afresh: SYNCHRO_SKIP or the watched set may change)."""
+    _cache.clear()
+
+
+def model_for_label(label: str) -> type[models.Model]:
+    try:
+        return apps.get_model(label)
+    except (LookupError, ValueError):
+        raise SyncError(
+            _("the log names model %(model)r, which is not installed") % {"model": label}
+        ) from None

@@ -1,0 +1,266 @@
+# Without the django-stubs mypy plugin (not loaded by the monorepo config) Django's _meta API
+# types fields and related models loosely; these codes would only repeat that.
+# mypy: disable-error-code="union-attr,attr-defined"
+"""Carrying out a batch's :class:`~synchro.plan.Plan` on the target, inside the caller's transaction.
+
+A dry run does not come here: :func:`count_plan` tells what the writer would do.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import connections, models
+from django.db.models.signals import post_save, pre_save
+
+from .context import SyncContext
+from .models import ChangeLog, Reference
+from .plan import M2MCopy, ObjectWrite, Plan, WriteStep
+from .resolve import IdentityMap
+from .results import Summary
+from .schema import ModelInfo, model_info
+from .sql import chunks, column_in, insert_rows
+
+
+class Planned:
+    """Stands for the copy a dry run's earlier batch would have created."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, label: str, source_pk: str) -> None:
+        self.key = (label, source_pk)
+
+    def __repr__(self) -> str:
+        return f"<planned copy of {self.key[0]} {self.key[1]!r}>"
+
+
+def count_plan(ctx: SyncContext, identity: IdentityMap, plan: Plan, summary: Summary) -> None:
+    """What :class:`Writer` would do with ``plan``, added to ``summary``; nothing is written."""
+    for info, source_pks in plan.deletions:
+        summary.deleted += sum(1 for p in source_pks if identity.knows(info.label, p))
+    for step in plan.steps:
+        label = step.info.label
+        for write in step.writes:
+            if identity.knows(label, write.source_pk):
+                summary.changed += 1
+            else:
+                summary.added += 1
+                ctx.planned[label][write.source_pk] = Planned(label, write.source_pk)
+
+
+class Writer:
+    """Writes a plan to the target: deletions, objects step by step, deferred FKs, m2m rows, pk map."""
+
+    def __init__(self, ctx: SyncContext, identity: IdentityMap, summary: Summary) -> None:
+        self.ctx = ctx
+        self.identity = identity
+        self.summary = summary
+        # FKs left NULL to break a cycle: (object's model, its source pk, field, source pk it points at).
+        self.deferred: list[tuple[ModelInfo, str, models.Field, str]] = []
+
+    def apply(self, plan: Plan) -> None:
+        for info, source_pks in plan.deletions:
+            self.delete(info, source_pks)
+        for step in plan.steps:
+            self.write(step)
+        self.fill_deferred()
+        for copy in plan.m2m:
+            self.copy_m2m(copy)
+        self.record_references()
+        self.drop_superseded(plan.superseded)
+
+    def delete(self, info: ModelInfo, source_pks: list[str]) -> None:
+        target = self.ctx.target
+        copies = [
+            self.identity.targets[info.label][p] for p in source_pks if self.identity.knows(info.label, p)
+        ]
+        if copies:
+            _count, per_model = info.model._base_manager.using(target).filter(pk__in=copies).delete()
+            self.summary.deleted += per_model.get(info.model._meta.label, 0)
+        for chunk in chunks(source_pks):
+            Reference.objects.using(target).filter(
+                peer=self.ctx.source_node, model=info.label, peer_object_id__in=chunk
+            ).delete()
+
+    # -- objects
+
+    def write(self, step: WriteStep) -> None:
+        info = step.info
+        creates: list[tuple[str, models.Model]] = []
+        updates: list[models.Model] = []
+        overwrites: list[models.Model] = []
+        for write in step.writes:
+            copy = self._copy(info, write)
+            if self.identity.knows(info.label, write.source_pk):
+                copy.pk = self.identity.targets[info.label][write.source_pk]
+                copy._state.adding = False
+                copy._state.db = self.ctx.target
+                # An addition over an object with the same pk replaces it whole (django-synchro 0.7).
+                (overwrites if write.added and not info.auto_pk else updates).append(copy)
+            else:
+                if not info.auto_pk:
+                    copy.pk = info.pk_value(write.source_pk)
+                creates.append((write.source_pk, copy))
+        if creates:
+            self._create(info, creates)
+        if updates:
+            self._update(info, updates, info.copied)
+        if overwrites:
+            self._update(info, overwrites, info.concrete)
+
+    def _copy(self, info: ModelInfo, write: ObjectWrite) -> models.Model:
+        """A new instance with the source object's values, FKs pointing at the target's objects."""
+        obj = write.obj
+        targets = self.identity.targets
+        values: list[Any] = []
+        for f in info.model._meta.concrete_fields:
+            if f.primary_key:
+                values.append(None)
+            elif f.name in info.skip:
+                values.append(f.get_default())
+            else:
+                value = getattr(obj, f.attname)
+                if value is not None and f in info.foreign_keys:
+                    if f in write.deferred:
+                        self.deferred.append((info, write.source_pk, f, str(value)))
+                        value = None
+                    else:
+                        value = targets[f.related_model._meta.label_lower][str(value)]
+                values.append(value)
+        return info.model(*values)
+
+    def _create(self, info: ModelInfo, creates: list[tuple[str, models.Model]]) -> None:
+        model, target = info.model, self.ctx.target
+        objs = [copy for _p, copy in creates]
+        for obj in objs:
+            pre_save.send(sender=model, instance=obj, raw=False, using=target, update_fields=None)
+        if connections[target].features.can_return_rows_from_bulk_insert or not info.auto_pk:
+            model._base_manager.using(target).bulk_create(objs)
+        else:  # MySQL: one INSERT per object to learn its pk
+            for obj in objs:
+                obj.save_base(using=target, force_insert=True, raw=True)
+        for source_pk, obj in creates:
+            obj._state.adding = False
+            obj._state.db = target
+            self.identity.link(info, source_pk, obj.pk, record=True)
+            self.identity.created[info.label].add(source_pk)
+        for obj in objs:
+            post_save.send(
+                sender=model, instance=obj, created=True, update_fields=None, raw=False, using=target
+            )
+        self.summary.added += len(creates)
+
+    def _update(self, info: ModelInfo, objs: list[models.Model], fields: tuple[models.Field, ...]) -> None:
+        model, target = info.model, self.ctx.target
+        for obj in objs:
+            pre_save.send(sender=model, instance=obj, raw=False, using=target, update_fields=None)
+        if fields:
+            model._base_manager.using(target).bulk_update(objs, [f.name for f in fields])
+        for obj in objs:
+            post_save.send(
+                sender=model, instance=obj, created=False, update_fields=None, raw=False, using=target
+            )
+        self.summary.changed += len(objs)
+
+    def fill_deferred(self) -> None:
+        targets = self.identity.targets
+        for info, source_pk, fk, points_at in self.deferred:
+            info.model._base_manager.using(self.ctx.target).filter(pk=targets[info.label][source_pk]).update(
+                **{fk.attname: targets[fk.related_model._meta.label_lower][points_at]}
+            )
+        self.deferred.clear()
+
+    # -- relations and bookkeeping
+
+    def copy_m2m(self, copy: M2MCopy) -> None:
+        """Make the relation of the copies equal to the source's: add, change and delete rows."""
+        f, label = copy.field, copy.info.label
+        through = f.remote_field.through
+        src = through._meta.get_field(f.m2m_field_name())
+        dst = through._meta.get_field(f.m2m_reverse_field_name())
+        related_label = f.related_model._meta.label_lower
+        targets = self.identity.targets
+        wanted: dict[tuple[Any, Any], models.Model | None] = {
+            (targets[label][owner], targets[related_label][related]): row for owner, related, row in copy.rows
+        }
+        manager = through._base_manager.using(self.ctx.target)
+        existing: dict[tuple[Any, Any], Any] = {}
+        created = self.identity.created[label]
+        older = [targets[label][p] for p in copy.owners if p not in created]  # new copies have no rows yet
+        for chunk in chunks(older):
+            for pk, a, b in manager.filter(column_in(through, src, chunk, self.ctx.target)).values_list(
+                "pk", src.attname, dst.attname
+            ):
+                existing[(a, b)] = pk
+        stale = [pk for pair, pk in existing.items() if pair not in wanted]
+        for chunk in chunks(stale):
+            manager.filter(pk__in=chunk).delete()
+        if through._meta.auto_created:
+            self._insert_pairs(through, src, dst, [pair for pair in wanted if pair not in existing])
+        else:
+            self._write_through_rows(through, src, dst, wanted, existing)
+
+    def _insert_pairs(
+        self, through: type[models.Model], src: models.Field, dst: models.Field, pairs: list
+    ) -> None:
+        connection = connections[self.ctx.target]
+
+        def prepared(field: models.Field, value: Any) -> Any:
+            return value if isinstance(value, int) else field.get_db_prep_save(value, connection)
+
+        insert_rows(
+            self.ctx.target,
+            through._meta.db_table,
+            [src.column, dst.column],
+            [(prepared(src, a), prepared(dst, b)) for a, b in pairs],
+        )
+
+    def _write_through_rows(
+        self,
+        through: type[models.Model],
+        src: models.Field,
+        dst: models.Field,
+        wanted: dict[tuple[Any, Any], models.Model | None],
+        existing: dict[tuple[Any, Any], Any],
+    ) -> None:
+        """Rows of an explicit through model, with their own fields (FKs pointing at the target's objects)."""
+        info = model_info(through)
+        extra = [x for x in info.copied if x.attname not in (src.attname, dst.attname)]
+        targets = self.identity.targets
+        new, changed = [], []
+        for pair, source_row in wanted.items():
+            data = {src.attname: pair[0], dst.attname: pair[1]}
+            for x in extra:
+                value = getattr(source_row, x.attname)
+                if value is not None and x in info.foreign_keys:
+                    value = targets[x.related_model._meta.label_lower][str(value)]
+                data[x.attname] = value
+            row = through(**data)
+            if pair not in existing:
+                new.append(row)
+            elif extra:
+                row.pk = existing[pair]
+                changed.append(row)
+        manager = through._base_manager.using(self.ctx.target)
+        if new:
+            manager.bulk_create(new)
+        if changed:
+            manager.bulk_update(changed, [x.name for x in extra])
+
+    def record_references(self) -> None:
+        node = self.ctx.source_node
+        insert_rows(
+            self.ctx.target,
+            Reference._meta.db_table,
+            ["peer", "model", "object_id", "peer_object_id"],
+            [(node, label, target, source) for label, target, source in self.identity.new_references],
+        )
+        self.identity.new_references.clear()
+
+    def drop_superseded(self, superseded: dict[str, list[str]]) -> None:
+        """The target's own changes that this batch overwrote are no longer worth syncing back."""
+        for label, object_ids in superseded.items():
+            for chunk in chunks(object_ids):
+                ChangeLog.objects.using(self.ctx.target).filter(
+                    self.ctx.unseen_target, model=label, object_id__in=chunk
+                )._raw_delete(self.ctx.target)
