@@ -153,3 +153,7 @@ def test_utils_module_keeps_the_filter_helpers_of_0_3_1(IceCream, r):
     with pytest.deprecated_call():  # a missing attribute compares as None, as in 0.3.1
         assert utils.match_filters(obj, {"__eq": {"nothing": None}}) is True
     assert utils.FILTER_OPS["__gt"](3, 2) is True
+    import redis_schematics  # 0.3.1 imported the two helpers into the package namespace too
+
+    assert redis_schematics.match_filters is utils.match_filters
+    assert redis_schematics.group_filters_by_suffix is utils.group_filters_by_suffix
