@@ -126,12 +126,12 @@ def nested(value, levels):
     return value
 
 
-def deep_pickle(obj) -> bytes:
+def deep_pickle(obj, dumps=cereal_pickle.dumps) -> bytes:
     """Encoding 1,000 levels needs more Python stack than the test runner leaves; decoding must not."""
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(10_000)
     try:
-        return cereal_pickle.dumps(obj)
+        return dumps(obj)
     finally:
         sys.setrecursionlimit(limit)
 
@@ -139,7 +139,7 @@ def deep_pickle(obj) -> bytes:
 @pytest.mark.django_db
 def test_deeply_nested_body_decodes_like_kombus_pickle():
     book = Book.objects.create(title="at the bottom")
-    plain = pickle.dumps(((nested("x", 1000),), {}, EMBED), 4)
+    plain = deep_pickle(((nested("x", 1000),), {}, EMBED), dumps=pickle.dumps)
     assert pickle.loads(plain)  # kombu's own pickle decoder copes
     args, _, _ = cereal_pickle.loads(deep_pickle(((nested(book, 1000),), {}, EMBED)))
     (loaded,) = list(args)

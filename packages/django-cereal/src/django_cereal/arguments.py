@@ -238,9 +238,18 @@ def is_task_body(body: Any) -> bool:
     return len(body) == 2 or (type(body[2]) is dict and body[2].keys() >= EMBED_KEYS)
 
 
-def decode(run: Decode) -> Any:
+def decode(
+    run: Decode,
+    *,
+    lazy_tasks: bool = True,
+    policy: str | None = None,
+    when: str = "when the message was decoded",
+) -> Any:
     """Decode a payload with ``run`` (a decoding pass that takes a sink), as described above.
 
+    :param lazy_tasks: ``False`` loads a task message's references at once too.
+    :param policy: the missing-row policy for references loaded at once (default: the setting).
+    :param when: how a missing-row error names the moment references loaded at once were loaded.
     :raises CerealError: (not for task messages) a malformed marker or refused pickle global.
     :raises Model.DoesNotExist: (not for task messages) a missing row under the ``"raise"`` policy.
     """
@@ -248,8 +257,8 @@ def decode(run: Decode) -> Any:
     body = run(collector)
     if not collector.refs and not collector.problems:
         return body
-    if is_task_body(body):
+    if lazy_tasks and is_task_body(body):
         resolution = _Resolution(run, collector, body[0], body[1])
         return (LazyArgs(body[0], resolution), LazyKwargs(body[1], resolution), *body[2:])
     collector.raise_problem()
-    return run(Resolver(load_references(collector.refs, when="when the message was decoded")))
+    return run(Resolver(load_references(collector.refs, policy=policy, when=when)))

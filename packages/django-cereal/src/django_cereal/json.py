@@ -23,7 +23,7 @@ from .tasks import TaskDecorator
 if TYPE_CHECKING:
     from .arguments import Sink
 
-__all__ = ["CONTENT_TYPE", "DJANGO_CEREAL_JSON", "dumps", "loads", "task"]
+__all__ = ["CONTENT_TYPE", "DJANGO_CEREAL_JSON", "dumps", "loads", "loads_now", "task"]
 
 CONTENT_TYPE = "application/x-django-cereal-json"
 REFERENCE_KEY = "__cereal__"
@@ -160,6 +160,19 @@ def loads(data: bytes | bytearray | memoryview | str) -> Any:
     if isinstance(data, memoryview):
         data = data.tobytes()
     return lazy.arguments().decode(functools.partial(_decode, data))
+
+
+def loads_now(
+    data: bytes | bytearray | str, *, policy: str | None = None, when: str = "when the message was decoded"
+) -> Any:
+    """Decode ``data`` and load every reference at once, whatever the payload's shape.
+
+    :param policy: the missing-row policy (default: ``DJANGO_CEREAL_MISSING``).
+    :param when: how a missing-row error names the moment of loading.
+    """
+    return lazy.arguments().decode(
+        functools.partial(_decode, data), lazy_tasks=False, policy=policy, when=when
+    )
 
 
 #: ``(encoder, decoder, content type, content encoding)``: the ``kombu.serializers`` entry point.
