@@ -1,4 +1,4 @@
-"""The shop's sample catalog, shared by ``manage.py demo`` and ``manage.py runshop``."""
+"""The shop's sample data, shared by ``manage.py demo`` and ``manage.py runshop``."""
 
 from decimal import Decimal
 
@@ -10,6 +10,11 @@ PRODUCTS = [
     ("MLK", "Milk", "Dairy", "1.05"),
     ("CHS", "Cheese", "Dairy", "4.50"),
 ]
+# (sku, warehouse) -> units in the stock ledger
+STOCK = {
+    ("APL", "north"): 40, ("PER", "north"): 3, ("MLK", "north"): 2, ("CHS", "north"): 12,
+    ("APL", "south"): 1, ("PER", "south"): 25, ("MLK", "south"): 30, ("CHS", "south"): 4,
+}  # fmt: skip
 
 
 def stock_catalog() -> None:

@@ -1,10 +1,13 @@
-"""Settings of the demo shop: two SQLite files (the shop and its branch office) and one Redis."""
+"""Settings of the demo shop: two SQLite files (the shop and its branch office) and one Redis.
+
+The data folder is ``SHOP_DATA_DIR``; manage.py sets it per command (shop/runtime.py).
+"""
 
 import os
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-DATA_DIR = Path(os.environ.get("SHOP_DATA_DIR", BASE_DIR / "var"))
+DATA_DIR = Path(os.environ.get("SHOP_DATA_DIR", BASE_DIR / "var" / "shop"))
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 REDIS_BASE = REDIS_URL.rsplit("/", 1)[0]
@@ -77,3 +80,20 @@ SYNCHRO_CONFLICT = "newer_wins"
 
 # redis-schematics: the stock ledger lives in Redis db 3.
 STOCK_REDIS_URL = f"{REDIS_BASE}/3"
+
+# Operators' messages go to stderr through logging: the demo's and the harness' own at INFO
+# (which servers start and stop, the Celery worker), the four packages' at WARNING (degraded
+# Redis, refused payloads, failed syncs). The demo's narrated report is its stdout.
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"stderr": {"class": "shop.logs.StderrHandler", "formatter": "plain"}},
+    "loggers": {
+        **{name: {"handlers": ["stderr"], "level": "INFO"} for name in ("shop", "catalog", "shared_testing")},
+        **{
+            name: {"handlers": ["stderr"], "level": "WARNING"}
+            for name in ("cacheops", "django_cereal", "synchro", "redis_schematics")
+        },
+    },
+}

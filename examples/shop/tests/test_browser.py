@@ -1,7 +1,8 @@
-"""Drive the synchro admin page in a real headless Chromium (Debian's, through Playwright)."""
+"""Drive the shop and the synchro admin page in a real headless Chromium (Debian's, through Playwright)."""
 
 import os
 import shutil
+import time
 from decimal import Decimal
 
 import pytest
@@ -20,13 +21,46 @@ def browser_page():
     from playwright.sync_api import sync_playwright
 
     if not os.path.exists(CHROMIUM):
-        pytest.fail(f"no Chromium at {CHROMIUM}: install Debian's chromium or set CHROMIUM")
+        pytest.fail(
+            f"no Chromium at {CHROMIUM}: install Debian's (`sudo apt-get install chromium`) or set CHROMIUM"
+        )
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
         try:
             yield browser.new_page()
         finally:
             browser.close()
+
+
+def screenshot(page, name: str) -> None:
+    if os.environ.get("SCREENSHOT_DIR"):
+        page.screenshot(path=os.path.join(os.environ["SCREENSHOT_DIR"], name), full_page=True)
+
+
+def test_shop_shows_stock_levels_and_an_order_confirmed_by_the_worker(shop, browser_page):
+    page = browser_page
+    page.goto(f"{shop.url}/")
+    milk = page.locator('tr[data-sku="MLK"] td')
+    assert milk.all_inner_texts() == ["Milk", "1.05", "2", "30"]  # price (cacheops), stock (ledger)
+    assert "low" in (milk.nth(2).get_attribute("class") or "")  # 2 units: shown as running low
+    # a little CSS: the header bar is coloured by the stylesheet, not the browser's default
+    assert page.locator("header").evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(47, 93, 80)"
+    screenshot(page, "shop-products.png")
+
+    page.click("text=Milk")
+    assert page.locator("#stock").inner_text().split() == ["warehouse", "units", "north", "2", "south", "30"]
+    page.fill("#id_quantity", "2")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{shop.url}/orders/")
+    row = page.locator("#orders tbody tr").first
+    assert row.locator("td").nth(1).inner_text() == "Milk" and row.locator("td").nth(2).inner_text() == "2"
+    deadline = time.monotonic() + 30  # the worker confirms within moments; waiting, not measuring
+    while row.locator(".status").inner_text() != "confirmed" and time.monotonic() < deadline:
+        time.sleep(0.5)
+        page.reload()
+        row = page.locator("#orders tbody tr").first
+    assert row.locator(".status").inner_text() == "confirmed"  # the worker read the order and saved it
+    screenshot(page, "shop-orders.png")
 
 
 @pytest.mark.django_db(transaction=True, databases=["default", "branch"])
@@ -51,5 +85,4 @@ def test_staff_synchronizes_the_branch_from_the_admin_page(live_server, browser_
     assert message.startswith("Synchronization finished: push: 2 added"), message
     assert Product.objects.using("branch").get(sku="APL").name == "Apple"
     assert "Last synchronization:" in page.content()
-    if os.environ.get("SCREENSHOT_DIR"):
-        page.screenshot(path=os.path.join(os.environ["SCREENSHOT_DIR"], "synchro-admin.png"), full_page=True)
+    screenshot(page, "synchro-admin.png")

@@ -1,61 +1,37 @@
 """``manage.py runshop`` serves the shop with its worker, for a person to click through."""
 
-import os
+import re
 import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
-from pathlib import Path
 
-SHOP = Path(__file__).resolve().parent.parent
+from tests.shopserver import RunningShop, alive, children_of, get
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _get(url: str) -> tuple[int, str]:
-    class NoRedirect(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, *args, **kwargs):
-            return None
-
+def test_runshop_serves_the_shop_and_stops_its_worker_and_redis_on_sigterm(tmp_path):
+    shop = RunningShop(tmp_path)
+    children = children_of(shop.process.pid)
     try:
-        with urllib.request.build_opener(NoRedirect).open(url, timeout=5) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, ""
-
-
-def test_runshop_serves_the_shop_and_the_synchro_page(tmp_path):
-    port = _free_port()
-    env = {**os.environ, "SHOP_DATA_DIR": str(tmp_path)}
-    process = subprocess.Popen(
-        [sys.executable, "manage.py", "runshop", f"127.0.0.1:{port}"],
-        cwd=SHOP, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120  # waiting for start-up, not a measurement
-        while True:
-            try:
-                status, page = _get(f"{base}/")
-                break
-            except OSError:
-                assert process.poll() is None, process.stdout.read()
-                assert time.monotonic() < deadline, "runshop did not start serving"
-                time.sleep(0.5)
+        status, page = get(f"{shop.url}/")
         assert status == 200
         assert "Apple" in page and "Cheese" in page  # the sample catalog was stocked
-        assert _get(f"{base}/products/MLK/")[0] == 200
-        status, _ = _get(f"{base}/admin/synchro/")
+        # stock levels from the Redis ledger: milk has 2 units north (low, in red) and 30 south
+        row = re.search(r'<tr data-sku="MLK">(.*?)</tr>', page, re.S)[1]
+        assert re.findall(r'<td class="num( low)?">(\d+)</td>', row) == [(" low", "2"), ("", "30")]
+        assert get(f"{shop.url}/products/MLK/")[0] == 200
+        status, orders = get(f"{shop.url}/orders/")
+        assert status == 200 and "No orders yet" in orders
+        status, _ = get(f"{shop.url}/admin/synchro/")
         assert status == 302  # staff only: anonymous visitors are sent to the login page
     finally:
-        process.send_signal(signal.SIGINT)
-        output, _ = process.communicate(timeout=60)
-    assert "created the superuser admin" in output
+        code = shop.stop(signal.SIGTERM)
+    assert code == 0, shop.output
+    assert "created the superuser admin" in shop.output
+    assert f"data: {tmp_path}" in shop.output
+    assert "redis: Redis " in shop.output
     assert (tmp_path / "worker.log").exists()  # a worker ran beside the server
+    # the Celery worker and the redis-server were its children; SIGTERM stopped them too
+    assert len(children) >= 2, children
+    deadline = time.monotonic() + 30  # waiting for exits, not a measurement
+    while any(alive(pid) for pid in children) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not [pid for pid in children if alive(pid)], shop.output
