@@ -35,7 +35,15 @@ def celery_config() -> dict:
 
 
 @pytest.fixture(scope="session")
-def celery_includes() -> list[str]:
+def celery_includes(django_db_setup, django_db_blocker) -> list[str]:
+    # Celery's Django fix-up runs Django's system checks when the app imports these modules, outside
+    # any test's database access. The one check that asks the database (JSONField support, for
+    # django-tasks-db's model) gets its answer here first; Django caches it per connection.
+    from django.db import connections
+
+    with django_db_blocker.unblock():
+        for connection in connections.all():
+            assert connection.features.supports_json_field in (True, False)
     return ["tests.tasks", "tests.conftest"]
 
 

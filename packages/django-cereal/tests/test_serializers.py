@@ -264,3 +264,16 @@ def test_eager_mode_goes_through_the_serializer(celery_app, task_name):
     seen = result.get()
     assert seen["args"][0]["list"][0]["fields"]["title"] == "eager"
     assert seen["kwargs"]["key"]["id"] == seen["args"][0]["list"][0]["id"]
+
+
+def test_version_is_a_named_tuple_as_in_0_2_1():
+    import django_cereal
+
+    assert django_cereal.VERSION[:3] == (
+        django_cereal.VERSION.major,
+        django_cereal.VERSION.minor,
+        django_cereal.VERSION.micro,
+    )
+    assert django_cereal.__version__.startswith(".".join(map(str, django_cereal.VERSION[:3])))
+    assert django_cereal.pickle.model_encode is django_cereal.pickle.dumps
+    assert django_cereal.pickle.model_decode is django_cereal.pickle.loads

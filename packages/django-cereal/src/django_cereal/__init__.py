@@ -6,11 +6,26 @@ just to use them. This module stays free of Django and Celery imports because ko
 the serializer modules while it is itself being imported.
 """
 
+from typing import NamedTuple
+
 __version__ = "1.0.0.dev0"
-VERSION = tuple(int(part) if part.isdigit() else part for part in __version__.split("."))
+
+
+class version_info_t(NamedTuple):
+    """The version as a named tuple, as django-cereal 0.2.1 had it (``VERSION.major`` etc.)."""
+
+    major: int
+    minor: int
+    micro: int
+    releaselevel: str
+    serial: str
+
+
+_major, _minor, _micro, *_level = __version__.split(".")
+VERSION = version_info_t(int(_major), int(_minor), int(_micro), "".join(_level), "")
 
 #: Registered names of the two serializers (also importable from their modules).
 DJANGO_CEREAL_PICKLE = "django-cereal-pickle"
 DJANGO_CEREAL_JSON = "django-cereal-json"
 
-__all__ = ["DJANGO_CEREAL_JSON", "DJANGO_CEREAL_PICKLE", "VERSION", "__version__"]
+__all__ = ["DJANGO_CEREAL_JSON", "DJANGO_CEREAL_PICKLE", "VERSION", "__version__", "version_info_t"]
