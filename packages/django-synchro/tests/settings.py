@@ -2,6 +2,7 @@ import os
 import tempfile
 
 from shared_testing.databases import database_vendor, databases
+from tests import replay_pairs
 
 SECRET_KEY = "synchro-tests"
 DEBUG = False
@@ -16,6 +17,7 @@ if database_vendor() != "sqlite":
         "NAME": os.path.join(_dir, "local.sqlite3"),
         "TEST": {"NAME": os.path.join(_dir, "test_local.sqlite3")},
     }
+DATABASES.update(replay_pairs.extra_databases())  # LOCAL/REMOTE on two engines (tests/replay_pairs.py)
 INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.auth",
@@ -25,6 +27,7 @@ INSTALLED_APPS = [
     "dbsettings",
     "synchro",
     "tests.testapp.apps.TestappConfig",
+    "tests.replayapp.apps.ReplayappConfig",
 ]
 MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -56,4 +59,5 @@ SYNCHRO_MODELS = (
         *("Tag", "author", "BOOK", "Event", "Person", "Club", "Item", "Egg", "Chicken"),
         *("Gadget", "Widget", "Part", "Ledger", "Course"),
     ),
+    "replayapp",
 )

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ReplayappConfig(AppConfig):
+    name = "tests.replayapp"
+    label = "replayapp"
