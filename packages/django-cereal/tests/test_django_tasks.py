@@ -130,3 +130,14 @@ def test_task_is_picklable_and_keeps_its_options(djtasks):
     copy = pickle.loads(pickle.dumps(djtasks.queued_or_none))
     assert copy == djtasks.queued_or_none and copy.cereal_missing == "none"
     assert djtasks.queued_or_none.using(priority=0).cereal_missing == "none"
+
+
+def test_async_enqueue_and_call(djtasks):
+    from asgiref.sync import async_to_sync
+
+    book = Book.objects.create(title="async")
+    result = async_to_sync(djtasks.immediate.aenqueue)(book, authors=[])
+    assert result.status == "SUCCESSFUL", result.errors
+    assert result.return_value["book"]["title"] == "async"
+    Book.objects.filter(pk=book.pk).update(title="async again")
+    assert async_to_sync(djtasks.immediate.acall)(book, authors=[])["book"]["title"] == "async again"
