@@ -68,7 +68,8 @@ _IDENTITY_NATIVES: dict[type, type] = {
 }
 
 
-def _text(value: Any) -> str:
+def as_text(value: Any) -> str:
+    """A reply or key as str (bytes are decoded as UTF-8)."""
     return value.decode("utf-8") if isinstance(value, bytes) else str(value)
 
 
@@ -262,7 +263,7 @@ class BaseRedisMixin:
         if names:
             values = [self.get(name) for name in names]  # type: ignore[attr-defined]
             if all(value is not None for value in values):
-                return ".".join(_text(fields[n].to_primitive(v)) for n, v in zip(names, values))
+                return ".".join(as_text(fields[n].to_primitive(v)) for n, v in zip(names, values))
         return None
 
     def __key_pattern__(self, *args: str) -> str:
@@ -491,7 +492,7 @@ class BaseRedisMixin:
         """An object from stored primitives; ``key`` (its key or hash field) supplies a missing pk."""
         pk = None
         if key is not None:
-            pk = _text(key)
+            pk = as_text(key)
             prefix = cls._setting("__prefix__")
             if prefix and pk.startswith(f"{prefix}:"):
                 pk = pk[len(prefix) + 1 :]

@@ -29,7 +29,7 @@ from schematics.exceptions import DataError, ValidationError
 from schematics.types import DateTimeType, DateType, NumberType
 from schematics.undefined import Undefined
 
-from .base import BaseRedisMixin, _text
+from .base import BaseRedisMixin, as_text
 from .exceptions import ConfigurationError, InvalidFilter, StrictPerformanceException
 from .keyspace import KeySpace
 from .lookups import Condition, matches
@@ -206,10 +206,10 @@ class IndexedRedisMixin(BaseRedisMixin):
                 pass
             else:
                 if isinstance(members[0], bytes):
-                    return cls._load(json.loads(b"{" + b",".join(members) + b"}"), _text(pk))
-                return cls._load(json.loads("{" + ",".join(members) + "}"), _text(pk))
-        data = {_text(name): cls.__deserializer__(value) for name, value in stored.items()}
-        return cls._load(data, _text(pk))
+                    return cls._load(json.loads(b"{" + b",".join(members) + b"}"), as_text(pk))
+                return cls._load(json.loads("{" + ",".join(members) + "}"), as_text(pk))
+        data = {as_text(name): cls.__deserializer__(value) for name, value in stored.items()}
+        return cls._load(data, as_text(pk))
 
     @classmethod
     def _get_plan(cls, pk: str) -> Plan:

@@ -7,7 +7,7 @@ from typing import Any
 
 from schematics import models, types
 
-from .base import BaseRedisMixin, _text
+from .base import BaseRedisMixin, as_text
 from .exceptions import StrictPerformanceException
 from .keyspace import KeySpace
 from .pipeline import raw_pipeline
@@ -57,7 +57,7 @@ class SimpleRedisMixin(BaseRedisMixin):
         for key, raw in zip(keys, raws):
             if raw is None:  # expired or deleted between SCAN and MGET
                 continue
-            key_text = _text(key)
+            key_text = as_text(key)
             data = cls.__deserializer__(raw)
             stored_pk = data.get("pk") if isinstance(data, dict) else None
             if stored_pk is not None and stored_pk != "":
