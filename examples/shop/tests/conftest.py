@@ -7,9 +7,9 @@ import pytest
 # The settings create their data folder on import: give the tests' process a throw-away one.
 os.environ.setdefault("SHOP_DATA_DIR", tempfile.mkdtemp(prefix="shop-tests-"))
 
-from shop.runtime import ensure_redis  # noqa: E402
+from shop.runtime import ensure_redis
 
-from tests.shopserver import RunningShop  # noqa: E402
+from tests.shopserver import RunningShop
 
 # Settings read REDIS_URL when they are imported; make sure a Redis is there first.
 ensure_redis()

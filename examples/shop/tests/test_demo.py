@@ -29,10 +29,10 @@ def test_demo_runs_end_to_end_and_proves_each_claim(tmp_path):
         ", started by the harness);\n   it keeps nothing on disk and stops when the demo ends",
         # cacheops: every read accounted for, no query on hits (CaptureQueriesContext)
         "✓ reading both shelves again: 2 cache hits, no query",
-        "✓ … the fruit shelf is read afresh: 1 miss, 1 query",
+        "✓ … the fruit shelf is read afresh: 1 miss, 1 query (its cache was gone)",
         "✓ … the dairy shelf is still served from the cache: 1 hit, no query",
         "✓ the milk page again: the same 2 reads are hits, no query",
-        "✓ cache reads in this chapter: 7 hits, 6 misses, each one listed above",
+        "✓ cache reads in this chapter: 7 hits, 6 misses, each listed above",
         # cereal: the worker's own words and where they are
         "the task saw the fresh row: 'order #1: 3 × MLK'",
         "the task failed visibly: DoesNotExist",

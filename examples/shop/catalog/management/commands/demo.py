@@ -10,7 +10,7 @@ import contextlib
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -225,9 +225,10 @@ class Command(BaseCommand):
             story.say("it keeps nothing on disk and stops when the demo ends")
         else:
             story.say(f"{server.describe()} (the demo empties the databases it uses)")
-        story.say("Redis db 0: the cacheops cache, db 1: the Celery broker, db 2: task results, db 3: stock ledger")
+        story.say("Redis db 0: the cacheops cache, db 1: the Celery broker, db 2: task results,")
+        story.say("      db 3: the stock ledger")
         story.say(f"data folder {settings.DATA_DIR}:")
-        story.say("  shop.sqlite3 (the shop), branch.sqlite3 (the branch office), worker.log (the Celery worker)")
+        story.say("  shop.sqlite3 (the shop), branch.sqlite3 (the branch office), worker.log (Celery worker)")
         for alias in ("default", "branch"):
             call_command("migrate", database=alias, verbosity=0)
             call_command("flush", database=alias, interactive=False, verbosity=0)
@@ -249,7 +250,11 @@ class Command(BaseCommand):
         with counted() as chapter:
             with counted() as reads:
                 fruit, dairy = Category.objects.get(name="Fruit"), Category.objects.get(name="Dairy")
-            step(reads, (2, 0, 0), "the two categories, looked up by name: 2 hits, no query (stocking the catalog just read them)")
+            step(
+                reads,
+                (2, 0, 0),
+                "the two categories, looked up by name: 2 hits, no query (the catalog set-up just read them)",
+            )
             fruit_qs = Product.objects.filter(category=fruit)
             dairy_qs = Product.objects.filter(category=dairy)
             with counted() as reads:
@@ -269,7 +274,7 @@ class Command(BaseCommand):
             story.say("the apple's price changes (0.90 → 0.95); save() drops the cached queries it matches …")
             with counted() as reads:
                 list(fruit_qs.all())
-            step(reads, (0, 1, 1), "… the fruit shelf is read afresh: 1 miss, 1 query (its cache was dropped)")
+            step(reads, (0, 1, 1), "… the fruit shelf is read afresh: 1 miss, 1 query (its cache was gone)")
             with counted() as reads:
                 list(dairy_qs.all())
             step(reads, (1, 0, 0), "… the dairy shelf is still served from the cache: 1 hit, no query")
@@ -277,7 +282,7 @@ class Command(BaseCommand):
             client = Client()
             with counted() as reads:
                 first = client.get("/products/MLK/")
-            step(reads, (0, 2, 2), "the milk page, first view: the product and its category, 2 misses, 2 queries")
+            step(reads, (0, 2, 2), "the milk page, first view: product and category, 2 misses, 2 queries")
             with counted() as reads:
                 second = client.get("/products/MLK/")
             step(reads, (2, 0, 0), "the milk page again: the same 2 reads are hits, no query")
@@ -285,7 +290,7 @@ class Command(BaseCommand):
         hits, misses = sum(r.hits for r in steps), sum(r.misses for r in steps)
         story.check(
             (chapter.hits, chapter.misses) == (hits, misses),
-            f"cache reads in this chapter: {chapter.hits} hits, {chapter.misses} misses, each one listed above",
+            f"cache reads in this chapter: {chapter.hits} hits, {chapter.misses} misses, each listed above",
         )
 
     # ------------------------------------------------------------- django-cereal
@@ -347,7 +352,7 @@ class Command(BaseCommand):
         )
         story.say(f"added on the branch: {listing(written.added)}")
         story.say(f"changed on the branch: {listing(written.changed)}")
-        story.say("(batches of 3 log entries: a \"changed\" object was created by an earlier batch of the")
+        story.say('(batches of 3 log entries: a "changed" object was created by an earlier batch of the')
         story.say(" same run and logged again later: the apple's new price; order #1's quantity and status)")
         story.say("(order #2, deleted before this sync, never reached the branch: nothing to delete)")
         counts = f"{len(written.added)} added, {len(written.changed)} changed, {len(written.deleted)} deleted"
@@ -431,4 +436,3 @@ class Command(BaseCommand):
             refused = str(exc)
         story.check("warehouse" in refused, "an entry for an unknown warehouse is refused, naming the field")
         story.check(len(StockEntry.filter(sku="APL")) == 2, "the apple still has exactly two ledger entries")
-

@@ -1,0 +1,126 @@
+"""django-cacheops' public API as a project uses it; the checkers must see real types."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from typing_extensions import assert_type
+
+from cacheops import (
+    CacheMiss,
+    FileCache,
+    cache,
+    cached,
+    cached_as,
+    cached_view,
+    cached_view_as,
+    file_cache,
+    invalidate_all,
+    invalidate_dict,
+    invalidate_model,
+    invalidate_obj,
+    no_invalidation,
+)
+from newsroom.models import Article
+
+# ------------------------------------------------------------------ querysets
+
+
+def querysets() -> None:
+    article = Article.objects.cache().get(pk=1)
+    assert_type(article, Article)
+    assert_type(Article.objects.filter(tag=2).cache(ops=["count"], timeout=60).count(), int)
+    assert_type(list(Article.objects.filter(tag=2).cache(lock=True)), list[Article])
+    assert_type(Article.objects.all().nocache().first(), Article | None)
+    Article.objects.filter(tag=2).invalidated_update(published=True)
+
+
+# ------------------------------------------------------------------ functions
+
+
+@cached_as(Article.objects.filter(published=True), timeout=600, extra="v2")
+def top_titles(limit: int) -> list[str]:
+    return [article.title for article in Article.objects.filter(published=True)[:limit]]
+
+
+@cached_as(Article, lock=True)
+def tag_cloud(size: int) -> dict[int, int]:
+    return {}
+
+
+@cached(timeout=60)
+def exchange_rate(currency: str) -> float:
+    return 1.0
+
+
+@cached
+def settings_blob() -> dict[str, str]:
+    return {}
+
+
+def functions() -> None:
+    assert_type(top_titles(3), list[str])
+    assert_type(tag_cloud(10), dict[int, int])
+    assert_type(exchange_rate("EUR"), float)
+    assert_type(settings_blob(), dict[str, str])
+    top_titles.invalidate(3)
+    assert_type(tag_cloud.key(10), str)
+    top_titles("three")  # type: ignore[arg-type]  # the decorator keeps the parameters
+
+
+def plain_cache() -> object:
+    cache.set("key", {"any": "picklable"}, timeout=60)
+    try:
+        value: object = cache.get("key")
+    except CacheMiss:
+        value = None
+    cache.delete("key")
+    return value
+
+
+# ------------------------------------------------------------------ invalidation
+
+
+def invalidation(article: Article) -> None:
+    invalidate_obj(article)
+    invalidate_dict(Article, {"tag": 2})
+    invalidate_model(Article)
+    invalidate_all()
+    with no_invalidation:
+        article.save()
+
+
+@no_invalidation
+def bulk_import(rows: list[dict[str, str]]) -> int:
+    return len(rows)
+
+
+assert_type(bulk_import([]), int)
+
+# ------------------------------------------------------------------ views and the file cache
+
+
+@cached_view_as(Article.objects.filter(published=True), timeout=600)
+def article_list(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(", ".join(a.title for a in Article.objects.filter(published=True)))
+
+
+@cached_view(timeout=60)
+def weather(request: HttpRequest, city: str) -> HttpResponse:
+    return HttpResponse(city)
+
+
+@file_cache.cached(timeout=3600)
+def report(year: int) -> bytes:
+    return b""
+
+
+thumbnails = FileCache("/var/cache/newsroom/thumbs", timeout=86400)
+
+
+def views_and_files(request: HttpRequest) -> None:
+    assert_type(article_list(request), HttpResponse)
+    assert_type(weather(request, "Oslo"), HttpResponse)
+    article_list.invalidate(request)
+    assert_type(report(2024), bytes)
+    file_cache.set("key", [1, 2], timeout=60)
+    thumbnails.delete("key")
