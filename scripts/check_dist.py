@@ -4,8 +4,10 @@ Usage: python scripts/check_dist.py <distribution> <dist-folder>
 
 Fails (exit 1, naming the problem) when the wheel carries a ``tests`` package,
 lacks ``py.typed`` or a data file the package declares in
-``[tool.monorepo] wheel-data`` globs, when the sdist lacks README/CHANGELOG/LICENSE,
-or when the installed wheel does not import with the version it was built as.
+``[tool.monorepo] wheel-data`` globs, when its metadata lacks a project URL
+(Homepage, Documentation, Issues, Changelog) or a Python version classifier,
+when the sdist lacks README/CHANGELOG/LICENSE, or when the installed wheel
+does not import with the version it was built as.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from pathlib import Path
 import tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
+REQUIRED_URLS = ("Homepage", "Documentation", "Issues", "Changelog")
 
 
 def main(dist: str, out: Path) -> int:
@@ -43,6 +46,13 @@ def main(dist: str, out: Path) -> int:
     for pattern in data_globs:
         if not fnmatch.filter(names, pattern):
             problems.append(f"wheel has no file matching {pattern!r}")
+    (metadata_name,) = [n for n in names if n.endswith(".dist-info/METADATA")]
+    metadata = zipfile.ZipFile(wheel).read(metadata_name).decode()
+    for label in REQUIRED_URLS:
+        if f"Project-URL: {label}, https://" not in metadata:
+            problems.append(f"wheel metadata lacks the project URL {label!r}")
+    if "Classifier: Programming Language :: Python :: 3." not in metadata:
+        problems.append("wheel metadata names no Python version classifier")
     with tarfile.open(sdist) as archive:
         members = [m.split("/", 1)[-1] for m in archive.getnames()]
     for required in ("README.md", "CHANGELOG.md", "LICENSE", "pyproject.toml"):

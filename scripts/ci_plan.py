@@ -19,7 +19,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = sorted(p.name for p in (ROOT / "packages").iterdir() if (p / "pyproject.toml").is_file())
-TEST_TAGS = ("tests", "postgresql", "mysql", "amqp")
+TEST_TAGS = ("tests", "redis", "postgresql", "mysql", "amqp")
 NOT_SHARED = {"README.md", "LICENSE", ".gitignore"}
 
 
