@@ -180,6 +180,20 @@ def test_a_single_script_call_reloads_the_script_and_says_so(r, caplog):
     assert sorted(f.id for f in Flavour.filter(stock__gte=2)) == ["b", "c"]
 
 
+def test_a_first_load_is_no_warning(redis_server, bind, caplog):
+    r = bind(redis_server.client())  # a client that has run no script yet
+    try:
+        r.script_flush()
+        with caplog.at_level(logging.DEBUG, logger="redis_schematics.runner"):
+            Flavour({"id": "a", "stock": 1}).set()
+        records = [rec for rec in caplog.records if rec.name == "redis_schematics.runner"]
+        assert [rec.levelno for rec in records] == [logging.DEBUG]
+        assert "loading the redis-schematics save script" in records[0].getMessage()
+    finally:
+        r.flushdb()
+        r.close()
+
+
 # ---------------------------------------------------------------- a real restart
 
 

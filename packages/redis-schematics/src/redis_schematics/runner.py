@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import weakref
 from collections.abc import Generator
 from dataclasses import dataclass
 from functools import cached_property
@@ -127,13 +128,35 @@ def queue(pipe: Any, op: Any) -> None:
         raise TypeError(f"{type(op).__name__} cannot be queued on a pipeline (reads need a client)")
 
 
-def _log_reload(script: Script) -> None:
-    logger.warning(
-        "Redis has lost its script cache (restarted, failed over or SCRIPT FLUSH): loading the "
-        "redis-schematics %s script (%s) again and repeating the call",
-        script.name,
-        script.sha,
-    )
+# Client -> SHAs of the scripts that ran through it: NOSCRIPT for one of them means the server
+# lost its script cache; for another, only that nobody had loaded it there yet.
+_ran: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
+
+
+def _note_ran(client: Any, script: Script) -> None:
+    try:
+        ran = _ran.get(client)
+        if ran is None:
+            ran = _ran[client] = set()
+    except TypeError:  # a client that takes no weak reference
+        return
+    ran.add(script.sha)
+
+
+def _log_missing(client: Any, script: Script) -> None:
+    try:
+        lost = script.sha in _ran.get(client, ())
+    except TypeError:
+        lost = False
+    if lost:
+        logger.warning(
+            "Redis has lost its script cache (restarted, failed over or SCRIPT FLUSH): loading "
+            "the redis-schematics %s script (%s) again and repeating the call",
+            script.name,
+            script.sha,
+        )
+    else:
+        logger.debug("loading the redis-schematics %s script (%s)", script.name, script.sha)
 
 
 def _step_sync(client: Any, op: Any) -> Any:
@@ -148,11 +171,13 @@ def _step_sync(client: Any, op: Any) -> Any:
             return pipe.execute()
     if isinstance(op, Eval):
         try:
-            return client.evalsha(op.script.sha, len(op.keys), *op.keys, *op.args)
+            reply = client.evalsha(op.script.sha, len(op.keys), *op.keys, *op.args)
         except NoScriptError:  # nothing ran: load the script and run the call again
-            _log_reload(op.script)
+            _log_missing(client, op.script)
             client.script_load(op.script.source)
-            return client.evalsha(op.script.sha, len(op.keys), *op.keys, *op.args)
+            reply = client.evalsha(op.script.sha, len(op.keys), *op.keys, *op.args)
+        _note_ran(client, op.script)
+        return reply
     if isinstance(op, ScanKeys):
         return list(client.scan_iter(match=op.pattern, count=op.count, _type=op.type))
     raise TypeError(f"unknown operation {op!r}")
@@ -168,11 +193,13 @@ async def _step_async(client: Any, op: Any) -> Any:
             return await pipe.execute()
     if isinstance(op, Eval):
         try:
-            return await client.evalsha(op.script.sha, len(op.keys), *op.keys, *op.args)
+            reply = await client.evalsha(op.script.sha, len(op.keys), *op.keys, *op.args)
         except NoScriptError:  # nothing ran: load the script and run the call again
-            _log_reload(op.script)
+            _log_missing(client, op.script)
             await client.script_load(op.script.source)
-            return await client.evalsha(op.script.sha, len(op.keys), *op.keys, *op.args)
+            reply = await client.evalsha(op.script.sha, len(op.keys), *op.keys, *op.args)
+        _note_ran(client, op.script)
+        return reply
     if isinstance(op, ScanKeys):
         return [key async for key in client.scan_iter(match=op.pattern, count=op.count, _type=op.type)]
     raise TypeError(f"unknown operation {op!r}")
