@@ -21,6 +21,9 @@ class Country(NaturalKeyModel):
     name = models.CharField(max_length=50, blank=True)
     _natural_key = ("code",)
 
+    def __str__(self):
+        return self.code
+
 
 class City(models.Model):
     name = models.CharField(max_length=30)
@@ -31,6 +34,9 @@ class City(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["name", "zone"], name="replayapp_city_natural_key")]
 
+    def __str__(self):
+        return f"{self.name}/{self.zone}"
+
     def natural_key(self):
         return self.name, self.zone
 
@@ -40,6 +46,9 @@ class Vet(NaturalKeyModel):
     badge = models.CharField(max_length=10, unique=True)
     since = models.DateTimeField(null=True, blank=True)
     _natural_key = ("name",)
+
+    def __str__(self):
+        return self.name
 
 
 class Pet(NaturalKeyModel):
@@ -52,6 +61,9 @@ class Pet(NaturalKeyModel):
     weight = models.DecimalField(max_digits=6, decimal_places=2, default=decimal.Decimal("1.00"))
     _natural_key = ("name",)
 
+    def __str__(self):
+        return self.name
+
 
 class Chip(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4)
@@ -59,12 +71,18 @@ class Chip(models.Model):
     pet = models.ForeignKey(Pet, on_delete=models.CASCADE, related_name="chips")
     data = models.JSONField(default=dict, blank=True)
 
+    def __str__(self):
+        return self.serial
+
 
 class Club(NaturalKeyModel):
     name = models.CharField(max_length=30, unique=True)
     countries = models.ManyToManyField(Country, blank=True, related_name="clubs")
     members = models.ManyToManyField(Pet, through="Membership", blank=True, related_name="clubs")
     _natural_key = ("name",)
+
+    def __str__(self):
+        return self.name
 
 
 class Membership(models.Model):
@@ -74,3 +92,6 @@ class Membership(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["club", "pet"], name="replayapp_membership_pair")]
+
+    def __str__(self):
+        return f"{self.club}:{self.pet}"
