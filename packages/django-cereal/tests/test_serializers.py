@@ -277,3 +277,16 @@ def test_version_is_a_named_tuple_as_in_0_2_1():
     assert django_cereal.__version__.startswith(".".join(map(str, django_cereal.VERSION[:3])))
     assert django_cereal.pickle.model_encode is django_cereal.pickle.dumps
     assert django_cereal.pickle.model_decode is django_cereal.pickle.loads
+
+
+def test_django_tasks_module_needs_django_6():
+    """On Django 5.2 the django.tasks support says what it needs instead of failing obscurely."""
+    import importlib
+
+    import django
+
+    if django.VERSION >= (6, 0):
+        assert importlib.import_module("django_cereal.django_tasks").task
+    else:
+        with pytest.raises(ImportError, match=r"needs Django 6\.0 or later .*this is Django 5\.2"):
+            importlib.import_module("django_cereal.django_tasks")
