@@ -271,19 +271,51 @@ def _typecheck_session(dist: str) -> None:
     nox.session(name=f"typecheck-{dist}", python=NEWEST_PYTHON, tags=["typecheck", "ci", dist])(typecheck)
 
 
+# Benchmarks that compare with the original run it in an interpreter of its own, named to the
+# benchmark by an environment variable: dist -> (variable, requirements of that interpreter).
+# The bench session builds it in its tmp folder unless the variable is already set.
+BENCH_ORIGINALS = {
+    "django-cacheops": ("CACHEOPS_ORIGINAL_PYTHON", ["django-cacheops==7.2", "django~=5.2.0"]),
+}
+
+
+def _original_python(session: nox.Session, dist: str) -> dict[str, str]:
+    if dist not in BENCH_ORIGINALS:
+        return {}
+    variable, requirements = BENCH_ORIGINALS[dist]
+    if os.environ.get(variable):
+        return {variable: os.environ[variable]}
+    venv = pathlib.Path(session.create_tmp()) / "original-venv"
+    python = venv / "bin" / "python"
+    session.install("uv")
+    if not python.exists():
+        session.run("uv", "venv", "--quiet", "--python", NEWEST_PYTHON, str(venv))
+    session.run("uv", "pip", "install", "--quiet", "--python", str(python), *requirements)
+    return {variable: str(python)}
+
+
 def _bench_session(dist: str) -> None:
     def bench(session: nox.Session) -> None:
         bench_dir = ROOT / "packages" / dist / "benchmarks"
         if not bench_dir.is_dir():
             session.error(f"{dist} has no benchmarks/ folder yet")
         _install(session, dist, *_group(dist, "bench"))
+        env = _original_python(session, dist)
+        # The scripts add their README rows here (shared_testing.bench.readme_row).
+        table = pathlib.Path(session.create_tmp()) / "readme-tables.md"
+        table.unlink(missing_ok=True)
+        env["BENCH_README_TABLE"] = str(table)
         session.chdir(ROOT / "packages" / dist)
         for script in sorted(bench_dir.glob("bench_*.py")):
-            session.run("python", str(script), *session.posargs)
+            session.run("python", str(script), *session.posargs, env=env)
+        if table.exists():
+            print(f"\n== {dist}: the README's benchmark tables, measured in this run\n{table.read_text()}")
 
+    original = BENCH_ORIGINALS.get(dist)
+    against = f" and against {original[1][0]} (in an interpreter the session builds)" if original else ""
     bench.__doc__ = (
         f"python packages/{dist}/benchmarks/bench_*.py: the README's benchmark tables, ratios against a "
-        "baseline measured in the same run (MISSED targets are printed, not failed)."
+        f"baseline measured in the same run{against}; MISSED targets are printed, not failed."
     )
     nox.session(name=f"bench-{dist}", python=NEWEST_PYTHON, tags=["bench", dist])(bench)
 

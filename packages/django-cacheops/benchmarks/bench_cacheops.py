@@ -202,6 +202,37 @@ def report_comparison(origs: list[dict[str, Any]], ours: list[dict[str, Any]]) -
             f"{'<= ' + format(target, '.2f'):>10}  {verdict(ratio <= target)}"
         )
     print(f"{'keys per cached query':<32}{orig['keys per entry']:>9.2f}{mine['keys per entry']:>9.2f}")
+    readme_table(orig, mine)
+
+
+def readme_table(orig: dict[str, Any], mine: dict[str, Any]) -> None:
+    """The README's first Benchmarks table: ours/7.2 of each side's best, with the targets."""
+    from shared_testing.bench import readme_row
+
+    header = ("", "ours/7.2", "target")
+    names = {
+        "get(pk)": "`get(pk)`",
+        "fetch 100 rows": "100-row fetch",
+        "count": "`count()`",
+        "group-by aggregate": "GROUP BY aggregate",
+    }
+    for kind, label, target in (("hit", "hit", "≤ 0.8"), ("miss", "miss+store", "≤ 1.0")):
+        for name in READS:
+            readme_row(
+                header, [f"{label}: {names[name]}", f"{mine[name][kind] / orig[name][kind]:.2f}", target]
+            )
+    saves = " / ".join(f"{mine[f'save N={n}'] / orig[f'save N={n}']:.2f}" for n in SAVES)
+    readme_row(header, ["`save()` with 0 / 100 / 1000 dependent queries", saves, "≤ 0.7"])
+    size, their_size = mine["bytes per entry"], orig["bytes per entry"]
+    readme_row(
+        header,
+        [
+            "Redis bytes per cached query (14 rows)",
+            f"{size / their_size:.2f} (about {size:,.0f} vs {their_size:,.0f} bytes; "
+            f"{mine['keys per entry']:.2f} keys each)",
+            "≤ 1.0",
+        ],
+    )
 
 
 def main() -> None:

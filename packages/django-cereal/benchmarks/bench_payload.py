@@ -19,6 +19,8 @@ from django.db import connection  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 from kombu import serialization  # noqa: E402
 
+from shared_testing.bench import readme_row  # noqa: E402
+
 EMBED = {"callbacks": None, "errbacks": None, "chain": None, "chord": None}
 ACCEPT = {
     "application/json",
@@ -91,7 +93,7 @@ def report(count, results):
         )
 
 
-def restricted_unpickling() -> None:
+def restricted_unpickling() -> float:
     """Decode one body without models (dates, Decimals, UUIDs, containers) both ways."""
     import datetime
     import decimal
@@ -133,9 +135,40 @@ def restricted_unpickling() -> None:
         print(f"{name:36} {size:6d} bytes {timings[name] * 1e6:8.1f} µs/decode")
     ratio = timings["django-cereal-pickle (allow-list)"] / timings["kombu pickle (unrestricted)"]
     print(f"restricted unpickling: {ratio:.2f}x kombu's pickle decode time")
+    return ratio
+
+
+def readme_tables(by_count: dict[int, dict], restricted: float) -> None:
+    """The README's Benchmarks table (1 model, 100 models), and the figures quoted below it."""
+    header = ("", "1 model", "100 models of one class")
+    for cereal, bare in (
+        ("django-cereal-json", "bare pks (json)"),
+        ("django-cereal-pickle", "bare pks (pickle)"),
+    ):
+        cells = []
+        for results in by_count.values():
+            mine, theirs = results[cereal][0], results[bare][0]
+            cells.append(f"{mine / theirs:.2f}x ({mine} vs {theirs} bytes)")
+        readme_row(header, [f"`{cereal}` payload vs {bare}", *cells])
+    full = [
+        "–".join(
+            f"{results[name][0] / results['full instances (pickle)'][0]:.2f}x"
+            for name in ("django-cereal-pickle", "django-cereal-json")
+        )
+        for results in by_count.values()
+    ]
+    readme_row(header, ["payload vs pickling the full instances", *full])
+    readme_row(
+        header,
+        ["queries per task", *(str(results["django-cereal-json"][2]) for results in by_count.values())],
+    )
+    readme_row(
+        ("Measure", "Result"), ["restricted unpickling vs kombu's pickle decode time", f"{restricted:.2f}x"]
+    )
 
 
 if __name__ == "__main__":
-    for count in (1, 100):
-        report(count, measure(count))
-    restricted_unpickling()
+    by_count = {count: measure(count) for count in (1, 100)}
+    for count, results in by_count.items():
+        report(count, results)
+    readme_tables(by_count, restricted_unpickling())

@@ -69,3 +69,7 @@ def report(
             met = ratio <= float(bound) if op == "<=" else ratio >= float(bound)
             verdict = f"   target {target}x: {'met' if met else 'MISSED'}"
         print(f"  {name}: {seconds * 1e3:.3f} ms = {ratio:.2f}x baseline{verdict}")
+
+
+# The README's table (Benchmarks and performance notes), filled by each script with this run's figures.
+README_TABLE = ("Benchmark", "Target", "Result")

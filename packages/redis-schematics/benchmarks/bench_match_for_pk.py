@@ -12,7 +12,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _common import CLIENT, BenchHash, BenchIndexed, BenchSimple, fastest, report
+from _common import CLIENT, README_TABLE, BenchHash, BenchIndexed, BenchSimple, fastest, report
+
+from shared_testing.bench import readme_row
 
 CALLS = 250
 ROUNDS = 40
@@ -40,6 +42,11 @@ def main() -> None:
     times = {name: seconds / CALLS for name, seconds in fastest(ROUNDS, contenders).items()}
     baseline = times.pop("baseline")
     report("match_for_pk, per call", "GET + json.loads", baseline, times, target="<= 1.5")
+    layers = ", ".join(
+        f"{name.removeprefix('Bench').split('.')[0].lower()} {seconds / baseline:.2f}×"
+        for name, seconds in times.items()
+    )
+    readme_row(README_TABLE, ["`match_for_pk` vs `GET` + `json.loads`", "≤ 1.5×", layers])
     CLIENT.flushdb()
 
 
