@@ -6,5 +6,5 @@ from typing import Any
 
 
 def prefix(query: Any) -> str:
-    """Keys of each database live under their own prefix."""
-    return f"p-{query.db}:"
+    """Keys of each database live under their own prefix (the plain cache's under "p:")."""
+    return f"p-{query.db}:" if query.dbs else "p:"

@@ -33,8 +33,8 @@ from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 
 from . import fast
 from .conf import model_profile, settings
-from .keys import QueryPlan, query_plan, remembered_call
-from .query import _bound, _caching, _hit_rows, _local_get, _one, _prefix, _shortcut, pending_shortcut
+from .keys import QueryPlan, query_plan, queryset_prefix, remembered_call
+from .query import _bound, _caching, _hit_rows, _local_get, _one, _shortcut, pending_shortcut
 from .redis import FAILURES, LaneBase, check_cluster, is_cluster, register
 from .signals import cache_read
 from .store import MISSING, loads
@@ -266,7 +266,7 @@ async def _aread_op(qs: Any, op: str, extra: Any = "") -> tuple[bool, Any]:
             return True, value
     try:
         plan = query_plan(qs, op, extra, db_agnostic=profile["db_agnostic"])
-        prefix = _prefix(qs, plan)
+        prefix = queryset_prefix(qs, plan)
     except SynchronousOnlyOperation:  # a backend that must ask the server before it can quote SQL
         return False, None
     key = plan.key
@@ -314,7 +314,7 @@ async def _aread_remembered(qs: Any, shortcut: tuple) -> Any:
     if remembered is None:
         return MISSING
     profile, plan = remembered
-    prefix = _prefix(qs, plan)
+    prefix = queryset_prefix(qs, plan)
     if profile.get("local"):
         return fast.trusted_copy(prefix, plan.key)
     return await aread(prefix, plan.key)

@@ -1,4 +1,5 @@
-"""Mass writes invalidate (opt-in: ``CACHEOPS_INVALIDATE_BULK = True``).
+"""Mass writes invalidate: ``bulk_create()`` always, ``update()`` and ``bulk_update()`` with
+``CACHEOPS_INVALIDATE_BULK = True``.
 
 ``QuerySet.update()`` reads the rows its WHERE selects before it writes (one extra SELECT, in
 the same transaction) and invalidates for their old and new values, so only cached queries
@@ -6,13 +7,16 @@ those rows could appear in are dropped; new values given as expressions (``F('n'
 ``Case``) are read back after the update.  ``bulk_update()`` runs through ``update()`` batch by
 batch and is covered the same way, and so is ``on_delete=SET_NULL``/``SET_DEFAULT`` on related
 querysets. Updates touching more than ``MAX_ROWS`` rows invalidate the whole model instead.
-``bulk_create()`` invalidates for the created rows (the whole model when the database did not
-return their primary keys, or with ``update_conflicts``). ``QuerySet.delete()`` needs nothing
-here: cacheops listens to ``post_delete``, so Django deletes row by row and each row invalidates.
+``bulk_create()`` invalidates for the created rows, whatever the setting (the whole model when
+the database did not return their primary keys, or with ``update_conflicts``), on the database
+it wrote to. ``QuerySet.delete()`` needs nothing here: see :mod:`cacheops.events`.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.db import transaction
@@ -21,19 +25,38 @@ from django.db.models import Model, QuerySet
 from .conf import settings
 from .invalidation import invalidate_model, invalidate_rows, no_invalidation, obj_values
 
-__all__ = ["MAX_ROWS", "install_bulk"]
+__all__ = ["MAX_ROWS", "bulk_handled_here", "install_bulk"]
 
 MAX_ROWS = 1000
 _CHUNK = 500
 _original: dict[str, Any] = {}
 
 
-def _enabled(model: type) -> bool:
+_handled = threading.local()
+
+
+@contextmanager
+def bulk_handled_here() -> Iterator[None]:
+    """Inside, ``update()`` doesn't invalidate: the caller invalidates for the rows it changes."""
+    depth = getattr(_handled, "depth", 0)
+    _handled.depth = depth + 1
+    try:
+        yield
+    finally:
+        _handled.depth = depth
+
+
+def _invalidating(model: type) -> bool:
     return bool(
-        settings.CACHEOPS_INVALIDATE_BULK
-        and settings.CACHEOPS_ENABLED
+        settings.CACHEOPS_ENABLED
         and not no_invalidation.active
         and model.__module__ != "__fake__"  # migration models
+    )
+
+
+def _enabled(model: type) -> bool:
+    return bool(
+        settings.CACHEOPS_INVALIDATE_BULK and not getattr(_handled, "depth", 0) and _invalidating(model)
     )
 
 
@@ -105,7 +128,7 @@ def bulk_create(
         unique_fields=unique_fields,
     )
     model = self.model
-    if not objs or not _enabled(model):
+    if not objs or not _invalidating(model):
         return result
     using = self.db
     if update_conflicts:  # rows were maybe updated, their old values are unknown
@@ -126,8 +149,8 @@ _installed = False
 
 
 def install_bulk() -> None:
-    """Wrap ``QuerySet.update`` and ``QuerySet.bulk_create`` (idempotent; they only do more than
-    Django's own while ``CACHEOPS_INVALIDATE_BULK`` is on)."""
+    """Wrap ``QuerySet.update`` and ``QuerySet.bulk_create`` (idempotent; ``update()`` only does
+    more than Django's own while ``CACHEOPS_INVALIDATE_BULK`` is on)."""
     global _installed
     if _installed:
         return

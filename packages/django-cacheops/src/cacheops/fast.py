@@ -463,6 +463,7 @@ def fast_get_or_compute(
     dnfs: Callable[[], dict[str, list[dict[str, str]]]],
     timeout: int,
     lock: bool = False,
+    storable: Callable[[], bool] | None = None,
 ) -> tuple[Any, bool]:
     """``(value, hit)`` like :func:`cacheops.store.get_or_compute`, served from process memory
     while no invalidation of the tables the result reads was heard of (or, without the listener,
@@ -494,12 +495,14 @@ def fast_get_or_compute(
     if value is not MISSING:
         return value, True
     if lock:  # the dog-pile lock lives in the classic path
-        return get_or_compute(prefix, key, compute, lambda: conditions, timeout=timeout, lock=True)
+        return get_or_compute(
+            prefix, key, compute, lambda: conditions, timeout=timeout, lock=True, storable=storable
+        )
     stamps = replies[1]
     # the stamps read before the database is: the race guard of store.write() checks them
     epochs = [[k, (v or b"").decode()] for k, v in zip(keys, stamps)]
     result = compute()
-    if write(prefix, key, result, conditions, timeout, epochs):
+    if (storable is None or storable()) and write(prefix, key, result, conditions, timeout, epochs):
         expires = time.monotonic() + timeout
         local_cache.put(prefix, key, Entry(kept_copy(result), keys, stamps, expires, names, noted))
     return result, False

@@ -26,7 +26,7 @@ from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
 
 from .conf import Defaults, settings
-from .simple import CacheMiss
+from .simple import CacheKey, CacheMiss, extra_value
 
 __all__ = [
     "CacheMiss",
@@ -169,8 +169,8 @@ class FileCache:
         def decorator(func: Callable) -> Callable:
             def make_key(*args: Any, **kwargs: Any) -> str:
                 if key_func is not None:
-                    return _key_of(func, (key_func(*args, **kwargs),), {}, extra)
-                return _key_of(func, args, kwargs, extra)
+                    return _key_of(func, (key_func(*args, **kwargs),), {}, extra_value(extra, args, kwargs))
+                return _key_of(func, args, kwargs, extra_value(extra, args, kwargs))
 
             @wraps(func)
             def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -187,8 +187,12 @@ class FileCache:
                 """Drop the cached result for these arguments."""
                 self.delete(make_key(*args, **kwargs))
 
+            def key(*args: Any, **kwargs: Any) -> CacheKey:
+                """The entry of these arguments: a str with get(), set(value) and delete()."""
+                return CacheKey.make(make_key(*args, **kwargs), self, timeout)
+
             wrapper.invalidate = invalidate  # type: ignore[attr-defined]
-            wrapper.key = make_key  # type: ignore[attr-defined]
+            wrapper.key = key  # type: ignore[attr-defined]
             return wrapper
 
         return decorator

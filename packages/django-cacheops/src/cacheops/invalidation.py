@@ -99,10 +99,15 @@ def _row(specs: Iterable[FieldSpec], values: dict[str, Any], vendor: str) -> tup
         else:
             complete = False
             continue
+        if hasattr(value, "resolve_expression"):  # saved as F() + 1 and the like: value unknown
+            complete = False
+            continue
         try:
             row[column] = encode(prepare(value), vendor)
-        except (Skip, TypeError, ValueError):  # not comparable, or a value the field can't prepare
+        except Skip:  # a value conditions are never registered for (see cacheops.tree.encode)
             continue
+        except (TypeError, ValueError):  # a value the field can't prepare: can't be pinned down
+            complete = False
     return row, complete
 
 

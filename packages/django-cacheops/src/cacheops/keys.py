@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connections
 from django.db.models import Avg, Count, Field, Max, Min, Sum
 from django.db.models.base import ModelBase
@@ -25,39 +26,64 @@ from .tree import dnfs
 
 @dataclass
 class PrefixQuery:
-    """What a CACHEOPS_PREFIX callable receives: the databases and tables an operation touches."""
+    """What a CACHEOPS_PREFIX callable receives: the databases and tables an operation touches,
+    and the function for ``@cached``/``@cached_as`` (None otherwise)."""
 
     dbs: list[str] = field(default_factory=list)
     tables: list[str] = field(default_factory=list)
+    func: Any = None
 
     @property
     def db(self) -> str:
-        dbs = set(self.dbs)
+        dbs = sorted(set(self.dbs))
         if len(dbs) != 1:
-            raise ValueError(f"this operation touches several databases: {sorted(dbs)}")
-        return self.dbs[0]
+            raise ImproperlyConfigured(
+                f"CACHEOPS_PREFIX asked for a single db, but this operation uses {dbs}"
+            )
+        return dbs[0]
 
     @property
     def table(self) -> str:
-        tables = set(self.tables)
+        tables = sorted(set(self.tables))
         if len(tables) != 1:
-            raise ValueError(f"this operation touches several tables: {sorted(tables)}")
-        return self.tables[0]
+            raise ImproperlyConfigured(
+                f"CACHEOPS_PREFIX asked for a single table, but this operation uses {tables}"
+            )
+        return tables[0]
 
 
 def reset_prefix() -> None:
     """Called when CACHEOPS_PREFIX changes (nothing is cached beyond the settings object)."""
 
 
-def get_prefix(dbs: Iterable[str] = (), tables: Iterable[str] = ()) -> str:
-    """The key prefix for an operation on ``dbs``/``tables`` ('' without CACHEOPS_PREFIX).
+def get_prefix(dbs: Iterable[str] = (), tables: Iterable[str] = (), func: Any = None) -> str:
+    """The key prefix for an operation on ``dbs``/``tables`` ('' without CACHEOPS_PREFIX; a
+    callable returning None means '' too).
 
     On a Redis Cluster it starts with the cacheops hash tag, so all keys share one slot."""
-    func = settings.CACHEOPS_PREFIX
+    prefix = settings.CACHEOPS_PREFIX
     tag = CLUSTER_TAG if is_cluster() else ""
-    if func is None:
+    if prefix is None:
         return tag
-    return tag + func(PrefixQuery(dbs=list(dbs), tables=list(tables)))
+    return tag + (prefix(PrefixQuery(dbs=list(dbs), tables=list(tables), func=func)) or "")
+
+
+def plan_tables(qs: Any, plan: QueryPlan) -> list[str]:
+    """The tables a query reads: from its remembered conditions, else from its joins."""
+    if plan.conditions is not None:
+        return list(plan.conditions)
+    return [join.table_name for join in qs.query.alias_map.values()]
+
+
+def queryset_prefix(qs: Any, plan: QueryPlan | None = None) -> str:
+    """The key prefix of a queryset's entries (its database and the tables it reads)."""
+    if settings.CACHEOPS_PREFIX is None:
+        return get_prefix()  # '' (the cluster hash tag on a Redis Cluster)
+    if plan is None:
+        tables = [join.table_name for join in qs.query.alias_map.values()] or [qs.model._meta.db_table]
+    else:
+        tables = plan_tables(qs, plan)
+    return get_prefix(dbs=[qs.db], tables=tables)
 
 
 def _param(value: Any) -> str:

@@ -12,29 +12,29 @@ from typing import Any
 
 from django.core.exceptions import EmptyResultSet, FieldDoesNotExist, ImproperlyConfigured
 from django.db import transaction
-from django.db.models import Model, QuerySet, signals
+from django.db.models import Model, QuerySet
 from django.db.models.manager import BaseManager
 from django.db.models.query import MAX_GET_RESULTS
 
 from .conf import ALL_OPS, model_profile, settings
 from .fast import fast_get_or_compute, install_fast, trusted_copy
-from .invalidation import invalidate_rows, no_invalidation
+from .invalidation import invalidate_rows
 from .keys import (
     NOT_PLAIN,
-    QueryPlan,
     filter_built,
     filter_was_built,
-    get_prefix,
+    plan_tables,
     query_fingerprint,
     query_key,
     query_plan,
+    queryset_prefix,
     remember_call,
     remembered_call,
     scalar_key,
 )
 from .signals import cache_read
-from .store import MISSING, get_or_compute, local_gets, read_with_epochs, snapshot, write
-from .transaction import defer, is_dirty
+from .store import MISSING, get_or_compute, local_gets, read_with_epochs
+from .transaction import is_dirty, may_store
 
 _original: dict[str, Any] = {}
 
@@ -71,30 +71,15 @@ def _caching(qs: Any, op: str) -> dict[str, Any] | None:
     return profile
 
 
-def _tables(qs: Any, plan: QueryPlan) -> list[str]:
-    """The tables a query reads: from its remembered conditions, else from its joins."""
-    if plan.conditions is not None:
-        return list(plan.conditions)
-    return [join.table_name for join in qs.query.alias_map.values()]
-
-
-def _prefix(qs: Any, plan: QueryPlan | None = None) -> str:
-    if settings.CACHEOPS_PREFIX is None:
-        return get_prefix()  # '' (the cluster hash tag on a Redis Cluster)
-    if plan is None:
-        tables = [join.table_name for join in qs.query.alias_map.values()]
-    else:
-        tables = _tables(qs, plan)
-    return get_prefix(dbs=[qs.db], tables=tables)
-
-
 def _cached_call(qs: Any, op: str, profile: dict[str, Any], compute: Any, extra: Any = "") -> Any:
     try:
         plan = query_plan(qs, op, extra, db_agnostic=profile["db_agnostic"])
-    except EmptyResultSet:  # matches nothing: Django answers without a query
-        return compute()
+    except EmptyResultSet:  # matches nothing: Django answers without a query (a miss, as in 7.2)
+        value = compute()
+        cache_read.send(sender=qs.model, func=None, hit=False)
+        return value
     key = plan.key
-    prefix = _prefix(qs, plan)
+    prefix = queryset_prefix(qs, plan)
     d = qs.__dict__
     if "_cacheops_shortcut" in d and plan.conditions is not None:
         remember_call(d["_cacheops_shortcut"], profile, plan)
@@ -104,8 +89,11 @@ def _cached_call(qs: Any, op: str, profile: dict[str, Any], compute: Any, extra:
     timeout = qs._cacheops_timeout or profile["timeout"]
     lock = qs._cacheops_lock if qs._cacheops_lock is not None else profile["lock"]
     conditions = lambda: plan.get_conditions(qs)  # noqa: E731 - only run on a miss
+    storable = lambda: may_store(qs.db)  # noqa: E731 - only run on a miss
     if profile.get("local"):
-        value, hit = fast_get_or_compute(prefix, key, compute, conditions, timeout=timeout, lock=lock)
+        value, hit = fast_get_or_compute(
+            prefix, key, compute, conditions, timeout=timeout, lock=lock, storable=storable
+        )
     else:
         value, hit = get_or_compute(
             prefix,
@@ -114,8 +102,9 @@ def _cached_call(qs: Any, op: str, profile: dict[str, Any], compute: Any, extra:
             conditions,
             timeout=timeout,
             lock=lock,
-            tables=_tables(qs, plan),
+            tables=plan_tables(qs, plan),
             known=known and known[1],
+            storable=storable,
         )
     cache_read.send(sender=qs.model, func=None, hit=hit)
     return value
@@ -137,11 +126,19 @@ def _fetch_all(self: Any) -> None:
                     self.model._meta.db_table, key, lambda: list(self._iterable_class(self))
                 )
         else:
-            compute = lambda: list(self._iterable_class(self))  # noqa: E731
-            result = _pending_call(self, op, compute)
+            result = _pending_call(self, op, lambda: _fetch_rows(self))
             if result is not MISSING:
                 self._result_cache = result
     _original["_fetch_all"](self)
+
+
+def _fetch_rows(qs: Any) -> list:
+    """The rows of ``qs`` from the database, kept as its result before they are stored: a row
+    may refer back to ``qs`` (an attribute of a related instance), and pickling ``qs`` then finds
+    its result instead of evaluating it again."""
+    rows = list(qs._iterable_class(qs))
+    qs._result_cache = rows
+    return rows
 
 
 def _local_get(qs: Any) -> bool:
@@ -343,7 +340,7 @@ def _read_remembered(qs: Any, shortcut: tuple, db: str | None = None) -> tuple[b
     if remembered is None:
         return False, None
     profile, plan = remembered
-    prefix = _prefix(qs, plan)
+    prefix = queryset_prefix(qs, plan)
     if profile.get("local"):
         result = trusted_copy(prefix, plan.key)
         if result is MISSING:
@@ -431,28 +428,60 @@ def _aggregate(self: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
         extra = repr((args, sorted(kwargs.items())))
         # expressions without a stable text (their repr shows an address) or reading subqueries
         if " at 0x" not in extra and "Subquery" not in extra and "Exists" not in extra:
-            return _cached_call(
-                self, "aggregate", profile, lambda: _original["aggregate"](self, *args, **kwargs), extra
-            )
+            target = _aggregation(self, args, kwargs)
+            if target is not None:
+                return _cached_call(
+                    target, "aggregate", profile, lambda: _original["aggregate"](self, *args, **kwargs), extra
+                )
     return _original["aggregate"](self, *args, **kwargs)
 
 
-def _clone(self: Any, *args: Any, **kwargs: Any) -> QuerySet:
+def _aggregation(qs: Any, args: tuple, kwargs: dict[str, Any]) -> Any:
+    """A copy of ``qs`` whose query holds the joins the aggregates add (``Count("posts")`` reads
+    the posts table), as Django's aggregate() resolves them; None when Django should report a
+    mistake in the arguments itself."""
+    named = dict(kwargs)
+    for arg in args:
+        try:
+            named[arg.default_alias] = arg
+        except (AttributeError, TypeError):
+            return None
+    target = clone(qs)
+    query = target.query
+    try:
+        for expression in named.values():
+            expression.resolve_expression(query, allow_joins=True, reuse=None, summarize=True)
+    except Exception:
+        return None
+    return target
+
+
+_CARRIED = (
+    "_cacheops_ops",
+    "_cacheops_timeout",
+    "_cacheops_lock",
+    "_cacheops_get",
+    "_cacheops_shortcut",
+    "_cacheops_known",
+    "_cacheops_cloning",
+)
+
+
+def clone(self: Any) -> QuerySet:
+    """A copy of the queryset with its cache options, also after :func:`inplace` (the copy
+    then changes in place too)."""
+    copy = _original["_clone"](self)
+    d = self.__dict__
+    for name in _CARRIED:
+        if name in d:
+            copy.__dict__[name] = d[name]
+    return copy
+
+
+def _clone(self: Any) -> QuerySet:
     if not self._cacheops_cloning:
         return self
-    clone = _original["_clone"](self, *args, **kwargs)
-    d = self.__dict__
-    for name in (
-        "_cacheops_ops",
-        "_cacheops_timeout",
-        "_cacheops_lock",
-        "_cacheops_get",
-        "_cacheops_shortcut",
-        "_cacheops_known",
-    ):
-        if name in d:
-            clone.__dict__[name] = d[name]
-    return clone
+    return clone(self)
 
 
 def cache(self: Any, ops: Any = None, timeout: int | None = None, lock: bool | None = None) -> QuerySet:
@@ -494,9 +523,10 @@ def inplace(self: Any) -> QuerySet:
     return self
 
 
-def cloning(self: Any) -> QuerySet:
-    """Undo :func:`inplace`: chained calls copy the queryset again."""
-    self._cacheops_cloning = True
+def cloning(self: Any, cloning: int = 1000) -> QuerySet:
+    """Undo :func:`inplace`: chained calls copy the queryset again (``cloning(0)`` is
+    ``inplace()``)."""
+    self._cacheops_cloning = bool(cloning)
     return self
 
 
@@ -511,92 +541,6 @@ def invalidated_update(self: Any, **kwargs: Any) -> int:
         new = list(base.filter(pk__in=pks).nocache().values(*attnames))
     invalidate_rows(self.model, old + new, self.db)
     return count
-
-
-# ------------------------------------------------------------------ save/delete signals
-
-_PENDING_ATTR = "_cacheops_old_values"
-
-
-def _pre_save(sender: Any, instance: Model, using: str, raw: bool = False, **kwargs: Any) -> None:
-    if instance.pk is None or no_invalidation.active or not settings.CACHEOPS_ENABLED:
-        return
-    if sender.__module__ == "__fake__":
-        return
-    if instance._state.adding and sender._meta.pk.has_default():
-        return  # Django inserts such rows without trying an UPDATE: there is no old row
-    from .oldrows import old_rows  # the row as it is in the database, never from the cache
-
-    instance.__dict__[_PENDING_ATTR] = old_rows(sender, instance.pk, using)
-
-
-def _post_save(sender: Any, instance: Model, using: str, **kwargs: Any) -> None:
-    old = instance.__dict__.pop(_PENDING_ATTR, [])
-    if no_invalidation.active or not settings.CACHEOPS_ENABLED or sender.__module__ == "__fake__":
-        return
-    new = {f.attname: getattr(instance, f.attname, None) for f in sender._meta.concrete_fields}
-    invalidate_rows(sender, [*old, new], using)
-    profile = model_profile(sender)
-    if profile and profile["cache_on_save"]:
-        _cache_on_save(sender, instance, using, profile)
-
-
-def _cache_on_save(sender: Any, instance: Model, using: str, profile: dict[str, Any]) -> None:
-    field = profile["cache_on_save"]
-    lookup = "pk" if field is True else field
-    qs = sender._default_manager.using(using).filter(**{lookup: getattr(instance, lookup)}).order_by()
-    qs.query.set_limits(high=MAX_GET_RESULTS)
-    qs._cacheops_get = True
-
-    def store() -> None:
-        plan = query_plan(qs, "get", db_agnostic=profile["db_agnostic"])
-        prefix = _prefix(qs, plan)
-        conditions = plan.get_conditions(qs)
-        write(prefix, plan.key, [instance], conditions, profile["timeout"], snapshot(prefix, conditions))
-
-    defer(using, store)
-
-
-def _post_delete(sender: Any, instance: Model, using: str, **kwargs: Any) -> None:
-    if no_invalidation.active or not settings.CACHEOPS_ENABLED or sender.__module__ == "__fake__":
-        return
-    values = {f.attname: getattr(instance, f.attname, None) for f in sender._meta.concrete_fields}
-    invalidate_rows(sender, [values], using)
-
-
-def _m2m_changed(
-    sender: Any, instance: Model, action: str, reverse: bool, model: Any, pk_set: Any, using: str, **kw: Any
-) -> None:
-    """Invalidate for the through rows added, removed or cleared (read from the database)."""
-    if no_invalidation.active or not settings.CACHEOPS_ENABLED:
-        return
-    if action not in ("post_add", "pre_remove", "pre_clear"):
-        return
-    through = sender
-    m2m = _m2m_field(through, instance, model, reverse)
-    if m2m is None:
-        return
-    source_name = m2m.m2m_field_name()
-    target_name = m2m.m2m_reverse_field_name()
-    if reverse:
-        source_name, target_name = target_name, source_name
-    filters: dict[str, Any] = {source_name: instance.pk}
-    if pk_set is not None and action != "pre_clear":
-        filters[f"{target_name}__in"] = list(pk_set)
-    attnames = [f.attname for f in through._meta.concrete_fields]
-    rows = list(through._base_manager.using(using).filter(**filters).nocache().values(*attnames))
-    invalidate_rows(through, rows, using)
-
-
-def _m2m_field(through: type, instance: Model, model: Any, reverse: bool) -> Any:
-    owner: Any = model if reverse else type(instance)
-    for field in owner._meta.concrete_model._meta.many_to_many:
-        if field.remote_field.through is through:
-            return field
-    for field in owner._meta.many_to_many:
-        if field.remote_field.through is through:
-            return field
-    return None
 
 
 # ------------------------------------------------------------------ install
@@ -627,6 +571,7 @@ def install_cacheops() -> None:
         "nocache": nocache,
         "inplace": inplace,
         "cloning": cloning,
+        "clone": clone,
         "invalidated_update": invalidated_update,
         "_cacheops_ops": None,
         "_cacheops_timeout": None,
@@ -636,19 +581,16 @@ def install_cacheops() -> None:
     }
     for name, value in patches.items():
         setattr(QuerySet, name, value)
-    for name in ("cache", "nocache", "invalidated_update"):
+    for name in ("cache", "nocache", "inplace", "invalidated_update"):
         setattr(BaseManager, name, _manager_method(name))
-
-    signals.pre_save.connect(_pre_save, dispatch_uid="cacheops.pre_save")
-    signals.post_save.connect(_post_save, dispatch_uid="cacheops.post_save")
-    signals.post_delete.connect(_post_delete, dispatch_uid="cacheops.post_delete")
-    signals.m2m_changed.connect(_m2m_changed, dispatch_uid="cacheops.m2m_changed")
 
     _install_admin()
     from .aio import install_async
     from .bulk import install_bulk
+    from .events import install_events
     from .prefetch import install_prefetch
 
+    install_events()
     install_async()
     install_fast()
     install_bulk()

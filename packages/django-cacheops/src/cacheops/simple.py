@@ -16,7 +16,7 @@ from .keys import QueryPlan, digest, func_key, get_prefix, query_plan
 from .redis import get_client, handle_connection_failure
 from .signals import cache_read
 from .store import MISSING, dumps, get_or_compute, loads
-from .transaction import is_dirty
+from .transaction import is_dirty, may_store
 from .tree import dnfs
 
 __all__ = ["CacheMiss", "cache", "cached", "cached_as"]
@@ -51,6 +51,9 @@ def cached_as(
     """
     if not samples:
         raise TypeError("cached_as() needs at least one queryset, model or instance")
+    if len(samples) == 1 and isinstance(samples[0], list):
+        # a list, not a queryset (Paginator's object_list of an empty page): nothing to cache by
+        return lambda func: func
     querysets = [_as_queryset(s) for s in samples]
     profiles = []
     for qs in querysets:
@@ -97,10 +100,10 @@ def cached_as(
                 bucket.extend(c for c in conjs if c not in bucket)
         return {t: ([{}] if {} in conjs else conjs) for t, conjs in merged.items()}
 
-    def prefix() -> str:
+    def prefix(func: Callable) -> str:
         if settings.CACHEOPS_PREFIX is None:
             return get_prefix()  # '' (the cluster hash tag on a Redis Cluster)
-        return get_prefix(dbs=[qs.db for qs in querysets], tables=known_tables())
+        return get_prefix(dbs=[qs.db for qs in querysets], tables=known_tables(), func=func)
 
     tables: list[str] = []
 
@@ -111,7 +114,7 @@ def cached_as(
 
     def decorator(func: Callable) -> Callable:
         def make_key(*args: Any, **kwargs: Any) -> str:
-            return func_key(func, args, kwargs, (extra, sample_key()))
+            return func_key(func, args, kwargs, (extra_value(extra, args, kwargs), sample_key()))
 
         @wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -119,65 +122,135 @@ def cached_as(
                 return func(*args, **kwargs)
             key = make_key(*args, **kwargs)
             value, hit = get_or_compute(
-                prefix(),
+                prefix(func),
                 key,
                 lambda: func(*args, **kwargs),
                 conditions,
                 timeout=timeout,
                 lock=lock,
                 tables=known_tables(),
+                storable=lambda: all(may_store(qs.db) for qs in querysets),
             )
             cache_read.send(sender=None, func=func, hit=hit)
             return value
 
         def invalidate(*args: Any, **kwargs: Any) -> None:
             """Drop the cached result for these arguments."""
-            cache.delete(make_key(*args, **kwargs), prefix=prefix())
+            cache._delete(key(*args, **kwargs))
+
+        def key(*args: Any, **kwargs: Any) -> str:
+            """The Redis key of the result for these arguments."""
+            return prefix(func) + make_key(*args, **kwargs)
 
         wrapper.invalidate = invalidate  # type: ignore[attr-defined]
-        wrapper.key = make_key  # type: ignore[attr-defined]
+        wrapper.key = key  # type: ignore[attr-defined]
         return wrapper
 
     return decorator
 
 
+class CacheKey(str):
+    """The full key of a cached call (``func.key(*args)``), with ``get()`` (raising
+    :class:`CacheMiss`), ``set(value)`` (for the function's timeout) and ``delete()`` of that entry."""
+
+    _store: Any = None
+    timeout: int | None = None
+
+    @classmethod
+    def make(cls, value: str, store: Any, timeout: int | None = None) -> CacheKey:
+        """``store``: an object with ``get(key)`` (raising CacheMiss), ``set(key, value, timeout)``
+        and ``delete(key)`` of full keys."""
+        key = cls(value)
+        key._store = store
+        key.timeout = timeout
+        return key
+
+    def get(self) -> Any:  # type: ignore[override]
+        """The value stored under this key; raises CacheMiss when there is none."""
+        return self._store.get(str(self))
+
+    def set(self, value: Any) -> None:
+        """Store ``value`` under this key for the function's timeout."""
+        self._store.set(str(self), value, self.timeout)
+
+    def delete(self) -> None:
+        """Forget this key."""
+        self._store.delete(str(self))
+
+
+class _FullKeys:
+    """The get/set/delete of a :class:`RedisCache` for keys that carry their prefix already."""
+
+    def __init__(self, cache: RedisCache) -> None:
+        self.cache = cache
+
+    def get(self, key: str) -> Any:
+        value = self.cache._get(key)
+        if value is MISSING:
+            raise CacheMiss(key)
+        return value
+
+    def set(self, key: str, value: Any, timeout: int | None = None) -> None:
+        self.cache._set(key, value, timeout)
+
+    def delete(self, key: str) -> None:
+        self.cache._delete(key)
+
+
+def extra_value(extra: Any, args: tuple, kwargs: dict) -> Any:
+    """``extra`` of a cached function: called with the call's arguments when it is callable."""
+    return extra(*args, **kwargs) if callable(extra) else extra
+
+
 class RedisCache:
-    """A plain time-based cache in cacheops' Redis (not invalidated by saves)."""
+    """A plain time-based cache in cacheops' Redis (not invalidated by saves). Keys get the
+    ``CACHEOPS_PREFIX`` of the operation (the prefix callable sees no database nor table)."""
 
     @handle_connection_failure(fallback=MISSING)
     def _get(self, key: str) -> Any:
         data = get_client().get(key)
         return MISSING if data is None else loads(data)
 
-    def get(self, key: str, prefix: str = "") -> Any:
+    @handle_connection_failure()
+    def _set(self, key: str, value: Any, timeout: int | None = None) -> None:
+        if timeout is not None and timeout <= 0:
+            raise ValueError(f"timeout must be positive or None, not {timeout!r}")
+        get_client().set(key, dumps(value), ex=timeout)
+
+    @handle_connection_failure()
+    def _delete(self, key: str) -> None:
+        get_client().delete(key)
+
+    def get(self, key: str) -> Any:
         """The value stored under ``key``; raises CacheMiss when there is none."""
-        value = self._get(prefix + key)
+        value = self._get(get_prefix() + key)
         if value is MISSING:
             raise CacheMiss(key)
         return value
 
-    @handle_connection_failure()
-    def set(self, key: str, value: Any, timeout: int | None = None, prefix: str = "") -> None:
+    def set(self, key: str, value: Any, timeout: int | None = None) -> None:
         """Store ``value`` under ``key`` for ``timeout`` seconds (forever when None)."""
-        if timeout is not None and timeout <= 0:
-            raise ValueError(f"timeout must be positive or None, not {timeout!r}")
-        get_client().set(prefix + key, dumps(value), ex=timeout)
+        self._set(get_prefix() + key, value, timeout)
 
-    @handle_connection_failure()
-    def delete(self, key: str, prefix: str = "") -> None:
+    def delete(self, key: str) -> None:
         """Forget ``key``."""
-        get_client().delete(prefix + key)
+        self._delete(get_prefix() + key)
 
     def cached(
         self, timeout: int | None = None, extra: Any = None, key_func: Callable | None = None
     ) -> Callable[[Callable], Callable]:
-        """Cache a function's results for ``timeout`` seconds, keyed by its arguments and ``extra``."""
+        """Cache a function's results for ``timeout`` seconds, keyed by its arguments and ``extra``
+        (called with the arguments when it is callable)."""
+        if callable(timeout):  # used bare: @cache.cached
+            return self.cached()(timeout)
 
         def decorator(func: Callable) -> Callable:
             def make_key(*args: Any, **kwargs: Any) -> str:
+                prefix = get_prefix(func=func)
                 if key_func is not None:
-                    return "c:" + digest(f"{func.__module__}.{func.__qualname__}", key_func(*args, **kwargs))
-                return func_key(func, args, kwargs, extra)
+                    name = f"{func.__module__}.{func.__qualname__}"
+                    return prefix + "c:" + digest(name, key_func(*args, **kwargs))
+                return prefix + func_key(func, args, kwargs, extra_value(extra, args, kwargs))
 
             @wraps(func)
             def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -188,19 +261,31 @@ class RedisCache:
                 hit = value is not MISSING
                 if not hit:
                     value = func(*args, **kwargs)
-                    self.set(key, value, timeout)
+                    self._set(key, value, timeout)
                 cache_read.send(sender=None, func=func, hit=hit)
                 return value
 
             def invalidate(*args: Any, **kwargs: Any) -> None:
                 """Drop the cached result for these arguments."""
-                self.delete(make_key(*args, **kwargs))
+                self._delete(make_key(*args, **kwargs))
+
+            def key(*args: Any, **kwargs: Any) -> CacheKey:
+                """The entry of these arguments: a str with get(), set(value) and delete()."""
+                return CacheKey.make(make_key(*args, **kwargs), _FullKeys(self), timeout)
 
             wrapper.invalidate = invalidate  # type: ignore[attr-defined]
-            wrapper.key = make_key  # type: ignore[attr-defined]
+            wrapper.key = key  # type: ignore[attr-defined]
             return wrapper
 
         return decorator
+
+    def cached_view(self, timeout: Any = None, extra: Any = None) -> Any:
+        """``@cache.cached_view(timeout=...)``: see :func:`cacheops.cached_view`."""
+        from .views import cache_view
+
+        if callable(timeout):  # used bare
+            return self.cached_view()(timeout)
+        return lambda view: cache_view(view, self.cached(timeout=timeout, extra=extra))
 
 
 cache = RedisCache()

@@ -145,6 +145,7 @@ def get_or_compute(
     lock: bool = False,
     tables: Any = None,
     known: list[list[str]] | None = None,
+    storable: Callable[[], bool] | None = None,
 ) -> tuple[Any, bool]:
     """``(value, hit)``: the cached value, or ``compute()`` stored linked to ``dnfs()``.
 
@@ -152,6 +153,8 @@ def get_or_compute(
     ``tables`` (those the query is known to read) are given, their epochs come with the read;
     ``known``: epochs of ``tables`` that came with a miss the caller has just read.
     With ``lock`` one caller computes while the others wait for its result (the dog-pile lock).
+    ``storable()`` (asked on a miss) False: the result is returned but not stored (it may come
+    from a transaction's snapshot, see :func:`cacheops.transaction.may_store`).
     """
     if known is not None:  # the caller has just read a miss with these epochs
         value = MISSING
@@ -172,7 +175,8 @@ def get_or_compute(
             epochs = snapshot(prefix, conditions)
         known = None  # a second attempt (after waiting for a lock) snapshots afresh
         result = compute()
-        write(prefix, key, result, conditions, timeout, epochs)
+        if storable is None or storable():
+            write(prefix, key, result, conditions, timeout, epochs)
         return result
 
     if not lock:

@@ -3,23 +3,52 @@
 Both facts are kept as entries in Django's own ``connection.run_on_commit`` list, so
 Django's savepoint bookkeeping applies to them: a rolled back savepoint drops what was
 queued inside it, a full rollback drops everything, and a commit runs our entries
-(placed before every user callback) then the user's ``on_commit`` callbacks.
+(placed before every user callback) then the user's ``on_commit`` callbacks. When one of our
+entries fails at commit (Redis unreachable with ``CACHEOPS_DEGRADE_ON_FAILURE`` off), the user's
+callbacks still run, and the failure is raised once they all have.
+
+Reads inside a transaction whose isolation gives it a snapshot (``REPEATABLE READ`` or
+``SERIALIZABLE``, SQLite in WAL mode) may come from before a write that another process
+committed and invalidated; such results are read from the cache but never stored.
+
+:func:`ignore_enclosing_transactions` makes cacheops treat the atomic blocks open when it is
+entered as committed (Django's ``TestCase`` wraps every test in such blocks).
 """
 
 from __future__ import annotations
 
+import inspect
 import re
-from collections.abc import Callable
-from typing import Any
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import wraps
+from typing import Any, TypeVar
 
-from django.db import connections
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.utils import CursorWrapper
+from django.db.transaction import Atomic, get_connection
+
+__all__ = [
+    "ignore_enclosing_transactions",
+    "in_transaction",
+    "install_cacheops_transaction_support",
+    "is_dirty",
+    "queue_when_in_transaction",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 _WRITE_SQL = re.compile(
     r"^\s*(?:/\*.*?\*/\s*)*(?:INSERT|UPDATE|DELETE|REPLACE|MERGE|CREATE|ALTER|DROP|TRUNCATE|COPY)\b",
     re.IGNORECASE | re.DOTALL,
 )
 _CTE_WRITE = re.compile(r"\)\s*(?:INSERT|UPDATE|DELETE|MERGE)\b", re.IGNORECASE)
+# SET TRANSACTION ISOLATION LEVEL ... (PostgreSQL, MySQL/MariaDB) for the current transaction
+_SET_SNAPSHOT = re.compile(
+    r"^\s*SET\s+TRANSACTION\s+ISOLATION\s+LEVEL\s+(?:REPEATABLE\s+READ|SERIALIZABLE)\b", re.IGNORECASE
+)
 
 
 def is_sql_dirty(sql: Any) -> bool:
@@ -33,63 +62,217 @@ def is_sql_dirty(sql: Any) -> bool:
     return stripped[:4].upper() == "WITH" and bool(_CTE_WRITE.search(sql))
 
 
+# ------------------------------------------------------------------ which blocks count
+
+_ignored = threading.local()  # .bases: {alias: number of enclosing atomic blocks to ignore}
+
+
+def _bases() -> dict[str, int] | None:
+    return getattr(_ignored, "bases", None)
+
+
+def _open(connection: Any) -> bool:
+    """Whether cacheops regards a transaction as open on ``connection``."""
+    if not connection.in_atomic_block:
+        return False
+    bases = _bases()
+    if not bases:
+        return True
+    base = bases.get(connection.alias)
+    return base is None or len(connection.atomic_blocks) > base
+
+
+def in_transaction(using: str) -> bool:
+    """Whether a transaction (that cacheops doesn't ignore) is open on ``using``."""
+    return _open(connections[using])
+
+
+# ------------------------------------------------------------------ entries in run_on_commit
+
+
 def _mark_dirty() -> None:
     """Marker entry in run_on_commit: the transaction (or savepoint) has written."""
 
 
-def _cacheops_hook(func: Callable[[], Any]) -> Callable[[], Any]:
-    func._cacheops = True  # type: ignore[attr-defined]
-    return func
+def _mark_snapshot() -> None:
+    """Marker entry in run_on_commit: the transaction set a snapshot isolation level."""
 
 
 _mark_dirty._cacheops = True  # type: ignore[attr-defined]
+_mark_snapshot._cacheops = True  # type: ignore[attr-defined]
+_MARKERS = (_mark_dirty, _mark_snapshot)
+
+_commit = threading.local()  # .errors: failures of our entries while Django runs commit hooks
+
+
+def _hook(func: Callable[[], Any]) -> Callable[[], Any]:
+    """``func`` as an entry of ours: while Django runs the commit hooks, a failure is kept (and
+    raised once every hook, the user's included, has run) instead of stopping the others."""
+
+    def run() -> None:
+        errors = getattr(_commit, "errors", None)
+        if errors is None:
+            func()
+            return
+        try:
+            func()
+        except Exception as e:
+            errors.append(e)
+
+    run._cacheops = True  # type: ignore[attr-defined]
+    return run
+
+
+def _mark(connection: Any, marker: Callable[[], None]) -> None:
+    hooks = connection.run_on_commit
+    sids = set(connection.savepoint_ids)
+    for entry in hooks:
+        if entry[1] is marker and entry[0] == sids:
+            return
+    hooks.insert(0, (sids, marker, False))
 
 
 def mark_dirty(using: str) -> None:
     """Remember that the current transaction on ``using`` has written."""
     connection = connections[using]
-    if not connection.in_atomic_block:
-        return
-    hooks = connection.run_on_commit
-    sids = set(connection.savepoint_ids)
-    for entry in hooks:
-        if entry[1] is _mark_dirty and entry[0] == sids:
-            return
-    hooks.insert(0, (sids, _mark_dirty, False))  # type: ignore[arg-type]
+    if _open(connection):
+        _mark(connection, _mark_dirty)
 
 
 def is_dirty(using: str) -> bool:
     """Whether reads on ``using`` may see uncommitted writes of this transaction."""
     connection = connections[using]
-    if not connection.in_atomic_block:
+    if not _open(connection):
         return False
     return any(entry[1] is _mark_dirty for entry in connection.run_on_commit)
 
 
-def in_transaction(using: str) -> bool:
-    return connections[using].in_atomic_block
+def may_store(using: str) -> bool:
+    """Whether a result just read on ``using`` may be stored: not when it may come from a
+    transaction's snapshot, older than the invalidations that cacheops has seen."""
+    connection = connections[using]
+    if not _open(connection):
+        return True
+    return not _snapshot_isolation(connection)
+
+
+def _snapshot_isolation(connection: Any) -> bool:
+    """Whether the open transaction on ``connection`` reads from a snapshot taken at its start."""
+    if any(entry[1] is _mark_snapshot for entry in connection.run_on_commit):
+        return True
+    vendor = connection.vendor
+    level = getattr(connection, "isolation_level", None)
+    if vendor == "postgresql":  # django.db.backends.postgresql.psycopg_any.IsolationLevel
+        return getattr(level, "name", "") in ("REPEATABLE_READ", "SERIALIZABLE")
+    if vendor == "mysql":  # Django's default is "read committed"; None leaves the server's
+        return level is None or str(level).lower() in ("repeatable read", "serializable")
+    if vendor == "sqlite":
+        return _sqlite_wal(connection)
+    return True  # an unknown backend: assume the worst
+
+
+def _sqlite_wal(connection: Any) -> bool:
+    """Whether the SQLite database is in WAL mode (read transactions then see a snapshot)."""
+    raw = connection.connection
+    if raw is None:
+        return False
+    known = connection.__dict__.get("_cacheops_wal")
+    if known is None or known[0] is not raw:
+        mode = raw.execute("PRAGMA journal_mode").fetchone()[0]  # not through Django: not logged
+        known = (raw, str(mode).lower() == "wal")
+        connection.__dict__["_cacheops_wal"] = known
+    return known[1]
 
 
 def defer(using: str, func: Callable[[], Any]) -> None:
     """Run ``func`` now, or at the outermost commit on ``using`` before user on_commit callbacks;
     a rollback (of the transaction or of the savepoint it was queued in) drops it."""
     connection = connections[using]
-    if not connection.in_atomic_block:
+    if not _open(connection):
         func()
         return
     hooks = connection.run_on_commit
     position = 0
     while position < len(hooks) and getattr(hooks[position][1], "_cacheops", False):
         position += 1
-    hooks.insert(position, (set(connection.savepoint_ids), _cacheops_hook(func), False))  # type: ignore[arg-type]
-    mark_dirty(using)
+    hooks.insert(position, (set(connection.savepoint_ids), _hook(func), False))
+    _mark(connection, _mark_dirty)
 
+
+def queue_when_in_transaction(func: F) -> F:
+    """Decorate a function taking a ``using`` argument (the database alias, default
+    ``'default'``): called inside a transaction on that database, it runs at the outermost
+    commit (before the ``on_commit`` callbacks of the user), and not at all on rollback."""
+    signature = inspect.signature(func)
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        using = signature.bind(*args, **kwargs).arguments.get("using") or DEFAULT_DB_ALIAS
+        if not in_transaction(using):
+            return func(*args, **kwargs)
+        defer(using, lambda: func(*args, **kwargs))
+        return None
+
+    return wrapper  # type: ignore[return-value]
+
+
+# ------------------------------------------------------------------ ignoring enclosing blocks
+
+
+def _take_ours(connection: Any) -> list[Callable[[], Any]]:
+    """Remove our entries from ``connection.run_on_commit``; return the deferred ones (not markers)."""
+    ours = [entry[1] for entry in connection.run_on_commit if getattr(entry[1], "_cacheops", False)]
+    connection.run_on_commit = [
+        entry for entry in connection.run_on_commit if not getattr(entry[1], "_cacheops", False)
+    ]
+    return [func for func in ours if func not in _MARKERS]
+
+
+def _run_all(funcs: list[Callable[[], Any]]) -> None:
+    """Run every function; raise the first failure once all have run."""
+    errors: list[Exception] = []
+    for func in funcs:
+        try:
+            func()
+        except Exception as e:
+            errors.append(e)
+    if errors:
+        raise errors[0]
+
+
+@contextmanager
+def ignore_enclosing_transactions(*aliases: str) -> Iterator[None]:
+    """Treat the atomic blocks open now (on ``aliases``, or every database) as committed.
+
+    Inside, cacheops invalidates at once and caches reads as it does outside any transaction,
+    and an atomic block opened inside acts as an outermost one: its invalidation runs when it
+    exits without error. What cacheops had queued in the enclosing blocks runs on entering.
+    Meant for tests running inside Django's ``TestCase`` (whose transaction never commits);
+    clear the cache between such tests (``invalidate_all()``), as their rows are rolled back.
+    """
+    previous = _bases()
+    bases = dict(previous or {})
+    pending: list[Callable[[], Any]] = []
+    for alias in aliases or tuple(connections):
+        connection = connections[alias]
+        bases[alias] = len(connection.atomic_blocks) if connection.in_atomic_block else 0
+        pending += _take_ours(connection)
+    _ignored.bases = bases
+    try:
+        _run_all(pending)
+        yield
+    finally:
+        _ignored.bases = previous
+
+
+# ------------------------------------------------------------------ install
 
 _installed = False
 
 
 def install_cacheops_transaction_support() -> None:
-    """Watch SQL run inside transactions to spot writes (idempotent)."""
+    """Watch SQL run inside transactions to spot writes; keep the user's on_commit callbacks
+    running when one of ours fails; end ignored blocks (idempotent)."""
     global _installed
     if _installed:
         return
@@ -97,15 +280,62 @@ def install_cacheops_transaction_support() -> None:
     original_execute = CursorWrapper.execute
     original_executemany = CursorWrapper.executemany
 
+    def watch(db: Any, sql: Any) -> None:
+        if not isinstance(sql, str):
+            sql = str(sql)
+        if is_sql_dirty(sql):
+            if _open(db):
+                _mark(db, _mark_dirty)
+        elif sql.lstrip()[:3].upper() == "SET" and _SET_SNAPSHOT.match(sql) and _open(db):
+            _mark(db, _mark_snapshot)
+
     def execute(self: CursorWrapper, sql: Any, params: Any = None) -> Any:
-        if self.db.in_atomic_block and is_sql_dirty(sql):
-            mark_dirty(self.db.alias)
+        if self.db.in_atomic_block:
+            watch(self.db, sql)
         return original_execute(self, sql, params)
 
     def executemany(self: CursorWrapper, sql: Any, param_list: Any) -> Any:
-        if self.db.in_atomic_block and is_sql_dirty(sql):
-            mark_dirty(self.db.alias)
+        if self.db.in_atomic_block:
+            watch(self.db, sql)
         return original_executemany(self, sql, param_list)
 
     CursorWrapper.execute = execute  # type: ignore[method-assign]
     CursorWrapper.executemany = executemany  # type: ignore[method-assign]
+
+    original_hooks = BaseDatabaseWrapper.run_and_clear_commit_hooks
+
+    def run_and_clear_commit_hooks(self: BaseDatabaseWrapper) -> None:
+        outer = getattr(_commit, "errors", None)
+        _commit.errors = errors = []
+        try:
+            original_hooks(self)
+        finally:
+            _commit.errors = outer
+        if errors:
+            raise errors[0]
+
+    BaseDatabaseWrapper.run_and_clear_commit_hooks = run_and_clear_commit_hooks  # type: ignore[method-assign]
+
+    original_exit = Atomic.__exit__
+
+    def __exit__(self: Atomic, exc_type: Any, exc_value: Any, traceback: Any) -> Any:
+        bases = _bases()
+        if not bases:
+            return original_exit(self, exc_type, exc_value, traceback)
+        connection = get_connection(self.using)
+        base = bases.get(connection.alias)
+        if base is None or len(connection.atomic_blocks) != base + 1:
+            return original_exit(self, exc_type, exc_value, traceback)
+        # the outermost block cacheops sees: it "commits" when it exits without error
+        committed = exc_type is None and not connection.needs_rollback
+        try:
+            result = original_exit(self, exc_type, exc_value, traceback)
+        except BaseException:
+            _take_ours(connection)
+            raise
+        funcs = _take_ours(connection)
+        if committed:
+            _run_all(funcs)
+        return result
+
+    Atomic.__exit__ = __exit__  # type: ignore[method-assign]

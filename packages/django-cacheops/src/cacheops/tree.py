@@ -17,6 +17,7 @@ from typing import Any
 from django.core.exceptions import FieldDoesNotExist
 from django.db.models.expressions import Col
 from django.db.models.lookups import Exact, In, IsNull
+from django.db.models.sql.constants import LOUTER
 from django.db.models.sql.query import Query
 from django.db.models.sql.where import AND, OR, WhereNode
 
@@ -54,7 +55,7 @@ def encode(value: Any, vendor: str = "") -> str:
     if isinstance(value, decimal.Decimal):
         return format(value.normalize(), "f") if value.is_finite() else str(value)
     if isinstance(value, float):
-        return repr(value)
+        return repr(value + 0.0)  # -0.0 == 0.0 in SQL: one text for both
     raise Skip
 
 
@@ -69,13 +70,16 @@ def _leaf(lookup: Any, aliases: dict, vendor: str) -> list[Conj]:
     if not isinstance(lhs, Col) or lhs.alias not in aliases:
         return TRUE
     target = lhs.target
-    if skipped_field(target):
+    if skipped_field(target) or target.get_internal_type() == "JSONField":
+        # JSON values compare as JSON in the database (1 = 1.0, key order...): no narrowing
         return TRUE
     column = target.column
     rhs = lookup.rhs
     try:
         if isinstance(lookup, IsNull):
-            if rhs is True:
+            # on a LEFT OUTER joined table IS NULL also holds where no row joins at all: any
+            # row of that table could change the result
+            if rhs is True and aliases[lhs.alias].join_type != LOUTER:
                 return [frozenset({(lhs.alias, column, NULL)})]
             return TRUE
         if isinstance(lookup, Exact):
@@ -189,13 +193,54 @@ def _select_related_tables(model: Any, spec: Any, max_depth: int, depth: int = 1
     return tables
 
 
+def _join_edges(query: Query) -> dict[tuple[str, str], list[tuple[str, str]]]:
+    """``{(alias, column): [(alias, column), ...]}``: the columns each join makes equal."""
+    edges: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    refcount = query.alias_refcount
+    for alias, join in query.alias_map.items():
+        parent = getattr(join, "parent_alias", None)
+        if parent is None or not refcount.get(alias):
+            continue
+        for parent_column, column in join.join_cols:
+            edges.setdefault((parent, parent_column), []).append((alias, column))
+            edges.setdefault((alias, column), []).append((parent, parent_column))
+    return edges
+
+
+def _propagate(dnf: list[Conj], edges: dict[tuple[str, str], list[tuple[str, str]]]) -> list[Conj]:
+    """Each conjunction with the conditions its joins imply: ``a.x = 1`` and a join on
+    ``a.x = b.y`` give ``b.y = 1`` (so a joined table is narrowed too). Conjunctions that turn out
+    contradictory are dropped."""
+    if not edges:
+        return dnf
+    result: list[Conj] = []
+    for conj in dnf:
+        values = {(a, c): v for a, c, v in conj}
+        todo = [key for key in values if values[key] != NULL]
+        possible = True
+        while todo and possible:
+            key = todo.pop()
+            for other in edges.get(key, ()):
+                known = values.get(other)
+                if known is None:
+                    values[other] = values[key]
+                    todo.append(other)
+                elif known != values[key]:
+                    possible = False
+                    break
+        if possible:
+            result.append(frozenset((a, c, v) for (a, c), v in values.items()))
+    return result
+
+
 def dnfs(query: Query, vendor: str = "") -> dict[str, list[dict[str, str]]]:
     """``{table: [conjunction, ...]}`` for every table ``query`` (and its subqueries) reads."""
-    aliases = {alias: join.table_name for alias, join in query.alias_map.items()}
-    dnf = _where_dnf(query.where, aliases, vendor) or TRUE
+    joins = query.alias_map
+    dnf = _propagate(_where_dnf(query.where, joins, vendor) or TRUE, _join_edges(query))
     result: dict[str, set[frozenset]] = {}
     refcount = query.alias_refcount
-    for alias, table in aliases.items():
+    for alias, join in joins.items():
+        table = join.table_name
         if not refcount.get(alias) and alias != query.base_table:
             continue
         bucket = result.setdefault(table, set())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib.auth.models import User
 from django.db import models
+from django.db.models.signals import post_save
 
 
 class Category(models.Model):
@@ -120,3 +121,33 @@ class Weird(models.Model):
     decimal_field = models.DecimalField(max_digits=10, decimal_places=2, null=True)
     uuid_field = models.UUIDField(null=True)
     custom = models.CharField(max_length=32, default="")
+
+
+# Reverse one-to-one (nullable, SET_NULL)
+class Foo(models.Model):
+    pass
+
+
+class Bar(models.Model):
+    foo = models.OneToOneField(Foo, null=True, blank=True, on_delete=models.SET_NULL, related_name="bar")
+
+
+class Gauge(models.Model):
+    ratio = models.FloatField(default=0.0)
+
+
+# A post_save receiver connected when the models are imported, before cacheops' own (its app is
+# ready later): it reads the saved row through the cache and notes what it saw.
+class Switch(models.Model):
+    on = models.BooleanField(default=False)
+
+
+SWITCH_SEEN: list[bool] = []
+
+
+def _note_switch(sender: type, instance: Switch, created: bool, **kwargs: object) -> None:
+    if not created:
+        SWITCH_SEEN.append(Switch.objects.cache().get(pk=instance.pk).on)
+
+
+post_save.connect(_note_switch, sender=Switch)

@@ -29,9 +29,10 @@ for tbl, conjs in pairs(dnfs) do
         redis.call('sadd', prefix .. 'schemes:' .. tbl, table.concat(columns, ','))
         local conj_key = prefix .. 'conj:' .. tbl .. ':' .. table.concat(parts, '&')
         redis.call('sadd', conj_key, full_key)
-        -- a conjunction set lives at least as long as the entries it points to
+        -- a conjunction set outlives the entries it points to (with a margin, so it is not
+        -- extended on every store)
         if redis.call('ttl', conj_key) < timeout then
-            redis.call('expire', conj_key, timeout)
+            redis.call('expire', conj_key, timeout * 2 + 10)
         end
     end
 end

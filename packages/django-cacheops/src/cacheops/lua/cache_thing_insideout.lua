@@ -29,9 +29,9 @@ for tbl, conjs in pairs(dnfs) do
         local stamp = redis.call('get', conj_key)
         if not stamp then
             stamp = token
-            redis.call('setex', conj_key, timeout, stamp)
+            redis.call('setex', conj_key, timeout * 2 + 10, stamp)
         elseif redis.call('ttl', conj_key) < timeout then
-            redis.call('expire', conj_key, timeout)
+            redis.call('expire', conj_key, timeout * 2 + 10)
         end
         stamps[#stamps + 1] = {conj_key, stamp}
     end

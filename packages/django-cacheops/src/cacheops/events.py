@@ -1,0 +1,218 @@
+"""What invalidates on writes: the save, delete and m2m signals, and deletions Django makes
+without signals.
+
+``pre_save`` reads the row's old values (never from the cache) and ``post_save`` invalidates for
+the old and the new ones; ``post_delete`` for the deleted row. These receivers are connected
+first, before any other receiver of these signals, so a ``post_save`` receiver of the user
+already reads fresh data through the cache. ``m2m_changed`` invalidates the through rows added,
+removed or cleared.
+
+A deletion also changes rows Django sends no signal for: the rows of auto-created m2m through
+tables it deletes (deleting either side of a many-to-many relation), and the rows its
+``on_delete=SET_NULL``/``SET_DEFAULT``/``SET(...)`` updates. ``Collector.delete()`` is wrapped to
+invalidate for those too (the updated rows are read before the update, in the same transaction).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Model, QuerySet, signals
+from django.db.models.deletion import Collector
+from django.db.models.query import MAX_GET_RESULTS
+from django.dispatch import Signal
+
+from .bulk import MAX_ROWS, bulk_handled_here
+from .conf import model_profile, settings
+from .invalidation import invalidate_model, invalidate_rows, no_invalidation
+from .keys import query_plan, queryset_prefix
+from .oldrows import old_rows
+from .store import snapshot, write
+from .transaction import defer
+
+__all__ = ["connect_first", "install_events"]
+
+_OLD_ATTR = "_cacheops_old_values"
+
+
+def connect_first(signal: Signal, receiver: Any, dispatch_uid: str) -> None:
+    """Connect ``receiver`` (for every sender) ahead of the receivers connected so far."""
+    signal.connect(receiver, dispatch_uid=dispatch_uid, weak=False)
+    with signal.lock:
+        ours = [entry for entry in signal.receivers if entry[0][0] == dispatch_uid]
+        others = [entry for entry in signal.receivers if entry[0][0] != dispatch_uid]
+        signal.receivers[:] = ours + others
+        signal.sender_receivers_cache.clear()
+
+
+def _active(sender: Any) -> bool:
+    return bool(settings.CACHEOPS_ENABLED and not no_invalidation.active and sender.__module__ != "__fake__")
+
+
+def _loaded(sender: Any, instance: Model) -> dict[str, Any]:
+    """The instance's concrete field values that are loaded (deferred fields are not read)."""
+    data = instance.__dict__
+    return {f.attname: data[f.attname] for f in sender._meta.concrete_fields if f.attname in data}
+
+
+def _pre_save(sender: Any, instance: Model, using: str, raw: bool = False, **kwargs: Any) -> None:
+    if instance.pk is None or not _active(sender):
+        return
+    if instance._state.adding and sender._meta.pk.has_default():
+        return  # Django inserts such rows without trying an UPDATE: there is no old row
+    instance.__dict__[_OLD_ATTR] = old_rows(sender, instance.pk, using)
+
+
+def _post_save(sender: Any, instance: Model, using: str, **kwargs: Any) -> None:
+    old = instance.__dict__.pop(_OLD_ATTR, [])
+    if not _active(sender):
+        return
+    # deferred fields were not saved: they hold the old row's values
+    new = {**(old[0] if old else {}), **_loaded(sender, instance)}
+    invalidate_rows(sender, [*old, new], using)
+    profile = model_profile(sender)
+    if profile and profile["cache_on_save"]:
+        _cache_on_save(sender, instance, using, profile)
+
+
+def _cache_on_save(sender: Any, instance: Model, using: str, profile: dict[str, Any]) -> None:
+    field = profile["cache_on_save"]
+    lookup = "pk" if field is True else field
+    qs = sender._default_manager.using(using).filter(**{lookup: getattr(instance, lookup)}).order_by()
+    qs.query.set_limits(high=MAX_GET_RESULTS)
+    qs._cacheops_get = True
+
+    def store() -> None:
+        plan = query_plan(qs, "get", db_agnostic=profile["db_agnostic"])
+        prefix = queryset_prefix(qs, plan)
+        conditions = plan.get_conditions(qs)
+        write(prefix, plan.key, [instance], conditions, profile["timeout"], snapshot(prefix, conditions))
+
+    defer(using, store)
+
+
+def _pre_delete(sender: Any, instance: Model, using: str, **kwargs: Any) -> None:
+    if instance.pk is None or not _active(sender):
+        return
+    if len(_loaded(sender, instance)) < len(sender._meta.concrete_fields):
+        # deferred fields can't be read once the row is gone: read them now
+        instance.__dict__[_OLD_ATTR] = old_rows(sender, instance.pk, using)
+
+
+def _post_delete(sender: Any, instance: Model, using: str, **kwargs: Any) -> None:
+    old = instance.__dict__.pop(_OLD_ATTR, [])
+    if not _active(sender):
+        return
+    values = {**(old[0] if old else {}), **_loaded(sender, instance)}
+    invalidate_rows(sender, [values], using)
+
+
+def _m2m_changed(
+    sender: Any, instance: Model, action: str, reverse: bool, model: Any, pk_set: Any, using: str, **kw: Any
+) -> None:
+    """Invalidate for the through rows added, removed or cleared (read from the database)."""
+    if not _active(sender):
+        return
+    if action not in ("post_add", "pre_remove", "pre_clear"):
+        return
+    through = sender
+    m2m = _m2m_field(through, instance, model, reverse)
+    if m2m is None:
+        return
+    source_name = m2m.m2m_field_name()
+    target_name = m2m.m2m_reverse_field_name()
+    if reverse:
+        source_name, target_name = target_name, source_name
+    filters: dict[str, Any] = {source_name: instance.pk}
+    if pk_set is not None and action != "pre_clear":
+        filters[f"{target_name}__in"] = list(pk_set)
+    attnames = [f.attname for f in through._meta.concrete_fields]
+    rows = list(through._base_manager.using(using).filter(**filters).nocache().values(*attnames))
+    invalidate_rows(through, rows, using)
+
+
+def _m2m_field(through: type, instance: Model, model: Any, reverse: bool) -> Any:
+    owner: Any = model if reverse else type(instance)
+    for field in owner._meta.concrete_model._meta.many_to_many:
+        if field.remote_field.through is through:
+            return field
+    for field in owner._meta.many_to_many:
+        if field.remote_field.through is through:
+            return field
+    return None
+
+
+# ------------------------------------------------------------------ deletions without signals
+
+_original_delete = Collector.delete
+
+
+def _attnames(model: Any) -> list[str]:
+    return [f.attname for f in model._meta.concrete_fields]
+
+
+def _updated_rows(collector: Collector) -> list[tuple[Any, list[dict[str, Any]] | None, str, Any]]:
+    """``[(model, old rows or None (too many: the whole model), attname, new value)]`` of the
+    rows ``collector`` will update (``on_delete=SET_NULL`` and the like)."""
+    found = []
+    for (field, value), instances_list in collector.field_updates.items():
+        new_value = value.pk if isinstance(value, Model) else value
+        for instances in instances_list:
+            if isinstance(instances, QuerySet):
+                model, qs = instances.model, instances
+            else:
+                objs = list(instances)
+                if not objs:
+                    continue
+                model = type(objs[0])
+                pks = list({obj.pk for obj in objs})
+                qs = model._base_manager.using(collector.using).filter(pk__in=pks)
+            rows = list(qs.nocache().values(*_attnames(model))[: MAX_ROWS + 1])
+            found.append((model, rows if len(rows) <= MAX_ROWS else None, field.attname, new_value))
+    return found
+
+
+def _collector_delete(self: Collector) -> Any:
+    if not (settings.CACHEOPS_ENABLED and not no_invalidation.active):
+        return _original_delete(self)
+    using = self.using
+    through: list[tuple[Any, list[dict[str, Any]]]] = []
+    for model, instances in self.data.items():
+        if model._meta.auto_created and model.__module__ != "__fake__":
+            attnames = _attnames(model)
+            through.append((model, [{a: getattr(obj, a) for a in attnames} for obj in instances]))
+    fast_models = {qs.model for qs in self.fast_deletes if qs.model.__module__ != "__fake__"}
+    with transaction.atomic(using=using, savepoint=False):
+        updates = _updated_rows(self) if self.field_updates else []
+        with bulk_handled_here():
+            result = _original_delete(self)
+    for model, rows in through:
+        invalidate_rows(model, rows, using)
+    for model, old, attname, value in updates:
+        if old is None:
+            invalidate_model(model, using)
+        else:
+            invalidate_rows(model, old + [{**row, attname: value} for row in old], using)
+    for model in fast_models:
+        invalidate_model(model, using)
+    return result
+
+
+# ------------------------------------------------------------------ install
+
+_installed = False
+
+
+def install_events() -> None:
+    """Connect the receivers (ahead of others) and wrap ``Collector.delete`` (idempotent)."""
+    global _installed
+    if _installed:
+        return
+    _installed = True
+    connect_first(signals.pre_save, _pre_save, "cacheops.pre_save")
+    connect_first(signals.post_save, _post_save, "cacheops.post_save")
+    connect_first(signals.pre_delete, _pre_delete, "cacheops.pre_delete")
+    connect_first(signals.post_delete, _post_delete, "cacheops.post_delete")
+    signals.m2m_changed.connect(_m2m_changed, dispatch_uid="cacheops.m2m_changed", weak=False)
+    Collector.delete = _collector_delete  # type: ignore[method-assign]
