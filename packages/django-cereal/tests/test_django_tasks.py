@@ -124,12 +124,15 @@ def test_direct_call_and_codec(djtasks):
     assert decode_arguments(args, kwargs)[0][0].title == "re-read"
 
 
-def test_task_is_picklable_and_keeps_its_options(djtasks):
+def test_task_keeps_its_options_when_copied(djtasks):
     import pickle
 
-    copy = pickle.loads(pickle.dumps(djtasks.queued_or_none))
-    assert copy == djtasks.queued_or_none and copy.cereal_missing == "none"
+    from django.tasks import Task
+
     assert djtasks.queued_or_none.using(priority=0).cereal_missing == "none"
+    if hasattr(Task, "_reconstruct"):  # Django 6.1 made tasks picklable (by reference to the task)
+        copy = pickle.loads(pickle.dumps(djtasks.queued_or_none))
+        assert copy == djtasks.queued_or_none and copy.cereal_missing == "none"
 
 
 def test_async_enqueue_and_call(djtasks):

@@ -216,6 +216,7 @@ def task(
             queue_name=queue_name,
             backend=backend,
             takes_context=takes_context,
+            run_after=None,  # a required field in Django 6.0, defaulted in 6.1
             cereal_missing=cereal_missing,
         )
 
