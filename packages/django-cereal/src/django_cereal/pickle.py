@@ -164,10 +164,12 @@ class _ReferenceUnpickler(pickle.Unpickler):
 
     def _getattr(self, obj: Any, name: str, *default: Any) -> Any:
         """``getattr`` as pickle uses it for methods (``ZoneInfo._unpickle``): allow-listed names only."""
-        owner = f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', '?')}"
-        if isinstance(obj, type) and not issubclass(obj, Refused) and _is_allowed(f"{owner}.{name}"):
+        if not isinstance(obj, type) or issubclass(obj, Refused) or not isinstance(name, str):
+            return self._refuse(f"getattr() on a {type(obj).__name__}")
+        dotted = f"{obj.__module__}.{obj.__qualname__}.{name}"
+        if _is_allowed(dotted):
             return getattr(obj, name, *default)
-        return self._refuse(f"{owner}.{name}" if isinstance(name, str) else f"getattr({owner}, ...)")
+        return self._refuse(dotted)
 
     def _refuse(self, dotted: str) -> type[Refused]:
         self.sink.problem(_refusal(dotted))
