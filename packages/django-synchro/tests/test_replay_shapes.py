@@ -29,8 +29,10 @@ def pair(request):
         yield pair
 
 
-def shape(number: int, failing: set[str] = ALL):
-    return pytest.mark.parametrize("pair", pair_params(failing, f"issue 20 shape {number}"), indirect=True)
+def shape(which: int | str, failing: set[str] = ALL):
+    """Parametrize over this session's pairs; xfail(strict) on the ``failing`` ones."""
+    reason = f"issue 20 shape {which}" if isinstance(which, int) else f"issue 20: {which}"
+    return pytest.mark.parametrize("pair", pair_params(failing, reason), indirect=True)
 
 
 @shape(1, failing=set())  # passes since 7462d8e (failed before on every pair)
@@ -193,4 +195,33 @@ def test_shape_7_add_with_through_defaults_on_a_watched_through_model(pair):
     club.members.add(owner, through_defaults={"role": "chair"})
     assert_replayed(pair)
     club.members.remove(owner)
+    assert_replayed(pair)
+
+
+@shape("a unique value held by a REMOTE row LOCAL never synced must stop the batch, naming both")
+@committed
+def test_unreplayable_unique_value_stops_the_batch_naming_both_objects(pair):
+    """A unique value on REMOTE held by a row LOCAL never synced cannot be replayed: the run stops
+    before writing anything of that batch, names both objects and the field; after the repair
+    (here: the REMOTE row gives the value up) the next run completes."""
+    L, R = pair.local, pair.remote
+    Country.objects.using(L).create(code="pl")
+    local = Vet.objects.using(L).create(name="alice", badge="b9")
+    with DisableSynchroLog():
+        holder = Vet.objects.using(R).create(name="remote-only", badge="b9")
+        while holder.pk == local.pk:  # so that naming an object by its pk is unambiguous
+            holder.delete()
+            holder = Vet.objects.using(R).create(name="remote-only", badge="b9")
+
+    with pytest.raises(SyncError) as caught:
+        call_synchronize()
+    message = str(caught.value)
+    assert "badge" in message and "b9" in message, message
+    for obj in (local, holder):
+        assert obj.name in message or repr(str(obj.pk)) in message, (obj.name, message)
+    assert not Country.objects.using(R).exists(), "the batch was partly written"
+    assert not Vet.objects.using(R).filter(name="alice").exists()
+
+    with DisableSynchroLog():  # the repair: REMOTE's own row goes (LOCAL never had it)
+        Vet.objects.using(R).filter(pk=holder.pk).delete()
     assert_replayed(pair)
