@@ -5,9 +5,13 @@ from __future__ import annotations
 from .changes import ChangeSet
 from .context import SyncContext
 from .handlers import DisableSynchroLog
-from .plan import Planner
+from .plan import Plan, Planner
+from .resolve import IdentityMap
 from .results import Summary
 from .write import Writer, count_plan
+
+# How many copies a run remembers between batches (ids only; a dry run keeps all it plans).
+REMEMBERED_COPIES = 200_000
 
 
 def apply_batch(ctx: SyncContext, changes: ChangeSet) -> Summary:
@@ -23,4 +27,16 @@ def apply_batch(ctx: SyncContext, changes: ChangeSet) -> Summary:
             count_plan(ctx, planner.identity, plan, summary)
         else:
             Writer(ctx, planner.identity, summary).apply(plan)
+    _remember(ctx, planner.identity, plan)
     return summary
+
+
+def _remember(ctx: SyncContext, identity: IdentityMap, plan: Plan) -> None:
+    """Keep the batch's copies for the next batches (the engine forgets them when a batch fails)."""
+    if not ctx.dry_run and (
+        plan.deletions or sum(map(len, ctx.copies.values())) > REMEMBERED_COPIES
+    ):  # a deletion may cascade to any copy on the target
+        ctx.copies.clear()
+        return
+    for label, targets in identity.targets.items():
+        ctx.copies[label].update(targets)

@@ -21,9 +21,10 @@ class SyncContext:
     dry_run: bool = False
     # The target's own log entries not pulled yet: a change there since is a conflict.
     unseen_target: Q = field(default_factory=Q)
-    # Dry runs write nothing; objects an earlier batch of the run would have created are
-    # remembered here (label -> source pk -> placeholder) so later batches count them as there.
-    planned: dict[str, dict[str, Any]] = field(default_factory=lambda: defaultdict(dict))
+    # Copies that earlier batches of this run found or made (label -> source pk -> target pk),
+    # so later batches need not look them up again. A dry run also keeps here the copies it
+    # would have made (placeholders), so later batches count them as there.
+    copies: dict[str, dict[str, Any]] = field(default_factory=lambda: defaultdict(dict))
 
     @property
     def source_side(self) -> str:

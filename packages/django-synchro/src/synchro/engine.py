@@ -170,6 +170,8 @@ class Synchronizer:
         except ConcurrentSync:
             raise
         except Exception as exc:
+            if not self.dry_run:
+                self.ctx.copies.clear()  # the copies a failed batch made were rolled back
             if len(changes) == 1 and not self.continue_on_error:
                 self._fail(changes, exc)
         else:
@@ -213,6 +215,8 @@ class Synchronizer:
             except ConcurrentSync:
                 raise
             except Exception as exc:
+                if not self.dry_run:
+                    self.ctx.copies.clear()
                 if not self.continue_on_error:
                     self._fail(single, exc)
                 message = self._describe(single, exc)

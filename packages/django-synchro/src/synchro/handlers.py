@@ -199,8 +199,13 @@ def on_post_save(sender, instance, created, using, **kwargs) -> None:
     if _disabled.get():
         return
     model = sender._meta.concrete_model
-    if synchro_settings.is_watched(model):
-        write_logs(using, model, [instance.pk], ADDITION if created else CHANGE)
+    if synchro_settings.is_watched(model):  # the hot path of every logged save: one row, no key
+        connection = connections[using]
+        date = connection.ops.adapt_datetimefield_value(timezone.now())
+        _insert(
+            connection,
+            [(model._meta.label_lower, str(instance.pk), ADDITION if created else CHANGE, date, None)],
+        )
     elif model in _through_owners:
         _log_owners(model, instance, using)
     else:

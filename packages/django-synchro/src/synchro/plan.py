@@ -13,7 +13,7 @@ holding the earliest logged object comes first.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from django.db import models
@@ -137,16 +137,28 @@ class Planner:
             first = False
             todo = self._read_dependencies(needed)
 
-    def _need(self, needed: dict, model: type[models.Model], source_pk: str, due: int) -> None:
+    @staticmethod
+    def _need(needed: dict, model: type[models.Model], pairs: Iterable[tuple[str, int]]) -> None:
+        """Record that objects of ``model`` (source pk, due position) are needed, each at its earliest."""
         wanted = needed[model]
-        wanted[source_pk] = min(wanted.get(source_pk, due), due)
+        for source_pk, due in pairs:
+            earlier = wanted.get(source_pk)
+            if earlier is None or due < earlier:
+                wanted[source_pk] = due
 
     def _needed_by_foreign_keys(self, info: ModelInfo, objs: dict[str, models.Model], needed: dict) -> None:
+        order, label = self.order, info.label
         for fk in info.foreign_keys:
-            for p, obj in objs.items():
-                value = getattr(obj, fk.attname)
-                if value is not None:
-                    self._need(needed, fk.related_model, str(value), self.order[(info.label, p)])
+            attname = fk.attname
+            self._need(
+                needed,
+                fk.related_model,
+                (
+                    (str(value), order[(label, p)])
+                    for p, obj in objs.items()
+                    if (value := obj.__dict__[attname]) is not None
+                ),
+            )
 
     def _read_m2m(
         self, info: ModelInfo, m2m_field: models.ManyToManyField, objs: dict[str, models.Model], needed: dict
@@ -163,16 +175,21 @@ class Planner:
             else:
                 rows.extend((str(getattr(r, src.attname)), str(getattr(r, dst.attname)), r) for r in queryset)
         self.m2m.append(M2MCopy(info, m2m_field, list(objs), rows))
-        extra_fks = [
-            fk for fk in model_info(through).foreign_keys if fk.attname not in (src.attname, dst.attname)
-        ]
-        for owner, related, row in rows:
-            due = self.order[(info.label, owner)]
-            self._need(needed, m2m_field.related_model, related, due)
-            for fk in extra_fks:  # e.g. an FK of the through row to a model nobody watches
-                value = getattr(row, fk.attname)
-                if value is not None:
-                    self._need(needed, fk.related_model, str(value), due)
+        order, label = self.order, info.label
+        self._need(
+            needed, m2m_field.related_model, ((related, order[(label, owner)]) for owner, related, _r in rows)
+        )
+        for fk in model_info(through).foreign_keys:
+            if fk.attname not in (src.attname, dst.attname):  # e.g. an FK to a model nobody watches
+                self._need(
+                    needed,
+                    fk.related_model,
+                    (
+                        (str(value), order[(label, owner)])
+                        for owner, _related, row in rows
+                        if (value := getattr(row, fk.attname)) is not None
+                    ),
+                )
 
     def _read_dependencies(self, needed: dict) -> dict[str, dict[str, models.Model]]:
         """Find or read the needed objects; returns those without a copy (to write, and to follow)."""
@@ -214,25 +231,30 @@ class Planner:
         remaining = {
             (label, p): self.order[(label, p)] for label, objs in self.source.to_write.items() for p in objs
         }
+        # Per object, its FKs that point at objects without a copy on the target yet.
+        pointing: dict[ObjectKey, list[tuple[models.Field, ObjectKey]]] = {}
+        targets = self.identity.targets
+        for label, objs in self.source.to_write.items():
+            fks = [(fk, fk.attname, fk.related_model._meta.label_lower) for fk in infos[label].foreign_keys]
+            for p, obj in objs.items():
+                values = obj.__dict__
+                pointing[(label, p)] = [
+                    (fk, (related, str(value)))
+                    for fk, attname, related in fks
+                    if (value := values[attname]) is not None and str(value) not in targets[related]
+                ]
         written: set[ObjectKey] = set()
 
         def open_fks(key: ObjectKey) -> list[models.Field]:
-            """FKs of the object that point at objects not on the target yet."""
-            label, p = key
-            obj = self.source.to_write[label][p]
-            open_ = []
-            for fk in infos[label].foreign_keys:
-                value = getattr(obj, fk.attname)
-                if value is None:
-                    continue
-                target = (fk.related_model._meta.label_lower, str(value))
-                if target not in written and not self.identity.knows(*target):
-                    open_.append(fk)
-            return open_
+            return [fk for fk, target in pointing[key] if target not in written]
 
         steps: list[WriteStep] = []
         while remaining:
-            ready = [(due, key, ()) for key, due in remaining.items() if not open_fks(key)]
+            ready = [
+                (due, key, ())
+                for key, due in remaining.items()
+                if not pointing[key] or all(target in written for _fk, target in pointing[key])
+            ]
             if not ready:
                 ready = [self._break_cycle(remaining, open_fks)]
             ready.sort(key=lambda item: item[0])
@@ -245,8 +267,8 @@ class Planner:
                         p, self.source.to_write[label][p], tuple(deferred), bool(entry and entry.added)
                     )
                 )
-                written.add(key)
                 del remaining[key]
+            written.update(key for _due, key, _deferred in ready)
             steps.extend(WriteStep(infos[label], writes) for label, writes in groups.items())
         return steps
 

@@ -124,13 +124,13 @@ class Resolver:
     def _unresolved(self, info: ModelInfo, source_pks: Iterable[str]) -> list[str]:
         label = info.label
         known, missing = self.identity.targets[label], self.identity.missing[label]
-        planned = self.ctx.planned.get(label, {})
+        copies = self.ctx.copies.get(label, {})
         todo = []
         for p in dict.fromkeys(source_pks):
             if p in known or p in missing:
                 continue
-            if p in planned:  # a dry run's earlier batch would have created it
-                known[p] = planned[p]
+            if p in copies:  # found or made by an earlier batch of this run
+                known[p] = copies[p]
             else:
                 todo.append(p)
         return todo

@@ -24,6 +24,7 @@ class ModelInfo:
     skip: frozenset[str]  # SYNCHRO_SKIP
     foreign_keys: tuple[models.Field, ...]  # FKs to a primary key that are copied
     copied: tuple[models.Field, ...]  # every concrete non-pk field that is copied
+    skipped: tuple[models.Field, ...]  # concrete fields in SYNCHRO_SKIP (new copies get defaults)
     concrete: tuple[models.Field, ...]  # every concrete non-pk field (a whole overwrite)
 
     def pk_value(self, source_pk: str) -> Any:
@@ -52,7 +53,10 @@ def model_info(model: type[models.Model]) -> ModelInfo:
     if info is None:
         meta = model._meta
         skip = frozenset(getattr(model, "SYNCHRO_SKIP", ()) or ())
-        concrete = tuple(f for f in meta.concrete_fields if not f.primary_key)
+        # Generated columns are computed by the database, never written.
+        concrete = tuple(
+            f for f in meta.concrete_fields if not f.primary_key and not getattr(f, "generated", False)
+        )
         info = ModelInfo(
             model=model,
             label=meta.label_lower,
@@ -62,6 +66,7 @@ def model_info(model: type[models.Model]) -> ModelInfo:
                 f for f in concrete if f.is_relation and f.name not in skip and f.target_field.primary_key
             ),
             copied=tuple(f for f in concrete if f.name not in skip),
+            skipped=tuple(f for f in concrete if f.name in skip),
             concrete=concrete,
         )
         _cache[model] = info

@@ -53,3 +53,29 @@ def insert_rows(alias: str, table: str, columns: Sequence[str], rows: Sequence[S
     )
     with connection.cursor() as cursor:
         cursor.executemany(sql, rows)
+
+
+def insert_objects(
+    alias: str, model: type[models.Model], fields: Sequence[models.Field], objs: Sequence[Any]
+) -> list[Any]:
+    """INSERT the objects' ``fields``, many rows per statement; returns the new pks when the
+    pk is not among ``fields`` (the database must support RETURNING on bulk inserts).
+
+    Values go through each field's ``pre_save()`` and ``get_db_prep_save()``, as in
+    ``Model.save()``; the per-object bookkeeping of ``bulk_create()`` is left out.
+    """
+    connection = connections[alias]
+    qn = connection.ops.quote_name
+    pk = model._meta.pk
+    returning = f" RETURNING {qn(pk.column)}" if pk not in fields else ""
+    head = f"INSERT INTO {qn(model._meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) VALUES "
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    size = max(1, connection.ops.bulk_batch_size(list(fields), objs))
+    new_pks: list[Any] = []
+    with connection.cursor() as cursor:
+        for chunk in chunks(objs, size):
+            params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for obj in chunk for f in fields]
+            cursor.execute(head + ", ".join([row] * len(chunk)) + returning, params)
+            if returning:
+                new_pks.extend(r[0] for r in cursor.fetchall())
+    return new_pks

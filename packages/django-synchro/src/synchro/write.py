@@ -19,7 +19,7 @@ from .plan import M2MCopy, ObjectWrite, Plan, WriteStep
 from .resolve import IdentityMap
 from .results import Summary
 from .schema import ModelInfo, model_info
-from .sql import chunks, column_in, insert_rows
+from .sql import chunks, column_in, insert_objects, insert_rows
 
 
 class Planned:
@@ -45,7 +45,7 @@ def count_plan(ctx: SyncContext, identity: IdentityMap, plan: Plan, summary: Sum
                 summary.changed += 1
             else:
                 summary.added += 1
-                ctx.planned[label][write.source_pk] = Planned(label, write.source_pk)
+                ctx.copies[label][write.source_pk] = Planned(label, write.source_pk)
 
 
 class Writer:
@@ -109,33 +109,42 @@ class Writer:
             self._update(info, overwrites, info.concrete)
 
     def _copy(self, info: ModelInfo, write: ObjectWrite) -> models.Model:
-        """A new instance with the source object's values, FKs pointing at the target's objects."""
+        """The source object, made into its copy for the target (the batch reads it no more).
+
+        Its FKs point at the target's objects (or stay NULL for now, ``deferred``), skipped
+        fields hold their defaults, the pk is unset and the object is unsaved and uncached.
+        """
         obj = write.obj
+        values = obj.__dict__
         targets = self.identity.targets
-        values: list[Any] = []
-        for f in info.model._meta.concrete_fields:
-            if f.primary_key:
-                values.append(None)
-            elif f.name in info.skip:
-                values.append(f.get_default())
+        for fk in info.foreign_keys:
+            value = values[fk.attname]
+            if value is None:
+                continue
+            if fk in write.deferred:
+                self.deferred.append((info, write.source_pk, fk, str(value)))
+                values[fk.attname] = None
             else:
-                value = getattr(obj, f.attname)
-                if value is not None and f in info.foreign_keys:
-                    if f in write.deferred:
-                        self.deferred.append((info, write.source_pk, f, str(value)))
-                        value = None
-                    else:
-                        value = targets[f.related_model._meta.label_lower][str(value)]
-                values.append(value)
-        return info.model(*values)
+                values[fk.attname] = targets[fk.related_model._meta.label_lower][str(value)]
+        for f in info.skipped:
+            values[f.attname] = f.get_default()
+        values[info.model._meta.pk.attname] = None
+        values.pop("_prefetched_objects_cache", None)
+        obj._state.adding = True
+        obj._state.db = None
+        obj._state.fields_cache = {}
+        return obj
 
     def _create(self, info: ModelInfo, creates: list[tuple[str, models.Model]]) -> None:
         model, target = info.model, self.ctx.target
         objs = [copy for _p, copy in creates]
         for obj in objs:
             pre_save.send(sender=model, instance=obj, raw=False, using=target, update_fields=None)
-        if connections[target].features.can_return_rows_from_bulk_insert or not info.auto_pk:
-            model._base_manager.using(target).bulk_create(objs)
+        if not info.auto_pk:
+            insert_objects(target, model, (model._meta.pk, *info.concrete), objs)
+        elif connections[target].features.can_return_rows_from_bulk_insert and info.concrete:
+            for obj, pk in zip(objs, insert_objects(target, model, info.concrete, objs), strict=True):
+                obj.pk = pk
         else:  # MySQL: one INSERT per object to learn its pk
             for obj in objs:
                 obj.save_base(using=target, force_insert=True, raw=True)
@@ -204,16 +213,13 @@ class Writer:
         self, through: type[models.Model], src: models.Field, dst: models.Field, pairs: list
     ) -> None:
         connection = connections[self.ctx.target]
-
-        def prepared(field: models.Field, value: Any) -> Any:
-            return value if isinstance(value, int) else field.get_db_prep_save(value, connection)
-
-        insert_rows(
-            self.ctx.target,
-            through._meta.db_table,
-            [src.column, dst.column],
-            [(prepared(src, a), prepared(dst, b)) for a, b in pairs],
-        )
+        if not all(
+            isinstance(f.target_field, models.IntegerField) for f in (src, dst)
+        ):  # ints pass as they are
+            pairs = [
+                (src.get_db_prep_save(a, connection), dst.get_db_prep_save(b, connection)) for a, b in pairs
+            ]
+        insert_rows(self.ctx.target, through._meta.db_table, [src.column, dst.column], pairs)
 
     def _write_through_rows(
         self,
