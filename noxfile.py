@@ -285,7 +285,7 @@ def _original_python(session: nox.Session, dist: str) -> dict[str, str]:
     variable, requirements = BENCH_ORIGINALS[dist]
     if os.environ.get(variable):
         return {variable: os.environ[variable]}
-    venv = pathlib.Path(session.create_tmp()) / "original-venv"
+    venv = pathlib.Path(session.create_tmp()).resolve() / "original-venv"  # used after chdir
     python = venv / "bin" / "python"
     session.install("uv")
     if not python.exists():
@@ -302,7 +302,7 @@ def _bench_session(dist: str) -> None:
         _install(session, dist, *_group(dist, "bench"))
         env = _original_python(session, dist)
         # The scripts add their README rows here (shared_testing.bench.readme_row).
-        table = pathlib.Path(session.create_tmp()) / "readme-tables.md"
+        table = pathlib.Path(session.create_tmp()).resolve() / "readme-tables.md"  # used after chdir
         table.unlink(missing_ok=True)
         env["BENCH_README_TABLE"] = str(table)
         session.chdir(ROOT / "packages" / dist)
