@@ -1,6 +1,6 @@
 """The longer run of the replay state machine (issue 20), for ``nox -s bench-django-synchro``.
 
-Runs tests/test_differential.py with ``SYNCHRO_REPLAY_SCALE`` times the CI budget (default 10)
+Runs tests/test_differential.py with ``SYNCHRO_REPLAY_SCALE`` times the CI budget (default 5)
 and a random seed (``SYNCHRO_REPLAY_SEED`` to repeat one; it is printed), on every database pair
 this machine offers, each in its own pytest process as the test sessions would:
 
@@ -37,7 +37,7 @@ if importlib.util.find_spec("MySQLdb") is not None:
 else:
     print("postgresql-mariadb: not run, mysqlclient is not installed (pip install mysqlclient)")
 
-scale = os.environ.get("SYNCHRO_REPLAY_SCALE", "10")
+scale = os.environ.get("SYNCHRO_REPLAY_SCALE", "5")
 seed = os.environ.get("SYNCHRO_REPLAY_SEED") or str(random.randrange(2**32))
 print(f"replay fuzzing: SYNCHRO_REPLAY_SCALE={scale} SYNCHRO_REPLAY_SEED={seed}")
 failed = []
