@@ -68,7 +68,8 @@ MAX_BURST = 12  # ORM changes per burst
 # still failing); the full machine draws them all.
 FAMILIES = {
     "swap": "shape 4: an existing object takes a unique value another one gave up in the same burst",
-    "retire": "shapes 3 and 6: an object deleted after a PROTECT/CASCADE FK moved off it in the same burst",
+    "retire": "shapes 3 and 6: an object deleted after a PROTECT/CASCADE FK to it moved off or went "
+    "with its row in the same burst",
     "through_add": "shape 7: Club.members.add()/set() on the watched through model (rows by bulk_create)",
 }
 
@@ -170,6 +171,11 @@ class ReplayMachine(RuleBasedStateMachine):
         return objs
 
     def delete(self, obj: models.Model) -> None:
+        """Delete ``obj``; what its PROTECT/CASCADE FKs point at counts as abandoned in this burst."""
+        for field in type(obj)._meta.concrete_fields:
+            value = getattr(obj, field.attname) if field.is_relation else None
+            if value is not None and field.remote_field.on_delete in (models.PROTECT, models.CASCADE):
+                self.abandoned.add((field.related_model, value))
         self.say(f"{obj!r}.delete()")
         obj.delete()
 

@@ -98,19 +98,23 @@ def test_shape_2_a_batch_refused_at_commit_is_not_taken_for_another_run(pair):
 
 
 @shape(3)
-@pytest.mark.parametrize("move", ["edit_then_unset", "to_a_new_vet"])
+@pytest.mark.parametrize("move", ["edit_then_unset", "to_a_new_vet", "edit_then_delete_the_pet"])
 @committed
 def test_shape_3_protected_target_deleted_after_its_referrer_moved(pair, move):
+    """The last variant (the referrer deleted instead of moved) was found by the state machine."""
     L = pair.local
     old_vet = Vet.objects.using(L).create(name="old", badge="b1")
     pet = Pet.objects.using(L).create(name="rex", vet=old_vet)
     assert_replayed(pair)
 
-    if move == "edit_then_unset":
+    if move.startswith("edit_then"):
         old_vet.since = timezone.now()
         old_vet.save()
-    pet.vet = None if move == "edit_then_unset" else Vet.objects.using(L).create(name="new", badge="b2")
-    pet.save()
+    if move == "edit_then_delete_the_pet":
+        pet.delete()
+    else:
+        pet.vet = None if move == "edit_then_unset" else Vet.objects.using(L).create(name="new", badge="b2")
+        pet.save()
     old_vet.delete()
     assert_replayed(pair)
     Vet.objects.using(L).create(name="later", badge="b3")
