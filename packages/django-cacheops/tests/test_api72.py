@@ -203,3 +203,17 @@ def test_the_prefix_query_asks_for_one_table_or_database(settings):
     assert Category.objects.cache().count() == 0
     with pytest.raises(ImproperlyConfigured, match="single table"):
         list(Post.objects.filter(category__title="x").cache())
+
+
+def test_function_keys_tell_rows_apart_by_primary_key():
+    first = Category.objects.create(title="same")
+    second = Category.objects.create(title="same")  # the same str() and repr()
+
+    @cached(timeout=60)
+    def pk_of(category):
+        return category.pk
+
+    assert pk_of(first) == first.pk
+    assert pk_of(second) == second.pk
+    assert pk_of.key(first) != pk_of.key(second)
+    assert pk_of.key(first) == pk_of.key(Category.objects.get(pk=first.pk))

@@ -103,3 +103,15 @@ def test_progress_and_bad_options(classic, cat):
     assert "scanned " in out.getvalue()
     with pytest.raises(CommandError, match="chunk_size"):
         call_command("reapconjs", "--chunk-size", "0")
+
+
+def test_the_arguments_of_72_and_one_database(classic, cat, redis_client):
+    _cache_slices(cat, 2)
+    conj = _conj_key(redis_client, cat)
+    redis_client.delete(*redis_client.smembers(conj))
+    # 7.2's positional order: chunk_size, min_conj_set_size, using, dry_run
+    assert reap_conjs(1000, 0, "default", True).dead_members == 2
+    assert redis_client.scard(conj) == 2  # a dry run
+    other = reap_conjs(1000, 0, "slave", False).dead_members
+    assert other == (0 if classic == "prefix" else 2)  # another database's prefix: not its sets
+    assert reap_conjs(min_conj_set_size=0, using="default").dead_members == (2 if classic == "prefix" else 0)

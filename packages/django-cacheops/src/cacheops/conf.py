@@ -32,7 +32,7 @@ class Defaults:
     CACHEOPS_LRU = False
     CACHEOPS_DEGRADE_ON_FAILURE = False
     CACHEOPS_SERIALIZER: str | Any = "pickle"
-    CACHEOPS_SKIP_FIELDS: tuple = ("FileField", "TextField", "BinaryField")
+    CACHEOPS_SKIP_FIELDS: tuple = ("FileField", "TextField", "BinaryField", "JSONField", "ArrayField")
     CACHEOPS_LONG_DISJUNCTION = 8
     CACHEOPS_LOCK_TIMEOUT: float = 60.0
     CACHEOPS_STATS = False
@@ -80,8 +80,8 @@ def _convert(name: str, value: Any) -> Any:
             value = import_string(value)
         except ImportError as e:
             raise ImproperlyConfigured(f"CACHEOPS_CLIENT_CLASS: cannot import {value!r}: {e}") from e
-    elif name == "CACHEOPS_SKIP_FIELDS":
-        value = frozenset(value)
+    elif name == "CACHEOPS_SKIP_FIELDS":  # names, or field classes (by their name)
+        value = frozenset(v if isinstance(v, str) else v.__name__ for v in value)
     return value
 
 

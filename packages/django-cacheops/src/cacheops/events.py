@@ -33,7 +33,8 @@ from .transaction import defer
 
 __all__ = ["connect_first", "install_events"]
 
-_OLD_ATTR = "_cacheops_old_values"
+_OLD_ATTR = "_cacheops_old_values"  # pre_save -> post_save: (old rows, deferred attnames)
+_GONE_ATTR = "_cacheops_deleted_values"  # pre_delete -> post_delete: old rows
 
 
 def connect_first(signal: Signal, receiver: Any, dispatch_uid: str) -> None:
@@ -61,15 +62,19 @@ def _pre_save(sender: Any, instance: Model, using: str, raw: bool = False, **kwa
         return
     if instance._state.adding and sender._meta.pk.has_default():
         return  # Django inserts such rows without trying an UPDATE: there is no old row
-    instance.__dict__[_OLD_ATTR] = old_rows(sender, instance.pk, using)
+    deferred = instance.get_deferred_fields()  # not saved: they keep the old row's values
+    instance.__dict__[_OLD_ATTR] = (old_rows(sender, instance.pk, using), deferred)
 
 
 def _post_save(sender: Any, instance: Model, using: str, **kwargs: Any) -> None:
-    old = instance.__dict__.pop(_OLD_ATTR, [])
+    old, deferred = instance.__dict__.pop(_OLD_ATTR, ([], ()))
     if not _active(sender):
         return
-    # deferred fields were not saved: they hold the old row's values
-    new = {**(old[0] if old else {}), **_loaded(sender, instance)}
+    new = _loaded(sender, instance)
+    if old:
+        # a field missing now was either deferred (unchanged) or saved as an expression whose
+        # result Django didn't read back (unknown: left out, so its table is dropped whole)
+        new = {**{a: v for a, v in old[0].items() if a in deferred}, **new}
     invalidate_rows(sender, [*old, new], using)
     profile = model_profile(sender)
     if profile and profile["cache_on_save"]:
@@ -97,11 +102,11 @@ def _pre_delete(sender: Any, instance: Model, using: str, **kwargs: Any) -> None
         return
     if len(_loaded(sender, instance)) < len(sender._meta.concrete_fields):
         # deferred fields can't be read once the row is gone: read them now
-        instance.__dict__[_OLD_ATTR] = old_rows(sender, instance.pk, using)
+        instance.__dict__[_GONE_ATTR] = old_rows(sender, instance.pk, using)
 
 
 def _post_delete(sender: Any, instance: Model, using: str, **kwargs: Any) -> None:
-    old = instance.__dict__.pop(_OLD_ATTR, [])
+    old = instance.__dict__.pop(_GONE_ATTR, [])
     if not _active(sender):
         return
     values = {**(old[0] if old else {}), **_loaded(sender, instance)}
@@ -159,10 +164,11 @@ def _updated_rows(collector: Collector) -> list[tuple[Any, list[dict[str, Any]] 
     for (field, value), instances_list in collector.field_updates.items():
         new_value = value.pk if isinstance(value, Model) else value
         for instances in instances_list:
+            qs: Any
             if isinstance(instances, QuerySet):
                 model, qs = instances.model, instances
             else:
-                objs = list(instances)
+                objs: list[Any] = list(instances)  # type: ignore[call-overload]
                 if not objs:
                     continue
                 model = type(objs[0])

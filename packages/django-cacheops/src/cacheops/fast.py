@@ -13,9 +13,11 @@ the generation key and publishes an empty name.  A result kept in memory remembe
   the invalidations of every table; a hit compares counters in memory and makes no round trip
   at all.  Writes made by this process are seen at once; writes of other processes once their
   message arrives (normally well under a millisecond; the same guarantee as Redis' own
-  client-side caching).  While the listener is not subscribed (starting, Redis unreachable)
-  the memory copies are not trusted and the stamps are read instead, and every copy made
-  before a reconnect is dropped (messages may have been missed).
+  client-side caching).  While the listener is not subscribed (starting, Redis unreachable),
+  or has heard nothing from Redis for ``Listener.TRUST_FOR`` seconds although it pings every
+  ``Listener.PING_EVERY`` (a silent network partition), the memory copies are not trusted and
+  the stamps are read instead, and every copy made before a reconnect is dropped (messages may
+  have been missed).
 * ``"stamps"``: every hit reads the stamps of the tables with one ``MGET`` of a few short strings
   and never the payload: no delay at all for other processes' writes.
 
@@ -80,15 +82,21 @@ class Listener:
 
     ``counts(names)`` notes the counters of some tables (and the era: bumped by
     ``invalidate_all()`` and by every (re)subscription); ``unchanged(noted)`` tells whether none
-    of them moved since, and is False whenever the listener is not subscribed."""
+    of them moved since, and is False whenever the listener is not subscribed, or has heard
+    nothing from Redis (a message or the reply to its ping) for :attr:`TRUST_FOR` seconds: a
+    silent network partition (no reset, packets dropped) stops the memory copies from being
+    trusted within that time, as a closed connection does at once."""
 
-    PING_EVERY = 5.0
+    PING_EVERY = 0.5  # seconds between two pings of the subscribed connection
+    TRUST_FOR = 2.0  # memory copies are trusted while Redis was heard from this recently
+    RECONNECT_AFTER = 6.0  # a connection silent this long is closed and made again
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._counters: dict[str, int] = {}
         self._era = 0
         self._subscribed = False
+        self._heard = 0.0  # time.monotonic() of the last word from Redis
         self._pid = 0
         self._stop: threading.Event | None = None
 
@@ -97,12 +105,14 @@ class Listener:
         """The counters of ``names`` now, or None when the listener is not subscribed."""
         if self._pid != os.getpid():
             self.start()
-        if not self._subscribed:
+        if not self._subscribed or time.monotonic() - self._heard > self.TRUST_FOR:
             return None
         return (self._era, *map(self._counters.get, names, _ZEROS))
 
     def unchanged(self, names: list[str], noted: tuple | None) -> bool:
         if noted is None or not self._subscribed or self._pid != os.getpid():
+            return False
+        if time.monotonic() - self._heard > self.TRUST_FOR:
             return False
         return noted == (self._era, *map(self._counters.get, names, _ZEROS))
 
@@ -144,18 +154,19 @@ class Listener:
             try:
                 pubsub = get_client().pubsub()
                 pubsub.subscribe(CHANNEL)
-                last_seen = last_ping = time.monotonic()
+                last_ping = 0.0
+                heard = time.monotonic()  # (re)connected: silence counts from now
                 while not stop.is_set():
-                    message = pubsub.get_message(timeout=1.0)
                     now = time.monotonic()
-                    if message is not None:
-                        last_seen = now
-                        self._receive(message, stop)
-                        delay = 0.05
-                    if now - last_ping > self.PING_EVERY:
+                    if now - last_ping >= self.PING_EVERY:
                         pubsub.ping()
                         last_ping = now
-                    if now - last_seen > 3 * self.PING_EVERY:
+                    message = pubsub.get_message(timeout=self.PING_EVERY / 2)
+                    if message is not None:
+                        heard = self._heard = time.monotonic()
+                        self._receive(message, stop)
+                        delay = 0.05
+                    elif time.monotonic() - heard > self.RECONNECT_AFTER:
                         raise TimeoutError("no reply from Redis to the listener's pings")
             except Exception:
                 pass  # Redis unreachable or the connection broke: reconnect below

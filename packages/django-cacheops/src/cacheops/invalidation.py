@@ -2,13 +2,22 @@
 
 Public: :func:`invalidate_obj`, :func:`invalidate_dict`, :func:`invalidate_model`,
 :func:`invalidate_all`, and :data:`no_invalidation` (a context manager and decorator).
+
+An invalidation that can't reach Redis (raising, or warning with ``CACHEOPS_DEGRADE_ON_FAILURE``)
+is kept in the process' journal of missed invalidations (:mod:`cacheops.missed`) and sent again
+as soon as Redis answers: before the next command this process sends to Redis (a read included),
+and by a background thread that retries every half second up to every two seconds, so other
+processes don't keep reading results cached before the outage once Redis is back.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import threading
+import time
 import uuid
+import warnings
 from collections.abc import Iterable
 from contextlib import ContextDecorator
 from typing import Any
@@ -19,11 +28,14 @@ from django.db.models import Model
 from .conf import settings
 from .fast import CHANNEL
 from .keys import get_prefix
-from .redis import get_client, handle_connection_failure, is_cluster, load_script
+from .missed import MissedInvalidations
+from .redis import FAILURES, get_client, is_cluster, load_script, set_before_use
 from .signals import cache_invalidated
 from .store import generation_key, local_gets
 from .transaction import defer
 from .tree import Skip, encode
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "invalidate_all",
@@ -130,9 +142,16 @@ def table_rows(model: Any, values_list: list[dict[str, Any]], using: str) -> dic
     return result
 
 
-@handle_connection_failure()
 def _invalidate_tables(tables: dict[str, tuple[list, bool]], using: str) -> None:
     local_gets.clear(tables)
+    try:
+        _apply(tables, using)
+    except FAILURES as e:
+        _missed_one(e, lambda: missed.record(using, tables))
+
+
+def _apply(tables: dict[str, tuple[list, bool]], using: str) -> None:
+    """Send the invalidation of ``tables`` (``{table: (encoded rows, complete)}``) to Redis."""
     if settings.CACHEOPS_PREFIX is None:
         prefix = get_prefix()  # the same for every database and table
     else:
@@ -216,7 +235,6 @@ def invalidate_model(model: Any, using: str = DEFAULT_DB_ALIAS) -> None:
     defer(using, run)
 
 
-@handle_connection_failure()
 def invalidate_all() -> None:
     """Drop everything in cacheops' Redis database (FLUSHDB), in every prefix.
 
@@ -225,16 +243,98 @@ def invalidate_all() -> None:
     if no_invalidation.active:
         return
     local_gets.clear()
+    try:
+        _flush()
+    except FAILURES as e:
+        _missed_one(e, missed.record_everything)
+        return
+    cache_invalidated.send(sender=None, obj_dict=None)
+
+
+def _flush() -> None:
     client = get_client()
     if is_cluster():
         client.flushdb(target_nodes=client.PRIMARIES)
         client.set(generation_key(), uuid.uuid4().hex)
         client.publish(CHANNEL, "")
-        cache_invalidated.send(sender=None, obj_dict=None)
         return
     pipe = client.pipeline(transaction=True)
     pipe.flushdb()
     pipe.set(generation_key(), uuid.uuid4().hex)
     pipe.publish(CHANNEL, "")  # fast mode's listeners drop every copy they hold
     pipe.execute()
-    cache_invalidated.send(sender=None, obj_dict=None)
+
+
+# ------------------------------------------------------------------ missed invalidations
+
+missed = MissedInvalidations()
+_hook_lock = threading.Lock()  # recording and clearing the replay hook happen under it
+_replay_lock = threading.RLock()  # one replay at a time; other threads wait for it to end
+_replayer: threading.Thread | None = None
+_replaying = False  # set while a thread replays: the others wait for it
+
+
+def _missed_one(error: Exception, record: Any) -> None:
+    """Keep a failed invalidation for :func:`replay_missed`, then raise or warn."""
+    with _hook_lock:
+        record()
+        set_before_use(replay_missed)
+    _start_replayer()
+    if not settings.CACHEOPS_DEGRADE_ON_FAILURE:
+        raise error
+    warnings.warn(
+        f"cacheops cache is unreachable: {error} (the invalidation is sent again when it answers)",
+        RuntimeWarning,
+        stacklevel=4,
+    )
+
+
+def replay_missed() -> None:
+    """Send the invalidations this process could not send, if any (run before every Redis
+    command of cacheops while some wait). Raises the connection error when Redis still doesn't
+    answer, keeping them."""
+    global _replaying
+    if not missed.pending and not _replaying:
+        return
+    with _replay_lock:
+        todo = missed.take()  # a call made while replaying (same thread) finds nothing to do
+        if not todo:
+            return
+        _replaying = True
+        try:
+            if todo.everything:
+                _flush()
+            else:
+                for (using, table), rows in todo.tables.items():
+                    _apply({table: (rows or [], rows is not None)}, using)
+        except BaseException:
+            missed.restore(todo)  # sending some twice is harmless
+            raise
+        finally:
+            _replaying = False
+        with _hook_lock:
+            if not missed.pending:
+                set_before_use(None)
+    logger.info("cacheops sent again the invalidations it missed while Redis was unreachable")
+
+
+def _start_replayer() -> None:
+    global _replayer
+    with _hook_lock:
+        if _replayer is not None and _replayer.is_alive():
+            return
+        _replayer = threading.Thread(target=_replay_until_done, name="cacheops-replay", daemon=True)
+        _replayer.start()
+
+
+def _replay_until_done() -> None:
+    delay = 0.5
+    while missed.pending:
+        time.sleep(delay)
+        try:
+            replay_missed()
+        except FAILURES:
+            delay = min(delay * 2, 2.0)
+        except Exception:  # a bug or a bad setting: keep the journal, try again later
+            logger.exception("cacheops could not send the invalidations it missed")
+            delay = 2.0

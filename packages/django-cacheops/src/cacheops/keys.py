@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import decimal
 import hashlib
+import inspect
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -12,7 +13,7 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connections
-from django.db.models import Avg, Count, Field, Max, Min, Sum
+from django.db.models import Avg, Count, Field, Max, Min, Model, Sum
 from django.db.models.base import ModelBase
 from django.db.models.expressions import Col
 from django.db.models.lookups import Lookup
@@ -448,7 +449,22 @@ def _compile_plan(qs: Any, op: str, extra: Any, db_agnostic: bool) -> QueryPlan:
     return QueryPlan("q:" + digest(*parts), joined)
 
 
+def _call_part(value: Any) -> Any:
+    """What stands for an argument in a call's key: a saved instance by its model and primary
+    key (two rows never share a key, whatever their ``__str__``), a function by its full name,
+    containers by their items, anything else by its repr."""
+    if isinstance(value, Model):
+        return ("model", value._meta.label_lower, value.pk)
+    if isinstance(value, (list, tuple)):
+        return (type(value).__name__, [_call_part(v) for v in value])
+    if isinstance(value, dict):
+        return ("dict", [(repr(k), _call_part(v)) for k, v in value.items()])
+    if inspect.isfunction(value) or inspect.ismethod(value):
+        return ("function", f"{value.__module__}.{value.__qualname__}")
+    return repr(value)
+
+
 def func_key(func: Any, args: tuple, kwargs: dict, extra: Any = None) -> str:
     """The cache key of a call: the function's full name, the arguments and ``extra``."""
     name = f"{func.__module__}.{func.__qualname__}"
-    return "c:" + digest(name, repr(args), repr(sorted(kwargs.items())), repr(extra))
+    return "c:" + digest(name, _call_part(args), _call_part(sorted(kwargs.items())), _call_part(extra))

@@ -37,6 +37,15 @@ _lock = threading.Lock()
 _client: Any = None
 _lane: Lane | None = None  # the lane of _client (None: its commands go through the client)
 _scripts: dict[str, Any] = {}
+# run before the client or the lane is handed out while invalidations wait to be sent again
+# (see cacheops.invalidation.replay_missed)
+_before_use: Callable[[], None] | None = None
+
+
+def set_before_use(func: Callable[[], None] | None) -> None:
+    """Have ``func`` run before every use of the client (None: nothing)."""
+    global _before_use
+    _before_use = func
 
 
 class CacheopsRedisError(redis.ConnectionError):
@@ -124,6 +133,8 @@ def _make_client() -> Any:
 def get_client() -> Any:
     """The Redis client cacheops uses (created on first call, with its lane)."""
     global _client, _lane
+    if _before_use is not None:
+        _before_use()
     if _client is None:
         with _lock:
             if _client is None:
@@ -347,7 +358,7 @@ def _lane_for(client: Any) -> Lane | None:
 
 def get_lane() -> Lane | None:
     """The lane of the current client, or None when commands go through the client."""
-    if _client is None:
+    if _client is None or _before_use is not None:
         get_client()
     return _lane
 

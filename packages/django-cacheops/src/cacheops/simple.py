@@ -165,7 +165,7 @@ class CacheKey(str):
         key.timeout = timeout
         return key
 
-    def get(self) -> Any:  # type: ignore[override]
+    def get(self) -> Any:
         """The value stored under this key; raises CacheMiss when there is none."""
         return self._store.get(str(self))
 

@@ -195,7 +195,7 @@ def defer(using: str, func: Callable[[], Any]) -> None:
     position = 0
     while position < len(hooks) and getattr(hooks[position][1], "_cacheops", False):
         position += 1
-    hooks.insert(position, (set(connection.savepoint_ids), _hook(func), False))
+    hooks.insert(position, (set(connection.savepoint_ids), _hook(func), False))  # type: ignore[arg-type]
     _mark(connection, _mark_dirty)
 
 
@@ -306,7 +306,8 @@ def install_cacheops_transaction_support() -> None:
 
     def run_and_clear_commit_hooks(self: BaseDatabaseWrapper) -> None:
         outer = getattr(_commit, "errors", None)
-        _commit.errors = errors = []
+        errors: list[Exception] = []
+        _commit.errors = errors
         try:
             original_hooks(self)
         finally:

@@ -60,9 +60,10 @@ def encode(value: Any, vendor: str = "") -> str:
 
 
 def skipped_field(field: Any) -> bool:
-    """Whether conditions on this field never narrow invalidation (CACHEOPS_SKIP_FIELDS)."""
+    """Whether conditions on this field never narrow invalidation (CACHEOPS_SKIP_FIELDS names
+    internal types, e.g. "TextField", and matches subclasses of such field classes too)."""
     skip = settings.CACHEOPS_SKIP_FIELDS
-    return any(cls.__name__ in skip for cls in type(field).__mro__)
+    return field.get_internal_type() in skip or any(cls.__name__ in skip for cls in type(field).__mro__)
 
 
 def _leaf(lookup: Any, aliases: dict, vendor: str) -> list[Conj]:
@@ -201,7 +202,7 @@ def _join_edges(query: Query) -> dict[tuple[str, str], list[tuple[str, str]]]:
         parent = getattr(join, "parent_alias", None)
         if parent is None or not refcount.get(alias):
             continue
-        for parent_column, column in join.join_cols:
+        for parent_column, column in getattr(join, "join_cols", ()):
             edges.setdefault((parent, parent_column), []).append((alias, column))
             edges.setdefault((alias, column), []).append((parent, parent_column))
     return edges

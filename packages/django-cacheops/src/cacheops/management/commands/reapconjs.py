@@ -17,6 +17,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from cacheops.keys import get_prefix
 from cacheops.redis import get_client, register
 
 # KEYS[1]: a conjunction set; ARGV[1]: "1" for a dry run; ARGV[2..]: members to check.
@@ -38,6 +39,11 @@ return dead
 """
 
 
+def _glob_escape(text: str) -> str:
+    """``text`` matched literally by a Redis glob pattern."""
+    return "".join(f"\\{c}" if c in "*?[]\\" else c for c in text)
+
+
 @dataclass
 class ReapResult:
     """What a reaping pass saw and did."""
@@ -51,12 +57,14 @@ class ReapResult:
 def reap_conjs(
     chunk_size: int = 1000,
     min_conj_set_size: int = 1000,
+    using: str | None = None,
     dry_run: bool = False,
     progress: Callable[[ReapResult], None] | None = None,
 ) -> ReapResult:
     """Remove the names of vanished cache keys from conjunction sets of at least
     ``min_conj_set_size`` members, ``chunk_size`` keys or members at a time.
 
+    ``using``: only the sets under the ``CACHEOPS_PREFIX`` of that database (every set when None).
     With ``dry_run`` nothing is changed; the result still counts the dead members.
     ``progress(result)`` is called after every chunk of scanned keys.
     """
@@ -69,7 +77,8 @@ def reap_conjs(
     flag = "1" if dry_run else "0"
     result = ReapResult()
     # scan_iter walks every primary of a Redis Cluster (one server otherwise)
-    found = client.scan_iter(match="*conj:*", count=chunk_size)
+    pattern = "*conj:*" if using is None else _glob_escape(get_prefix(dbs=[using])) + "conj:*"
+    found = client.scan_iter(match=pattern, count=chunk_size)
     while True:
         keys = list(islice(found, chunk_size))
         result.scanned_keys += len(keys)
