@@ -59,39 +59,41 @@ for alias in ("default", "remote"):
     call_command("migrate", database=alias, run_syncdb=True, verbosity=0)
 
 
-def timed_saves(model, n: int) -> tuple[float, float]:
-    """CPU seconds of ``n`` creates, then of ``n`` updates, in one transaction."""
-    objs = [model(name=f"n{i}") for i in range(n)]
+def timed_saves(model, objs: list, create: bool) -> float:
+    """CPU seconds of saving ``objs`` (new ones: creates; saved ones, changed: updates) in a transaction."""
     with transaction.atomic():
         start = time.process_time()
         for obj in objs:
+            if not create:
+                obj.number += 1
             obj.save()
-        created = time.process_time()
-        for obj in objs:
-            obj.number += 1
-            obj.save()
-        return created - start, time.process_time() - created
+        return time.process_time() - start
 
 
-def save_overhead(label: str, rounds: int = 15, n: int = 300) -> tuple[float, float]:
-    """Watched vs plain create() and update() in a transaction: best of ``rounds`` short rounds.
+def save_overhead(label: str, rounds: int = 60, n: int = 50) -> tuple[float, float]:
+    """Watched vs plain create() and update() in a transaction: the median of per-round ratios.
 
-    The rounds alternate between the models, so load from other processes hits both alike,
-    and the best round of each is the one least disturbed.
+    Each round times ``n`` saves of one model right after ``n`` of the other (the order
+    alternates), so load from other processes hits both sides of a ratio alike.
     """
-    best: dict[tuple[str, str], float] = {}
-    for _ in range(rounds):
-        for model in (Plain, Watched):
-            for kind, seconds in zip(("create", "update"), timed_saves(model, n), strict=True):
-                key = (model.__name__, kind)
-                best[key] = min(best.get(key, seconds), seconds)
     ratios = []
-    for kind in ("create", "update"):
-        plain, watched = best[("Plain", kind)], best[("Watched", kind)]
-        ratios.append(watched / plain)
+    for create in (True, False):
+        per_round, plain_times = [], []
+        for i in range(rounds):
+            times = {}
+            for model in (Plain, Watched) if i % 2 else (Watched, Plain):
+                objs = [model(name=f"n{k}") for k in range(n)]
+                if not create:
+                    timed_saves(model, objs, create=True)
+                times[model] = timed_saves(model, objs, create)
+            per_round.append(times[Watched] / times[Plain])
+            plain_times.append(times[Plain])
+        ratio = statistics.median(per_round)
+        ratios.append(ratio)
         print(
-            f"{kind} in a transaction, {label}: plain {plain / n * 1e6:.1f} us, "
-            f"watched {watched / n * 1e6:.1f} us, ratio {watched / plain:.2f}x"
+            f"{'create' if create else 'update'} in a transaction, {label}: plain "
+            f"{statistics.median(plain_times) / n * 1e6:.1f} us, ratio {ratio:.2f}x "
+            f"(median of {rounds} alternating rounds of {n} saves)"
         )
     return ratios[0], ratios[1]
 

@@ -147,7 +147,7 @@ def test_log_table_has_indexes_for_lookups():
         constraints = connections["default"].introspection.get_constraints(cursor, ChangeLog._meta.db_table)
     indexed = {tuple(c["columns"]) for c in constraints.values() if c["index"] or c["primary_key"]}
     # Conflict checks look up by object; everything else walks the ids. One index per logged save.
-    assert indexed == {("id",), ("model", "object_id")}
+    assert indexed == {("id",), ("object_id",)}
 
 
 def test_synchro_manager_logs_bulk_writes():
@@ -223,3 +223,20 @@ def test_only_watched_models_get_the_one_commit_save():
             Tag.objects.create(name="watched")
         assert len(queries) >= 2 and not ChangeLog.objects.filter(model="testapp.author").exists()
     assert ChangeLog.objects.filter(model="testapp.tag").count() == 1
+
+
+@pytest.mark.parametrize("use_tz", [True, False])
+def test_log_date_is_what_the_backend_adapter_gives(use_tz):
+    import datetime
+
+    from synchro.handlers import log_date
+
+    moments = [
+        datetime.datetime(2024, 2, 29, 23, 59, 59, 123456, tzinfo=datetime.timezone.utc),
+        datetime.datetime(2024, 3, 1, 0, 0, 0, tzinfo=datetime.timezone.utc),  # no microseconds
+    ]
+    with override_settings(USE_TZ=use_tz):
+        for alias in ("default", "remote"):
+            connection = connections[alias]
+            for now in moments if use_tz else [m.replace(tzinfo=None) for m in moments]:
+                assert log_date(connection, now) == connection.ops.adapt_datetimefield_value(now)

@@ -2,15 +2,39 @@
 
 Public names (``NaturalManager``, ``NaturalKeyModel``, ``DisableSynchroLog``,
 ``disable_synchro_log``, ``reset_synchro``, ``call_synchronize``, ...) are importable
-from here; they load on first use, so importing ``synchro`` never touches the app registry.
+from here; each loads on first use from the module that holds it, so importing
+``synchro`` never touches the app registry. Type checkers see the real definitions.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .core import call_synchronize, log_changes, reset_synchro, retry_failed
+    from .engine import prune_logs
+    from .handlers import DisableSynchroLog, disable_synchro_log
+    from .natural import NaturalKeyModel, NaturalManager
+    from .results import Conflict, Summary, SyncError
 
 __version__ = "1.0.0.dev0"
 
+# Public name -> the module that defines it.
+_HOMES = {
+    "Conflict": "results",
+    "DisableSynchroLog": "handlers",
+    "NaturalKeyModel": "natural",
+    "NaturalManager": "natural",
+    "Summary": "results",
+    "SyncError": "results",
+    "call_synchronize": "core",
+    "disable_synchro_log": "handlers",
+    "log_changes": "core",
+    "prune_logs": "engine",
+    "reset_synchro": "core",
+    "retry_failed": "core",
+}
 __all__ = [
     "Conflict",
     "DisableSynchroLog",
@@ -28,8 +52,9 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    if name in __all__:
-        from . import core
-
-        return getattr(core, name)
-    raise AttributeError(f"module 'synchro' has no attribute {name!r}")
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'synchro' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{home}", __name__), name)
+    globals()[name] = value
+    return value

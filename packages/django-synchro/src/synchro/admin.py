@@ -17,7 +17,7 @@ class SynchronizationAdmin(admin.ModelAdmin):
     """Its "changelist" is the synchronization page; staff members see it, nothing is edited here."""
 
     def _staff(self, request: HttpRequest) -> bool:
-        return bool(request.user.is_active and request.user.is_staff)
+        return bool(request.user.is_active and getattr(request.user, "is_staff", False))
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return self._staff(request)

@@ -13,7 +13,7 @@ from .context import SyncContext
 from .models import ChangeLog
 from .resolve import IdentityMap, SourceObjects
 from .results import Conflict, SyncError
-from .schema import model_for_label
+from .schema import field_named, model_for_label
 from .settings import synchro_settings
 from .sql import chunks, column_in
 
@@ -43,7 +43,7 @@ def find_conflicts(
 ) -> list[Conflict]:
     """The logged objects whose copy has log entries on the target that were not pulled yet."""
     conflicts: list[Conflict] = []
-    object_id = ChangeLog._meta.get_field("object_id")
+    object_id = field_named(ChangeLog, "object_id")
     for label, entries in changes.objects.items():
         targets = {str(identity.targets[label][p]): p for p in entries if identity.knows(label, p)}
         if not targets:

@@ -13,12 +13,13 @@ commits, so the row and its log entry are written together, at the cost of one c
 from __future__ import annotations
 
 import contextvars
+import datetime
 import functools
 import json
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import ContextDecorator
-from typing import Any
+from typing import Any, TypeVar
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connections, models, router, transaction
@@ -26,6 +27,7 @@ from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.utils import timezone
 
 from .models import ADDITION, CHANGE, DELETION, M2M_CHANGE, ChangeLog
+from .schema import field_named, through_model
 from .settings import synchro_settings
 
 __all__ = [
@@ -64,7 +66,10 @@ class DisableSynchroLog(ContextDecorator):
         return type(self)()
 
 
-def disable_synchro_log(func):
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def disable_synchro_log(func: _F) -> _F:
     """Decorator form of :class:`DisableSynchroLog`."""
     return DisableSynchroLog()(func)
 
@@ -103,6 +108,18 @@ def natural_key_of(instance: models.Model) -> list[Any] | None:
     return json.loads(json.dumps(list(key), cls=DjangoJSONEncoder))
 
 
+def log_date(connection: Any, now: datetime.datetime) -> Any:
+    """``now`` as the log's ``date`` column is written on ``connection``.
+
+    The same as ``connection.ops.adapt_datetimefield_value(now)``, which every logged save
+    pays for; the common case (SQLite or MySQL storing UTC as text) is done directly.
+    """
+    utc_text = connection.vendor in ("sqlite", "mysql") and connection.timezone_name == "UTC"
+    if utc_text and now.tzinfo is datetime.timezone.utc:
+        return str(now.replace(tzinfo=None))
+    return connection.ops.adapt_datetimefield_value(now)
+
+
 def write_logs(
     using: str,
     model: type[models.Model],
@@ -113,7 +130,7 @@ def write_logs(
     """Append log entries for ``object_ids`` of ``model`` on database ``using``."""
     connection = connections[using]
     label = model._meta.label_lower
-    date = connection.ops.adapt_datetimefield_value(timezone.now())
+    date = log_date(connection, timezone.now())
     key_field = ChangeLog._meta.get_field("natural_key")
     rows = []
     for object_id in object_ids:
@@ -131,14 +148,16 @@ def _insert(connection: Any, rows: list[tuple[Any, ...]]) -> None:
             cursor.executemany(_insert_sql(connection, native=False), rows)
         return
     # The hot path: one INSERT on the driver's cursor, errors still mapped to Django's.
-    connection.ensure_connection()
+    if connection.connection is None:
+        connection.ensure_connection()
+    sql = _insert_sql(connection, native=True)
     with connection.wrap_database_errors:
         cursor = connection.connection.cursor()
         try:
             if len(rows) == 1:
-                cursor.execute(_insert_sql(connection, native=True), rows[0])
+                cursor.execute(sql, rows[0])
             else:
-                cursor.executemany(_insert_sql(connection, native=True), rows)
+                cursor.executemany(sql, rows)
         finally:
             cursor.close()
 
@@ -201,7 +220,7 @@ def on_post_save(sender, instance, created, using, **kwargs) -> None:
     model = sender._meta.concrete_model
     if synchro_settings.is_watched(model):  # the hot path of every logged save: one row, no key
         connection = connections[using]
-        date = connection.ops.adapt_datetimefield_value(timezone.now())
+        date = log_date(connection, timezone.now())
         _insert(
             connection,
             [(model._meta.label_lower, str(instance.pk), ADDITION if created else CHANGE, date, None)],
@@ -241,12 +260,12 @@ def _find_through_owners(watched: Iterable[type[models.Model]]) -> None:
     _through_owners.clear()
     for model in watched:
         for field in model._meta.many_to_many:
-            through = field.remote_field.through
+            through = through_model(field)
             if through._meta.auto_created or synchro_settings.is_watched(through):
                 continue
-            own = through._meta.get_field(field.m2m_field_name()).attname
+            own = field_named(through, field.m2m_field_name()).attname
             symmetrical = field.remote_field.symmetrical and field.remote_field.model in ("self", model)
-            other = through._meta.get_field(field.m2m_reverse_field_name()).attname if symmetrical else None
+            other = field_named(through, field.m2m_reverse_field_name()).attname if symmetrical else None
             _through_owners.setdefault(through, []).append((model, own, other))
 
 
@@ -302,7 +321,7 @@ def connect_watched() -> None:
     for model in watched:
         senders[model] = True
         for field in model._meta.many_to_many:
-            senders.setdefault(field.remote_field.through, False)
+            senders.setdefault(through_model(field), False)
         for relation in model._meta.related_objects:
             if relation.many_to_many and relation.through is not None:
                 senders.setdefault(relation.through, False)

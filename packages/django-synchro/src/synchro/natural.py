@@ -6,13 +6,21 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, overload
 
 from django.core.exceptions import MultipleObjectsReturned, ValidationError
 from django.db import models
 from django.db.models import Q
 from django.db.models.base import ModelBase
 from django.utils.translation import gettext as _
+
+from .results import SyncError
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+_M = TypeVar("_M", bound=models.Model)
+_Owner = TypeVar("_Owner", bound=models.Model)
 
 
 class NotAManager(ValidationError, TypeError):
@@ -23,7 +31,7 @@ class NoNaturalKeyFields(AssertionError, TypeError):
     """A ``NaturalManager`` without natural key fields (0.7 failed an assertion)."""
 
 
-class NaturalManager(models.Manager):
+class NaturalManager(models.Manager[_M], Generic[_M]):
     """A manager with ``get_by_natural_key`` over its natural key ``fields``.
 
     Two forms, as in django-synchro 0.7:
@@ -39,7 +47,9 @@ class NaturalManager(models.Manager):
     fields: tuple[str, ...] = ()
     allow_many: bool = False
 
-    def __new__(cls, *fields: Any, allow_many: bool = False, manager: type = models.Manager, **kwargs: Any):
+    def __new__(
+        cls, *fields: Any, allow_many: bool = False, manager: type = models.Manager, **kwargs: Any
+    ) -> NaturalManager[Any]:
         if fields and all(isinstance(f, str) for f in fields):
             if not (isinstance(manager, type) and issubclass(manager, models.Manager)):
                 raise NotAManager(f"NaturalManager(manager=...) must be a Manager subclass, not {manager!r}")
@@ -60,10 +70,23 @@ class NaturalManager(models.Manager):
         obj._constructor_args = ((), kwargs)
         return obj
 
-    def __init__(self, *fields: Any, allow_many: bool = False, manager: type | None = None, **kwargs: Any):
+    def __init__(
+        self, *fields: Any, allow_many: bool = False, manager: type | None = None, **kwargs: Any
+    ) -> None:
         super().__init__()
 
-    def get_by_natural_key(self, *key: Any) -> models.Model:
+    if TYPE_CHECKING:
+        # What type checkers see on ``Model.objects``: a manager of that model. (django-stubs
+        # says "Self" here, which leaves the model unknown without its mypy plugin, e.g. in
+        # pyright.) At run time Django puts its own descriptor on the model class.
+
+        @overload  # type: ignore[override]
+        def __get__(self, instance: None, owner: type[_Owner]) -> NaturalManager[_Owner]: ...
+        @overload
+        def __get__(self, instance: _Owner, owner: type[_Owner]) -> NaturalManager[_Owner]: ...
+        def __get__(self, instance: Any, owner: Any) -> Any: ...
+
+    def get_by_natural_key(self, *key: Any) -> _M:
         """The object whose natural-key fields equal ``key``; raises ``DoesNotExist``."""
         if len(key) != len(self.fields):
             raise ValueError(
@@ -104,7 +127,7 @@ class NaturalKeyModelBase(ModelBase):
             if isinstance(current, NaturalManager)
             else type(current or models.Manager())
         )
-        manager = NaturalManager(
+        manager: NaturalManager[Any] = NaturalManager(
             *fields, manager=base, **dict(getattr(cls, "_natural_manager_kwargs", {}) or {})
         )
         if current is not None:  # keep the declared manager's place (the first is the default)
@@ -120,6 +143,8 @@ class NaturalKeyModel(models.Model, metaclass=NaturalKeyModelBase):
 
     _natural_key: tuple[str, ...] = ()
     _natural_manager_kwargs: dict[str, Any] = {}
+    if TYPE_CHECKING:
+        objects: ClassVar[NaturalManager[Self]]
 
     class Meta:
         abstract = True
@@ -137,8 +162,6 @@ def find_by_natural_keys(
     other managers' ``get_by_natural_key`` is called per key. Raises ``SyncError`` when a
     key matches several objects and ``allow_many`` is not set.
     """
-    from .results import SyncError
-
     manager = model._default_manager.db_manager(alias)
     fields = getattr(manager, "fields", None) if isinstance(manager, NaturalManager) else None
     allow_many = getattr(manager, "allow_many", False)

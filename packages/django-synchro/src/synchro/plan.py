@@ -24,7 +24,7 @@ from .conflicts import find_conflicts
 from .context import SyncContext
 from .resolve import IdentityMap, Resolver, SourceObjects
 from .results import Conflict, SyncError
-from .schema import ModelInfo, model_for_label, model_info
+from .schema import ModelInfo, field_named, model_for_label, model_info, related_model, through_model
 from .sql import chunks, column_in
 
 ObjectKey = tuple[str, str]  # (model label, source pk)
@@ -152,7 +152,7 @@ class Planner:
             attname = fk.attname
             self._need(
                 needed,
-                fk.related_model,
+                related_model(fk),
                 (
                     (str(value), order[(label, p)])
                     for p, obj in objs.items()
@@ -163,9 +163,9 @@ class Planner:
     def _read_m2m(
         self, info: ModelInfo, m2m_field: models.ManyToManyField, objs: dict[str, models.Model], needed: dict
     ) -> None:
-        through = m2m_field.remote_field.through
-        src = through._meta.get_field(m2m_field.m2m_field_name())
-        dst = through._meta.get_field(m2m_field.m2m_reverse_field_name())
+        through = through_model(m2m_field)
+        src = field_named(through, m2m_field.m2m_field_name())
+        dst = field_named(through, m2m_field.m2m_reverse_field_name())
         manager = through._base_manager.using(self.ctx.source)
         rows: list[tuple[str, str, models.Model | None]] = []
         for chunk in chunks(obj.pk for obj in objs.values()):
@@ -177,13 +177,15 @@ class Planner:
         self.m2m.append(M2MCopy(info, m2m_field, list(objs), rows))
         order, label = self.order, info.label
         self._need(
-            needed, m2m_field.related_model, ((related, order[(label, owner)]) for owner, related, _r in rows)
+            needed,
+            related_model(m2m_field),
+            ((related, order[(label, owner)]) for owner, related, _r in rows),
         )
         for fk in model_info(through).foreign_keys:
             if fk.attname not in (src.attname, dst.attname):  # e.g. an FK to a model nobody watches
                 self._need(
                     needed,
-                    fk.related_model,
+                    related_model(fk),
                     (
                         (str(value), order[(label, owner)])
                         for owner, _related, row in rows
@@ -235,7 +237,7 @@ class Planner:
         pointing: dict[ObjectKey, list[tuple[models.Field, ObjectKey]]] = {}
         targets = self.identity.targets
         for label, objs in self.source.to_write.items():
-            fks = [(fk, fk.attname, fk.related_model._meta.label_lower) for fk in infos[label].foreign_keys]
+            fks = [(fk, fk.attname, related_model(fk)._meta.label_lower) for fk in infos[label].foreign_keys]
             for p, obj in objs.items():
                 values = obj.__dict__
                 pointing[(label, p)] = [
@@ -250,7 +252,7 @@ class Planner:
 
         steps: list[WriteStep] = []
         while remaining:
-            ready = [
+            ready: list[tuple[int, ObjectKey, tuple[models.Field, ...]]] = [
                 (due, key, ())
                 for key, due in remaining.items()
                 if not pointing[key] or all(target in written for _fk, target in pointing[key])
@@ -274,13 +276,13 @@ class Planner:
 
     def _break_cycle(
         self, remaining: dict[ObjectKey, int], open_fks: Callable[[ObjectKey], list[models.Field]]
-    ) -> tuple[int, ObjectKey, list[models.Field]]:
+    ) -> tuple[int, ObjectKey, tuple[models.Field, ...]]:
         """A foreign-key cycle: write one object whose open FKs can be NULL for now."""
         candidates = sorted(remaining, key=lambda key: (remaining[key], key))
         for key in candidates:
             unresolved = open_fks(key)
             if all(fk.null for fk in unresolved):
-                return remaining[key], key, unresolved
+                return remaining[key], key, tuple(unresolved)
         label, p = candidates[0]
         raise SyncError(
             _(

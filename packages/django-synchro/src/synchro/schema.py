@@ -38,11 +38,31 @@ class ModelInfo:
             f
             for f in self.model._meta.many_to_many
             if f.name not in self.skip
-            and (
-                f.remote_field.through._meta.auto_created
-                or not synchro_settings.is_watched(f.remote_field.through)
-            )
+            and (through_model(f)._meta.auto_created or not synchro_settings.is_watched(through_model(f)))
         ]
+
+
+def related_model(field: models.Field | models.ForeignObjectRel) -> type[models.Model]:
+    """The model a relation points at (Django has resolved ``"self"`` and names by now)."""
+    model = field.related_model
+    if not isinstance(model, type):
+        raise TypeError(f"{field} points at {model!r}, which is not a model class")
+    return model
+
+
+def through_model(field: models.ManyToManyField) -> type[models.Model]:
+    through = field.remote_field.through
+    if not isinstance(through, type):
+        raise TypeError(f"{field} goes through {through!r}, which is not a model class")
+    return through
+
+
+def field_named(model: type[models.Model], name: str) -> models.Field:
+    """A concrete field of ``model`` (m2m ends of a through model, log columns)."""
+    field = model._meta.get_field(name)
+    if not isinstance(field, models.Field):
+        raise TypeError(f"{model._meta.label}.{name} is not a field")
+    return field
 
 
 _cache: dict[type[models.Model], ModelInfo] = {}

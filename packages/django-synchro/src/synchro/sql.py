@@ -18,6 +18,12 @@ def chunks(items: Iterable[Any], size: int = CHUNK) -> Iterator[list[Any]]:
         yield items[start : start + size]
 
 
+def column_name(field: models.Field) -> str:
+    if field.column is None:  # only non-concrete fields have none
+        raise ValueError(f"{field} has no column")
+    return field.column
+
+
 def column_in(model: type[models.Model], field: models.Field, values: Sequence[Any], alias: str) -> RawSQL:
     """A ``filter()`` condition ``<model's table>.<field's column> IN (values)``.
 
@@ -29,7 +35,7 @@ def column_in(model: type[models.Model], field: models.Field, values: Sequence[A
     params = [field.get_db_prep_value(value, connection, prepared=False) for value in values]
     marks = ", ".join(["%s"] * len(params))
     return RawSQL(
-        f"{qn(model._meta.db_table)}.{qn(field.column)} IN ({marks})",
+        f"{qn(model._meta.db_table)}.{qn(column_name(field))} IN ({marks})",
         params,
         output_field=models.BooleanField(),
     )
@@ -67,8 +73,8 @@ def insert_objects(
     connection = connections[alias]
     qn = connection.ops.quote_name
     pk = model._meta.pk
-    returning = f" RETURNING {qn(pk.column)}" if pk not in fields else ""
-    head = f"INSERT INTO {qn(model._meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) VALUES "
+    returning = f" RETURNING {qn(column_name(pk))}" if pk not in fields else ""
+    head = f"INSERT INTO {qn(model._meta.db_table)} ({', '.join(qn(column_name(f)) for f in fields)}) VALUES "
     row = "(" + ", ".join(["%s"] * len(fields)) + ")"
     size = max(1, connection.ops.bulk_batch_size(list(fields), objs))
     new_pks: list[Any] = []

@@ -18,8 +18,8 @@ from .models import ChangeLog, Reference
 from .plan import M2MCopy, ObjectWrite, Plan, WriteStep
 from .resolve import IdentityMap
 from .results import Summary
-from .schema import ModelInfo, model_info
-from .sql import chunks, column_in, insert_objects, insert_rows
+from .schema import ModelInfo, field_named, model_info, related_model, through_model
+from .sql import chunks, column_in, column_name, insert_objects, insert_rows
 
 
 class Planned:
@@ -125,7 +125,7 @@ class Writer:
                 self.deferred.append((info, write.source_pk, fk, str(value)))
                 values[fk.attname] = None
             else:
-                values[fk.attname] = targets[fk.related_model._meta.label_lower][str(value)]
+                values[fk.attname] = targets[related_model(fk)._meta.label_lower][str(value)]
         for f in info.skipped:
             values[f.attname] = f.get_default()
         values[info.model._meta.pk.attname] = None
@@ -175,7 +175,7 @@ class Writer:
         targets = self.identity.targets
         for info, source_pk, fk, points_at in self.deferred:
             info.model._base_manager.using(self.ctx.target).filter(pk=targets[info.label][source_pk]).update(
-                **{fk.attname: targets[fk.related_model._meta.label_lower][points_at]}
+                **{fk.attname: targets[related_model(fk)._meta.label_lower][points_at]}
             )
         self.deferred.clear()
 
@@ -184,10 +184,10 @@ class Writer:
     def copy_m2m(self, copy: M2MCopy) -> None:
         """Make the relation of the copies equal to the source's: add, change and delete rows."""
         f, label = copy.field, copy.info.label
-        through = f.remote_field.through
-        src = through._meta.get_field(f.m2m_field_name())
-        dst = through._meta.get_field(f.m2m_reverse_field_name())
-        related_label = f.related_model._meta.label_lower
+        through = through_model(f)
+        src = field_named(through, f.m2m_field_name())
+        dst = field_named(through, f.m2m_reverse_field_name())
+        related_label = related_model(f)._meta.label_lower
         targets = self.identity.targets
         wanted: dict[tuple[Any, Any], models.Model | None] = {
             (targets[label][owner], targets[related_label][related]): row for owner, related, row in copy.rows
@@ -219,7 +219,7 @@ class Writer:
             pairs = [
                 (src.get_db_prep_save(a, connection), dst.get_db_prep_save(b, connection)) for a, b in pairs
             ]
-        insert_rows(self.ctx.target, through._meta.db_table, [src.column, dst.column], pairs)
+        insert_rows(self.ctx.target, through._meta.db_table, [column_name(src), column_name(dst)], pairs)
 
     def _write_through_rows(
         self,
@@ -239,7 +239,7 @@ class Writer:
             for x in extra:
                 value = getattr(source_row, x.attname)
                 if value is not None and x in info.foreign_keys:
-                    value = targets[x.related_model._meta.label_lower][str(value)]
+                    value = targets[related_model(x)._meta.label_lower][str(value)]
                 data[x.attname] = value
             row = through(**data)
             if pair not in existing:

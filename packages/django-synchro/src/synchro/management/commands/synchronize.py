@@ -6,13 +6,14 @@ from typing import Any
 
 from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db.models import Model
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from synchro.checkpoints import node_id, read_checkpoint
 from synchro.core import call_synchronize, prune_logs, retry_failed
 from synchro.gaps import Gaps
-from synchro.results import SyncError
+from synchro.results import Summary, SyncError
 from synchro.settings import synchro_settings
 
 
@@ -52,16 +53,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if options["batch_size"] is not None and options["batch_size"] < 1:
             raise CommandError(_("--batch-size must be a positive integer"))
-        models = None
-        if options["models"]:
-            models = []
-            for name in options["models"]:
-                try:
-                    models.append(apps.get_model(name))
-                except (LookupError, ValueError):
-                    raise CommandError(
-                        _("Unknown model %(name)r (use app_label.ModelName)") % {"name": name}
-                    ) from None
+        models = self._models(options["models"]) if options["models"] else None
         if not synchro_settings.REMOTE_CONFIGURED:  # as call_synchronize(): a RuntimeWarning, nothing else
             call_synchronize(options["direction"])
             return
@@ -80,11 +72,28 @@ class Command(BaseCommand):
                 progress=self._draw if show else None,
             )
         except SyncError as exc:
+            raise CommandError(str(exc)) from exc
+        finally:
             if show:
                 self.stdout.write("")
-            raise CommandError(str(exc)) from exc
-        if show:
-            self.stdout.write("")
+        self._report(summary)
+        if options["prune"] and not options["dry_run"]:
+            self._prune()
+        if summary.failed:
+            raise CommandError(_("%(count)d changes failed") % {"count": summary.failed})
+
+    def _models(self, names: list[str]) -> list[type[Model]]:
+        models = []
+        for name in names:
+            try:
+                models.append(apps.get_model(name))
+            except (LookupError, ValueError):
+                raise CommandError(
+                    _("Unknown model %(name)r (use app_label.ModelName)") % {"name": name}
+                ) from None
+        return models
+
+    def _report(self, summary: Summary) -> None:
         for error in summary.errors:
             self.stderr.write(error)
         for conflict in summary.conflicts:
@@ -93,18 +102,15 @@ class Command(BaseCommand):
                 % {"model": conflict.model._meta.label, "pk": conflict.source_pk, "winner": conflict.winner}
             )
         self.stdout.write(str(summary))
-        if options["prune"] and not options["dry_run"]:
-            checkpoint = read_checkpoint(synchro_settings.REMOTE, node_id(synchro_settings.LOCAL))
-            if checkpoint:
-                pruned = prune_logs(
-                    synchro_settings.LOCAL,
-                    checkpoint.position,
-                    timezone.now(),
-                    awaiting=Gaps(checkpoint.gaps),
-                )
-                self.stdout.write(_("%(count)d synchronized log entries pruned.") % {"count": pruned})
-        if summary.failed:
-            raise CommandError(_("%(count)d changes failed") % {"count": summary.failed})
+
+    def _prune(self) -> None:
+        remote = synchro_settings.REMOTE
+        checkpoint = read_checkpoint(remote, node_id(synchro_settings.LOCAL)) if remote else None
+        if checkpoint:
+            pruned = prune_logs(
+                synchro_settings.LOCAL, checkpoint.position, timezone.now(), awaiting=Gaps(checkpoint.gaps)
+            )
+            self.stdout.write(_("%(count)d synchronized log entries pruned.") % {"count": pruned})
 
     def _draw(self, done: int, total: int) -> None:
         width = 30
