@@ -67,6 +67,8 @@ MAX_BURST = 12  # ORM changes per burst
 # The families of changes the restricted machine leaves out while issue 20 is open (the shapes
 # still failing); the full machine draws them all.
 FAMILIES = {
+    "handover": "shapes 1, 2, 5: a unique value or natural key given up (deleted, renamed) and taken "
+    "by another object in the same burst",
     "swap": "shape 4: an existing object takes a unique value another one gave up in the same burst",
     "retire": "shapes 3 and 6: an object deleted after a PROTECT/CASCADE FK to it moved off or went "
     "with its row in the same burst",
@@ -85,7 +87,9 @@ CLUB_NAMES = ("k1", "k2")
 ROLES = ("member", "chair", "żółw")
 WEIGHTS = tuple(decimal.Decimal(w) for w in ("1.00", "2.50", "0.01", "9999.99"))
 DATA = ({}, {"k": 1}, {"k": [1, "ą€"]}, {"a": {"b": None}})
+CITY_KEYS = tuple((name, zone) for name in CITY_NAMES for zone in ZONES)
 TEMPORARY = "tmp"  # never in a pool
+DELETED = "deleted"  # who gave a unique value up, when its holder was deleted
 
 # model -> its unique fields (with the pools they draw from)
 UNIQUE: dict[type[models.Model], dict[str, tuple[str, ...]]] = {
@@ -95,6 +99,7 @@ UNIQUE: dict[type[models.Model], dict[str, tuple[str, ...]]] = {
     Chip: {"serial": SERIALS},
     Club: {"name": CLUB_NAMES},
 }
+UNIQUE_FIELDS = [(model, field) for model, fields in UNIQUE.items() for field in fields] + [(City, "key")]
 ORDER = {  # a fixed order of LOCAL's objects, so derandomized runs repeat exactly
     Country: ("code",),
     City: ("name", "zone"),
@@ -140,13 +145,26 @@ class ReplayMachine(RuleBasedStateMachine):
         value = datetime.datetime(2024, 3, day, 12, 30, 15, 123456)
         return timezone.make_aware(value) if settings.USE_TZ else value
 
-    def free(self, model: type[models.Model], field: str, taker: Any = None) -> list[str]:
-        """Pool values of a unique field no LOCAL object holds (that ``taker`` may take)."""
-        used = set(model.objects.using(self.L).values_list(field, flat=True))
-        values = [v for v in UNIQUE[model][field] if v not in used]
-        if "swap" not in self.families and taker is not None:
-            values = [v for v in values if self.released.get((model, field, v), taker) == taker]
-        return values
+    def held(self, model: type[models.Model], field: str) -> set[Any]:
+        """The values of a unique field (City's ``key``: its natural key) LOCAL holds now."""
+        if field == "key":
+            return set(City.objects.using(self.L).values_list("name", "zone"))
+        return set(model.objects.using(self.L).values_list(field, flat=True))
+
+    def may_take(self, model: type[models.Model], field: str, value: Any, taker: Any) -> bool:
+        """Whether object ``taker`` (None: a new one) may take a value given up in this burst."""
+        giver = self.released.get((model, field, value))
+        if giver is None or giver == taker:
+            return True
+        if taker is None or giver is DELETED:
+            return "handover" in self.families
+        return "swap" in self.families
+
+    def free(self, model: type[models.Model], field: str, taker: Any = None) -> list[Any]:
+        """Pool values of a unique field no LOCAL object holds, that ``taker`` may take."""
+        pool = CITY_KEYS if field == "key" else UNIQUE[model][field]
+        used = self.held(model, field)
+        return [v for v in pool if v not in used and self.may_take(model, field, v, taker)]
 
     def set_unique(self, obj: models.Model, field: str, value: Any) -> None:
         old = getattr(obj, field)
@@ -171,13 +189,18 @@ class ReplayMachine(RuleBasedStateMachine):
         return objs
 
     def delete(self, obj: models.Model) -> None:
-        """Delete ``obj``; what its PROTECT/CASCADE FKs point at counts as abandoned in this burst."""
+        """Delete ``obj``; what its PROTECT/CASCADE FKs point at counts as abandoned in this burst,
+        and the unique values that went (with it or its cascade) as given up."""
         for field in type(obj)._meta.concrete_fields:
             value = getattr(obj, field.attname) if field.is_relation else None
             if value is not None and field.remote_field.on_delete in (models.PROTECT, models.CASCADE):
                 self.abandoned.add((field.related_model, value))
+        before = {key: self.held(*key) for key in UNIQUE_FIELDS}
         self.say(f"{obj!r}.delete()")
         obj.delete()
+        for (model, field), values in before.items():
+            for value in values - self.held(model, field):
+                self.released[(model, field, value)] = DELETED
 
     # -- the changes (each returns False when it finds nothing to do)
 
@@ -259,8 +282,7 @@ class ReplayMachine(RuleBasedStateMachine):
     def add_city(self, data: st.DataObject) -> bool:
         if not Country.objects.using(self.L).exists():
             return False
-        used = set(City.objects.using(self.L).values_list("name", "zone"))
-        keys = [(n, z) for n in CITY_NAMES for z in ZONES if (n, z) not in used]
+        keys = self.free(City, "key")
         if not keys:
             return False
         name, zone = data.draw(st.sampled_from(keys), label="key")
@@ -281,10 +303,7 @@ class ReplayMachine(RuleBasedStateMachine):
         if not City.objects.using(self.L).exists():
             return False
         city = self.pick(data, City, "city")
-        used = set(City.objects.using(self.L).values_list("name", "zone"))
-        keys = [(n, z) for n in CITY_NAMES for z in ZONES if (n, z) not in used]
-        if "swap" not in self.families:
-            keys = [k for k in keys if self.released.get((City, "key", k), city.pk) == city.pk]
+        keys = self.free(City, "key", taker=city.pk)
         if not keys:
             return False
         old = (city.name, city.zone)
@@ -496,14 +515,15 @@ class ReplayMachine(RuleBasedStateMachine):
     def changes(self) -> list[str]:
         """The names of the change methods this machine draws from."""
         everything = [
-            "add_country", "edit_country", "rename", "delete_country", "recreate",
+            "add_country", "edit_country", "rename", "delete_country",
             "add_city", "move_city", "rekey_city", "delete_city",
             "add_vet", "edit_vet", "delete_vet",
             "add_pet", "edit_pet", "delete_pet",
             "add_chip", "edit_chip", "delete_chip",
             "add_club", "delete_club", "club_countries", "club_members", "membership",
         ]  # fmt: skip
-        everything += [name for name in ("swap", "retire") if name in self.families]
+        optional = {"swap": "swap", "retire": "retire", "recreate": "handover"}
+        everything += [name for name, family in optional.items() if family in self.families]
         return everything
 
     # -- the rules

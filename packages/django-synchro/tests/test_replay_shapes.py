@@ -65,6 +65,26 @@ def test_shape_2_recreated_natural_key_linked_by_m2m(pair):
     assert_replayed(pair)
 
 
+@shape(2)
+@committed
+def test_shape_2_recreated_natural_key_linked_by_a_club_logged_earlier_beside_another_handover(pair):
+    """Found by the state machine: each hand-over alone replays, together the run fails."""
+    L = pair.local
+    club = Club.objects.using(L).create(name="club")
+    old = Country.objects.using(L).create(code="pl", name="old")
+    club.countries.add(old)
+    rex = Pet.objects.using(L).create(name="rex")
+    assert_replayed(pair)
+
+    club.countries.add(old)  # already linked: only logs the club, first in this burst
+    old.delete()
+    club.countries.add(Country.objects.using(L).create(code="pl", name="new"))
+    rex.name = "max"
+    rex.save()
+    Pet.objects.using(L).create(name="rex")
+    assert_replayed(pair)
+
+
 @shape(2, DEFERRED_FK_REMOTE)
 @committed
 def test_shape_2_a_batch_refused_at_commit_is_not_taken_for_another_run(pair):
