@@ -271,3 +271,14 @@ print(
     f"  vs LOCAL making the changes: {changes:.2f} s CPU, sync/changes ratio {incremental / changes:.2f}x; "
     f"vs the initial sync of {objects:,} objects: {objects / initial:,.0f} rows/s"
 )
+
+# The README's table (Performance), with this run's figure.
+from shared_testing.bench import readme_row  # noqa: E402
+
+readme_row(
+    ("Measure", "Result"),
+    [
+        f"incremental sync of {CHANGES:,} mixed changes (the replay tests' schema, {entries:,} log entries)",
+        f"{CHANGES / incremental:,.0f} changes/s ({incremental / changes:.2f}× the time LOCAL took for them)",
+    ],
+)
