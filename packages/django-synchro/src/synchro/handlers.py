@@ -79,6 +79,7 @@ def logging_enabled() -> bool:
 
 
 _SQL: dict[tuple[str, bool], str] = {}
+_NATIVE_SQL: dict[str, str] = {}  # vendor -> the INSERT with the driver's placeholders
 
 
 def _insert_sql(connection: Any, native: bool) -> str:
@@ -91,6 +92,8 @@ def _insert_sql(connection: Any, native: bool) -> str:
         mark = "?" if native and connection.Database.paramstyle == "qmark" else "%s"
         sql = f"INSERT INTO {qn(ChangeLog._meta.db_table)} ({columns}) VALUES ({', '.join([mark] * 5)})"
         _SQL[key] = sql
+        if native:
+            _NATIVE_SQL[connection.vendor] = sql
     return sql
 
 
@@ -148,11 +151,13 @@ def _insert(connection: Any, rows: list[tuple[Any, ...]]) -> None:
             cursor.executemany(_insert_sql(connection, native=False), rows)
         return
     # The hot path: one INSERT on the driver's cursor, errors still mapped to Django's.
-    if connection.connection is None:
+    raw = connection.connection
+    if raw is None:
         connection.ensure_connection()
-    sql = _insert_sql(connection, native=True)
+        raw = connection.connection
+    sql = _NATIVE_SQL.get(connection.vendor) or _insert_sql(connection, native=True)
     with connection.wrap_database_errors:
-        cursor = connection.connection.cursor()
+        cursor = raw.cursor()
         try:
             if len(rows) == 1:
                 cursor.execute(sql, rows[0])
@@ -218,13 +223,11 @@ def on_post_save(sender, instance, created, using, **kwargs) -> None:
     if _disabled.get():
         return
     model = sender._meta.concrete_model
-    if synchro_settings.is_watched(model):  # the hot path of every logged save: one row, no key
+    label = synchro_settings.watched_label(model)
+    if label is not None:  # the hot path of every logged save: one row, no natural key
         connection = connections[using]
-        date = log_date(connection, timezone.now())
-        _insert(
-            connection,
-            [(model._meta.label_lower, str(instance.pk), ADDITION if created else CHANGE, date, None)],
-        )
+        action = ADDITION if created else CHANGE
+        _insert(connection, [(label, str(instance.pk), action, log_date(connection, timezone.now()), None)])
     elif model in _through_owners:
         _log_owners(model, instance, using)
     else:

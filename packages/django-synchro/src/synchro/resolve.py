@@ -69,6 +69,22 @@ class IdentityMap:
     def knows(self, label: str, source_pk: str) -> bool:
         return source_pk in self.targets[label]
 
+    def add_created(self, info: ModelInfo, pairs: list[tuple[str, Any]]) -> None:
+        """Copies this batch has just created: (source pk, target pk)."""
+        targets, created, missing = (
+            self.targets[info.label],
+            self.created[info.label],
+            self.missing[info.label],
+        )
+        for source_pk, target_pk in pairs:
+            targets[source_pk] = target_pk
+            created.add(source_pk)
+            missing.discard(source_pk)
+        if info.auto_pk:
+            self.new_references.extend(
+                (info.label, str(target_pk), source_pk) for source_pk, target_pk in pairs
+            )
+
     def link(self, info: ModelInfo, source_pk: str, target_pk: Any, *, record: bool) -> None:
         self.targets[info.label][source_pk] = target_pk
         self.missing[info.label].discard(source_pk)

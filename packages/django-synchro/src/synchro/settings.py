@@ -32,7 +32,7 @@ class SynchroSettings:
 
     def __init__(self) -> None:
         self._models_cache: tuple[type[models.Model], ...] | None = None
-        self._watched_cache: frozenset[type[models.Model]] | None = None
+        self._labels_cache: dict[type[models.Model], str] | None = None
 
     @property
     def REMOTE_CONFIGURED(self) -> bool:
@@ -114,14 +114,19 @@ class SynchroSettings:
         return self._models_cache
 
     def is_watched(self, model: type[models.Model]) -> bool:
-        """Whether changes of ``model`` are logged (cheap: a set lookup)."""
-        if self._watched_cache is None:
-            self._watched_cache = frozenset(self.MODELS)
-        return model in self._watched_cache
+        """Whether changes of ``model`` are logged (cheap: a dict lookup)."""
+        return self.watched_label(model) is not None
+
+    def watched_label(self, model: type[models.Model]) -> str | None:
+        """The label the log names ``model`` by when its changes are logged, else None."""
+        labels = self._labels_cache
+        if labels is None:
+            labels = self._labels_cache = {model: model._meta.label_lower for model in self.MODELS}
+        return labels.get(model)
 
     def reset(self) -> None:
         self._models_cache = None
-        self._watched_cache = None
+        self._labels_cache = None
 
 
 def _app_config(name: str):

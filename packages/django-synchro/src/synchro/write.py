@@ -148,11 +148,10 @@ class Writer:
         else:  # MySQL: one INSERT per object to learn its pk
             for obj in objs:
                 obj.save_base(using=target, force_insert=True, raw=True)
-        for source_pk, obj in creates:
+        for _p, obj in creates:
             obj._state.adding = False
             obj._state.db = target
-            self.identity.link(info, source_pk, obj.pk, record=True)
-            self.identity.created[info.label].add(source_pk)
+        self.identity.add_created(info, [(source_pk, obj.pk) for source_pk, obj in creates])
         for obj in objs:
             post_save.send(
                 sender=model, instance=obj, created=True, update_fields=None, raw=False, using=target
@@ -189,8 +188,9 @@ class Writer:
         dst = field_named(through, f.m2m_reverse_field_name())
         related_label = related_model(f)._meta.label_lower
         targets = self.identity.targets
+        owner_copies, related_copies = targets[label], targets[related_label]
         wanted: dict[tuple[Any, Any], models.Model | None] = {
-            (targets[label][owner], targets[related_label][related]): row for owner, related, row in copy.rows
+            (owner_copies[owner], related_copies[related]): row for owner, related, row in copy.rows
         }
         manager = through._base_manager.using(self.ctx.target)
         existing: dict[tuple[Any, Any], Any] = {}
