@@ -264,31 +264,34 @@ local_cache = LocalCache()
 # ------------------------------------------------------------------ copies handed to callers
 
 
-def _copy_instance(obj: Model, _new: Any = object.__new__) -> Model:
+def _copy_instance(obj: Model, _new: Any = object.__new__, _copies: dict[int, Model] | None = None) -> Model:
     """A new instance with copies of the field values dict and of the state (related objects
-    cached by ``select_related`` copied too); no __init__, no signals."""
+    cached by ``select_related`` copied too, once each: a reverse one-to-one refers back to the
+    row it hangs on); no __init__, no signals."""
     data = obj.__dict__.copy()
     state = _new(ModelState)
+    new = _new(obj.__class__)
     state_data = data["_state"].__dict__
     if state_data:
         state_data = state_data.copy()
         fields_cache = state_data.get("fields_cache")
         if fields_cache is not None:  # ModelState.__del__ clears it: never share the dict
-            state_data["fields_cache"] = (
-                {
-                    name: _copy_instance(value) if isinstance(value, Model) else value
-                    for name, value in fields_cache.items()
-                }
-                if fields_cache
-                else {}
-            )
+            copied: dict[str, Any] = {}
+            if fields_cache:
+                if _copies is None:
+                    _copies = {}
+                _copies[id(obj)] = new
+                for name, value in fields_cache.items():
+                    if isinstance(value, Model):
+                        value = _copies.get(id(value)) or _copy_instance(value, _new, _copies)
+                    copied[name] = value
+            state_data["fields_cache"] = copied
         if "peers" in state_data:  # Django 6.1 fetch-mode weak references of one result set
             del state_data["peers"]
         state.__dict__ = state_data
     data["_state"] = state
     if "_prefetched_objects_cache" in data:
         del data["_prefetched_objects_cache"]
-    new = _new(obj.__class__)
     new.__dict__ = data
     return new
 
