@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import datetime
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, connections, models, transaction
@@ -21,8 +22,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .batch import apply_batch
-from .changes import LOG_COLUMNS, ChangeSet
-from .checkpoints import CheckpointGuard, ConcurrentSync, node_id, read_checkpoint
+from .changes import LOG_COLUMNS, ChangeSet, LogRow
+from .checkpoints import CheckpointGuard, ConcurrentSync, Start, node_id, read_checkpoint
 from .context import SyncContext
 from .gaps import Gaps
 from .models import ChangeLog, FailedChange, options
@@ -35,6 +36,21 @@ __all__ = ["Conflict", "Summary", "SyncError", "Synchronizer", "node_id", "prune
 logger = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int, int], None]
+
+
+@dataclass
+class Run:
+    """What one run of a :class:`Synchronizer` carries from batch to batch."""
+
+    ctx: SyncContext
+    guard: CheckpointGuard
+    gaps: Gaps  # log ids skipped so far, saved with the checkpoint
+    now: datetime.datetime  # when the run started: the checkpoint's synced_at
+
+    def forget_copies(self) -> None:
+        """After a failed batch: the copies it made were rolled back (a dry run made none)."""
+        if not self.ctx.dry_run:
+            self.ctx.copies.clear()
 
 
 class Synchronizer:
@@ -97,18 +113,15 @@ class Synchronizer:
             unseen_target=unseen,
         )
 
-    def run(self) -> Summary:
+    def _start(self) -> tuple[Run, Start]:
         forget_models()
-        self.ctx = ctx = self._context()
-        now = timezone.now()
-        self.guard = CheckpointGuard(
+        ctx = self._context()
+        guard = CheckpointGuard(
             self.source, self.target, ctx.source_node, push=self.direction == "push", dry_run=self.dry_run
         )
+        now = timezone.now()
         try:
-            start = self.guard.start()
-            self.gaps = start.gaps
-            self.gaps.expire(int((now - synchro_settings.GAP_TIMEOUT).timestamp()))
-            late = self._late_ids()
+            start = guard.start()
         except DatabaseError as exc:
             raise SyncError(
                 _(
@@ -117,78 +130,85 @@ class Synchronizer:
                 )
                 % {"error": exc}
             ) from exc
+        start.gaps.expire(int((now - synchro_settings.GAP_TIMEOUT).timestamp()))
         if start.moved_by_hand:
             logger.info(
                 "options.last_check was moved: %s starts after log entry %d", self.direction, start.position
             )
+        return Run(ctx, guard, start.gaps, now), start
+
+    def run(self) -> Summary:
+        run, start = self._start()
         summary = Summary(direction=self.direction, dry_run=self.dry_run)
+        late = self._late_ids(run.gaps)
         position = start.position
         total = len(late) + self._logs(position).count()
         done = 0
         if self.progress:
             self.progress(0, total)
-        while True:
-            if late:
-                # First the rows that committed below the checkpoint after an earlier run.
-                chunk, late = late[: self.batch_size], late[self.batch_size :]
-                rows = list(self._logs(-1).filter(id__in=chunk).order_by("id").values_list(*LOG_COLUMNS))
-                self.gaps.discard(chunk)
-                if not rows:
-                    continue
-            else:
-                rows = list(self._logs(position).order_by("id").values_list(*LOG_COLUMNS)[: self.batch_size])
-                if not rows:
-                    break
-                # Ids skipped here may belong to transactions still open: look for them next time.
-                self.gaps.add_missing(position, (row[0] for row in rows), int(now.timestamp()))
-                position = rows[-1][0]
-            summary.merge(self._apply(ChangeSet.from_rows(rows), position, now))
+        for rows, moved_to in self._batches(run, late, start.position):
+            position = moved_to
+            summary.merge(self._apply(run, ChangeSet.from_rows(rows), position))
             summary.logs += len(rows)
             summary.batches += 1
             done += len(rows)
             if self.progress:
                 self.progress(done, max(total, done))
-        if not self.dry_run and self.labels is None:
-            self._finish(position, now)
+        if self._guarded():
+            self._finish(run, position)
         logger.info("%s", summary)
         return summary
 
-    def _late_ids(self) -> list[int]:
+    def _batches(self, run: Run, late: list[int], position: int) -> Iterator[tuple[list[LogRow], int]]:
+        """Log rows batch by batch, each with the position the checkpoint moves to after it."""
+        while late:  # first the rows that committed below the checkpoint after an earlier run
+            chunk, late = late[: self.batch_size], late[self.batch_size :]
+            rows = list(self._logs(-1).filter(id__in=chunk).order_by("id").values_list(*LOG_COLUMNS))
+            run.gaps.discard(chunk)
+            if rows:
+                yield rows, position
+        while rows := list(self._logs(position).order_by("id").values_list(*LOG_COLUMNS)[: self.batch_size]):
+            # Ids skipped here may belong to transactions still open: look for them next time.
+            run.gaps.add_missing(position, (row[0] for row in rows), int(run.now.timestamp()))
+            position = rows[-1][0]
+            yield rows, position
+
+    def _late_ids(self, gaps: Gaps) -> list[int]:
         """Ids awaited below the checkpoint whose rows have appeared (committed) since, ascending."""
         found: list[int] = []
-        for query in self.gaps.filters():
+        for query in gaps.filters():
             found.extend(self._logs(-1).filter(query).values_list("id", flat=True))
         return sorted(found)
 
     def _guarded(self) -> bool:
+        """Whether batches lock and move the checkpoint (not in dry runs, nor for some models only)."""
         return not self.dry_run and self.labels is None
 
-    def _apply(self, changes: ChangeSet, position: int, now: datetime.datetime) -> Summary:
+    def _apply(self, run: Run, changes: ChangeSet, position: int) -> Summary:
         """Apply one batch in one transaction; on failure find the failing objects one by one."""
         try:
-            summary = self._apply_batch(changes, position, now)
+            summary = self._apply_batch(run, changes, position)
         except ConcurrentSync:
             raise
         except Exception as exc:
-            if not self.dry_run:
-                self.ctx.copies.clear()  # the copies a failed batch made were rolled back
+            run.forget_copies()
             if len(changes) == 1 and not self.continue_on_error:
                 self._fail(changes, exc)
         else:
             self._clear_failed(changes)
             self._report(summary)
             return summary
-        return self._apply_one_by_one(changes, position, now)
+        return self._apply_one_by_one(run, changes, position)
 
-    def _apply_batch(self, changes: ChangeSet, position: int | None, now: datetime.datetime) -> Summary:
+    def _apply_batch(self, run: Run, changes: ChangeSet, position: int | None) -> Summary:
         if self.dry_run:  # reads only: no transaction, no lock
-            return apply_batch(self.ctx, changes)
+            return apply_batch(run.ctx, changes)
         with transaction.atomic(using=self.target):
             if self._guarded():
-                self.guard.lock()
-            summary = apply_batch(self.ctx, changes)
+                run.guard.lock()
+            summary = apply_batch(run.ctx, changes)
             if position is not None and self._guarded():
-                self.guard.advance(position, self.gaps, now)
+                run.guard.advance(position, run.gaps, run.now)
         return summary
 
     def _describe(self, changes: ChangeSet, exc: Exception) -> str:
@@ -205,40 +225,45 @@ class Synchronizer:
         logger.error("%s", message)
         raise SyncError(message) from exc
 
-    def _apply_one_by_one(self, changes: ChangeSet, position: int, now: datetime.datetime) -> Summary:
+    def _apply_one_by_one(self, run: Run, changes: ChangeSet, position: int) -> Summary:
         """Find the failing objects of a failed batch; quarantine them or stop at the first."""
         summary = Summary(direction=self.direction, dry_run=self.dry_run)
         for label, object_id, entry in changes:
             single = changes.only(label, object_id)
             try:
-                result = self._apply_batch(single, None, now)
+                result = self._apply_batch(run, single, None)
             except ConcurrentSync:
                 raise
             except Exception as exc:
-                if not self.dry_run:
-                    self.ctx.copies.clear()
+                run.forget_copies()
                 if not self.continue_on_error:
                     self._fail(single, exc)
-                message = self._describe(single, exc)
-                logger.error("%s (put aside)", message)
                 summary.failed += 1
-                summary.errors.append(message)
-                if not self.dry_run:
-                    FailedChange.objects.using(self.local).update_or_create(
-                        direction=self.direction,
-                        model=label,
-                        object_id=object_id,
-                        defaults={"log_id": entry.last_id, "error": str(exc)[:2000], "created": now},
-                    )
+                summary.errors.append(self._put_aside(run, label, object_id, entry.last_id, single, exc))
             else:
                 self._clear_failed(single)
                 self._report(result)
                 summary.merge(result)
         if self._guarded():
             with transaction.atomic(using=self.target):
-                self.guard.lock()
-                self.guard.advance(position, self.gaps, now)
+                run.guard.lock()
+                run.guard.advance(position, run.gaps, run.now)
         return summary
+
+    def _put_aside(
+        self, run: Run, label: str, object_id: str, log_id: int, single: ChangeSet, exc: Exception
+    ) -> str:
+        """Record a failing change (``--continue-on-error``); returns its description."""
+        message = self._describe(single, exc)
+        logger.error("%s (put aside)", message)
+        if not self.dry_run:
+            FailedChange.objects.using(self.local).update_or_create(
+                direction=self.direction,
+                model=label,
+                object_id=object_id,
+                defaults={"log_id": log_id, "error": str(exc)[:2000], "created": run.now},
+            )
+        return message
 
     def _report(self, summary: Summary) -> None:
         for conflict in summary.conflicts:
@@ -264,15 +289,15 @@ class Synchronizer:
                 direction=self.direction, model=label, object_id__in=list(entries)
             ).delete()
 
-    def _finish(self, position: int, now: datetime.datetime) -> None:
+    def _finish(self, run: Run, position: int) -> None:
         with transaction.atomic(using=self.target):
-            self.guard.lock()
-            self.guard.advance(position, self.gaps, now)
+            run.guard.lock()
+            run.guard.advance(position, run.gaps, run.now)
         if self.direction == "push":
-            options.last_check = now  # type: ignore[assignment]  # a dbsettings descriptor
+            options.last_check = run.now  # type: ignore[assignment]  # a dbsettings descriptor
         keep = synchro_settings.KEEP_LOGS
         if keep is not None:
-            prune_logs(self.source, position, now - keep, awaiting=self.gaps)
+            prune_logs(self.source, position, run.now - keep, awaiting=run.gaps)
 
 
 def prune_logs(alias: str, position: int, before: datetime.datetime, awaiting: Gaps | None = None) -> int:
