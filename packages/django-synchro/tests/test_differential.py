@@ -610,7 +610,7 @@ def use_tz(request):
 @committed
 def test_restricted_replay_keeps_remote_equal_to_local(pair, use_tz):
     """Everything but the families issue 20 still lists (``FAMILIES``) replays faithfully."""
-    run_machine(pair, families=EXTRA_FAMILIES, examples=12, shrink=True)
+    run_machine(pair, families=EXTRA_FAMILIES, examples=8, shrink=True)
 
 
 ALL = {"sqlite-sqlite", "sqlite-postgresql", "postgresql-mariadb"}
