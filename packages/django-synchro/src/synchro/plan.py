@@ -168,7 +168,7 @@ class Planner:
         dst = field_named(through, m2m_field.m2m_reverse_field_name())
         manager = through._base_manager.using(self.ctx.source)
         rows: list[tuple[str, str, models.Model | None]] = []
-        for chunk in chunks(obj.pk for obj in objs.values()):
+        for chunk in chunks(info.pk_value(p) for p in objs):
             queryset = manager.filter(column_in(through, src, chunk, self.ctx.source))
             if through._meta.auto_created:
                 rows.extend((str(a), str(b), None) for a, b in queryset.values_list(src.attname, dst.attname))

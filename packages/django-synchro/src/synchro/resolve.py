@@ -38,9 +38,10 @@ class SourceObjects:
         values = {p: info.pk_value(p) for p in source_pks}
         by_value: dict[Any, models.Model] = {}
         manager = info.model._base_manager.using(alias)
+        pk = info.model._meta.pk
         for chunk in chunks(values.values()):
-            for obj in manager.filter(column_in(info.model, info.model._meta.pk, chunk, alias)):
-                by_value[obj.pk] = obj
+            for obj in manager.filter(column_in(info.model, pk, chunk, alias)):
+                by_value[obj.__dict__[pk.attname]] = obj
         found = {p: by_value[v] for p, v in values.items() if v in by_value}
         self.read[info.label].update(found)
         return found

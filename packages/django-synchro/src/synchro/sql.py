@@ -77,10 +77,16 @@ def insert_objects(
     head = f"INSERT INTO {qn(model._meta.db_table)} ({', '.join(qn(column_name(f)) for f in fields)}) VALUES "
     row = "(" + ", ".join(["%s"] * len(fields)) + ")"
     size = max(1, connection.ops.bulk_batch_size(list(fields), objs))
+    # pre_save() only where a field has its own (auto_now dates, files): the rest read the value.
+    values = [(f, f.attname, type(f).pre_save is not models.Field.pre_save) for f in fields]
     new_pks: list[Any] = []
     with connection.cursor() as cursor:
         for chunk in chunks(objs, size):
-            params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for obj in chunk for f in fields]
+            params = [
+                f.get_db_prep_save(f.pre_save(obj, True) if own else obj.__dict__[attname], connection)
+                for obj in chunk
+                for f, attname, own in values
+            ]
             cursor.execute(head + ", ".join([row] * len(chunk)) + returning, params)
             if returning:
                 new_pks.extend(r[0] for r in cursor.fetchall())
