@@ -151,6 +151,7 @@ def _local_get(qs: Any) -> bool:
         and qs._cacheops_ops is None
         and not qs.query.select_for_update
         and not is_dirty(qs.db)
+        and may_store(qs.db)  # what a snapshot read would keep in memory may be stale
     )
 
 

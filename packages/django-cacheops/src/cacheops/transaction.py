@@ -168,7 +168,9 @@ def _snapshot_isolation(connection: Any) -> bool:
         return level is None or str(level).lower() in ("repeatable read", "serializable")
     if vendor == "sqlite":
         return _sqlite_wal(connection)
-    return True  # an unknown backend: assume the worst
+    # Oracle: READ COMMITTED unless SET TRANSACTION (seen above) says otherwise; another backend
+    # (CockroachDB is SERIALIZABLE): assume the worst
+    return vendor != "oracle"
 
 
 def _sqlite_wal(connection: Any) -> bool:
