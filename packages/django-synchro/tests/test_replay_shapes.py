@@ -3,8 +3,7 @@ then one sync. REMOTE must then equal LOCAL, and a second sync must change nothi
 
 Each test runs on this session's database pairs (tests/replay_pairs.py): SQLite -> PostgreSQL in
 the PostgreSQL session, PostgreSQL -> MariaDB in the MariaDB session, SQLite -> SQLite in the
-SQLite session. While issue 20 is open the shapes that fail are marked xfail(strict=True), so a
-fix makes them fail until their mark is removed here.
+SQLite session. Each failed before the order-faithful replay (synchro.replay).
 """
 
 from __future__ import annotations
@@ -19,9 +18,6 @@ from tests.replayapp.models import City, Club, Country, Pet, Vet
 
 pytestmark = pytest.mark.django_db(databases=replay_databases())
 
-ALL = {"sqlite-sqlite", "sqlite-postgresql", "postgresql-mariadb"}
-DEFERRED_FK_REMOTE = {"sqlite-sqlite", "sqlite-postgresql"}  # REMOTE checks FKs at COMMIT
-
 
 @pytest.fixture
 def pair(request):
@@ -29,13 +25,12 @@ def pair(request):
         yield pair
 
 
-def shape(which: int | str, failing: set[str] = ALL):
-    """Parametrize over this session's pairs; xfail(strict) on the ``failing`` ones."""
-    reason = f"issue 20 shape {which}" if isinstance(which, int) else f"issue 20: {which}"
-    return pytest.mark.parametrize("pair", pair_params(failing, reason), indirect=True)
+def shape(which: int | str):
+    """Parametrize over this session's pairs (``which``: the shape of issue 20 it tests)."""
+    return pytest.mark.parametrize("pair", pair_params(), indirect=True)
 
 
-@shape(1, failing=set())  # passes since 7462d8e (failed before on every pair)
+@shape(1)
 @committed
 def test_shape_1_delete_and_recreate_with_the_same_natural_key(pair):
     L = pair.local
@@ -48,7 +43,7 @@ def test_shape_1_delete_and_recreate_with_the_same_natural_key(pair):
     assert_replayed(pair)
 
 
-@shape(2, failing=set())  # passes since 7462d8e (failed before on SQLite and PostgreSQL REMOTEs)
+@shape(2)
 @committed
 def test_shape_2_recreated_natural_key_linked_by_m2m(pair):
     L = pair.local
@@ -85,7 +80,7 @@ def test_shape_2_recreated_natural_key_linked_by_a_club_logged_earlier_beside_an
     assert_replayed(pair)
 
 
-@shape(2, DEFERRED_FK_REMOTE)
+@shape(2)
 @committed
 def test_shape_2_a_batch_refused_at_commit_is_not_taken_for_another_run(pair):
     """The checkpoint guard must not mistake its own failed batch for another synchronization.
@@ -141,10 +136,10 @@ def test_shape_3_protected_target_deleted_after_its_referrer_moved(pair, move):
     assert_replayed(pair)
 
 
-@shape(3, failing=set())
+@shape(3)
 @committed
 def test_shape_3_unset_then_delete_in_a_burst_of_its_own(pair):
-    """Passes today only because a failed batch is retried object by object in log order."""
+    """(Passed before only because a failed batch was retried object by object, committing each.)"""
     L = pair.local
     old_vet = Vet.objects.using(L).create(name="old", badge="b1")
     pet = Pet.objects.using(L).create(name="rex", vet=old_vet)
@@ -177,7 +172,7 @@ def test_shape_4_unique_values_swapped_through_a_temporary_one(pair, field):
     assert_replayed(pair)
 
 
-@shape(5, failing=set())  # passes since 7462d8e (failed before on every pair)
+@shape(5)
 @committed
 def test_shape_5_natural_key_given_up_and_taken_in_one_burst(pair):
     L = pair.local
@@ -222,7 +217,7 @@ def test_shape_7_add_with_through_defaults_on_a_watched_through_model(pair):
     assert_replayed(pair)
 
 
-@shape("a unique value held by a REMOTE row LOCAL never synced must stop the batch, naming both")
+@shape("a unique value held by a REMOTE row LOCAL never synced")
 @committed
 def test_unreplayable_unique_value_stops_the_batch_naming_both_objects(pair):
     """A unique value on REMOTE held by a row LOCAL never synced cannot be replayed: the run stops

@@ -34,7 +34,7 @@ def apply_batch(ctx: SyncContext, changes: ChangeSet) -> Summary:
 def _remember(ctx: SyncContext, identity: IdentityMap, plan: Plan) -> None:
     """Keep the batch's copies for the next batches (the engine forgets them when a batch fails)."""
     if not ctx.dry_run and (
-        plan.deletions or sum(map(len, ctx.copies.values())) > REMEMBERED_COPIES
+        plan.deletes or sum(map(len, ctx.copies.values())) > REMEMBERED_COPIES
     ):  # a deletion may cascade to any copy on the target
         ctx.copies.clear()
         return

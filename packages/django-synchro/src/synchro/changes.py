@@ -18,11 +18,12 @@ LogRow = tuple[int, str, str, int, datetime.datetime, Any]
 class ObjectChanges:
     """What the log says about one object in a batch."""
 
-    first_id: int  # position of its first entry: objects are written in this order
-    last_id: int
+    first_id: int  # position of its first entry
+    last_id: int  # position of its last entry: its final state is written there
     date: datetime.datetime  # of its newest entry (conflicts compare it)
     added: bool = False  # an addition is among the entries
     natural_key: list[Any] | None = None  # saved with its deletion
+    deleted_id: int | None = None  # position of its last deletion, if any
 
 
 @dataclass
@@ -52,10 +53,19 @@ class ChangeSet:
             entry.added = True
         elif action == DELETION:
             entry.natural_key = key
+            entry.deleted_id = log_id
 
     def only(self, label: str, object_id: str) -> ChangeSet:
         """The rows of one object (to retry it alone)."""
         return ChangeSet.from_rows(r for r in self.rows if r[1] == label and r[2] == object_id)
+
+    def in_log_order(self) -> list[tuple[str, str, ObjectChanges]]:
+        """Every object of the batch, ordered by its last entry (where its final state belongs)."""
+        return sorted(self, key=lambda item: item[2].last_id)
+
+    def positions(self) -> tuple[int, int]:
+        """The first and the last log id of the batch."""
+        return self.rows[0][0], self.rows[-1][0]
 
     def __iter__(self) -> Iterator[tuple[str, str, ObjectChanges]]:
         for label, per_model in self.objects.items():

@@ -82,7 +82,8 @@ class CheckpointGuard:
         self.source_node = source_node
         self.push = push
         self.dry_run = dry_run
-        self.committed: tuple[int, list[list[int]]] | None = None  # the row as this run last saw it
+        self.committed: tuple[int, list[list[int]]] | None = None  # the row as this run last committed it
+        self.advanced: tuple[int, list[list[int]]] | None = None  # written, not committed yet
         self.observed: datetime.datetime | None = None  # options.last_check when the run started
 
     def _rows(self):
@@ -119,9 +120,12 @@ class CheckpointGuard:
     def lock(self) -> None:
         """First statement of a batch's transaction: take the row, and stop if another run moved it.
 
+        (A rolled-back :meth:`advance` is forgotten here.)
+
         The UPDATE takes the row lock on every backend (on SQLite the write lock), so a
         concurrent run waits here, then sees the move.
         """
+        self.advanced = None
         self._rows().update(position=F("position"))
         row = self._rows().select_for_update().first()
         current = (row.position, Gaps(row.gaps).to_json()) if row else None
@@ -139,7 +143,8 @@ class CheckpointGuard:
             )
 
     def advance(self, position: int, gaps: Gaps, now: datetime.datetime) -> None:
-        """Move the checkpoint (in the caller's transaction, after :meth:`lock`)."""
+        """Move the checkpoint (in the caller's transaction, after :meth:`lock`); call
+        :meth:`committed_now` once that transaction has committed."""
         saved = gaps.to_json()
         self._rows().update(
             position=position,
@@ -147,7 +152,17 @@ class CheckpointGuard:
             synced_at=now,
             last_check=self.observed.isoformat() if self.observed is not None else "",
         )
-        self.committed = (position, saved)
+        self.advanced = (position, saved)
+
+    def committed_now(self) -> None:
+        """The transaction of the last :meth:`advance` committed: that is now this run's row.
+
+        Until then the row is not this run's: a transaction refused at COMMIT (e.g. by a
+        deferred foreign-key check) leaves the row as it was, and the next :meth:`lock` must
+        not take the difference for another run.
+        """
+        if self.advanced is not None:
+            self.committed, self.advanced = self.advanced, None
 
 
 def read_checkpoint(alias: str, source_node: str) -> Checkpoint | None:

@@ -27,7 +27,7 @@ from .checkpoints import CheckpointGuard, ConcurrentSync, Start, node_id, read_c
 from .context import SyncContext
 from .gaps import Gaps
 from .models import ChangeLog, FailedChange, options
-from .results import Conflict, Summary, SyncError
+from .results import ChangeFailed, Conflict, Summary, SyncError
 from .schema import forget_models
 from .settings import synchro_settings
 
@@ -185,14 +185,19 @@ class Synchronizer:
         return not self.dry_run and self.labels is None
 
     def _apply(self, run: Run, changes: ChangeSet, position: int) -> Summary:
-        """Apply one batch in one transaction; on failure find the failing objects one by one."""
+        """Apply one batch in one transaction.
+
+        When it fails nothing of it is written; the run stops with an error naming the failing
+        object, or (``continue_on_error``) the batch is applied again object by object so that
+        the failing ones are put aside.
+        """
         try:
             summary = self._apply_batch(run, changes, position)
         except ConcurrentSync:
             raise
         except Exception as exc:
             run.forget_copies()
-            if len(changes) == 1 and not self.continue_on_error:
+            if not self.continue_on_error:
                 self._fail(changes, exc)
         else:
             self._clear_failed(changes)
@@ -209,10 +214,20 @@ class Synchronizer:
             summary = apply_batch(run.ctx, changes)
             if position is not None and self._guarded():
                 run.guard.advance(position, run.gaps, run.now)
+        run.guard.committed_now()
         return summary
 
     def _describe(self, changes: ChangeSet, exc: Exception) -> str:
-        label, object_id, _entry = next(iter(changes))
+        if isinstance(exc, ChangeFailed):
+            label, object_id = exc.label, exc.object_id
+        elif len(changes) == 1:
+            label, object_id, _entry = next(iter(changes))
+        else:  # e.g. refused at COMMIT by a deferred foreign-key check: no one object to name
+            first, last = changes.positions()
+            return _(
+                "synchronizing log entries %(first)d to %(last)d (%(count)d objects) to %(alias)r "
+                "failed: %(error)s"
+            ) % {"first": first, "last": last, "count": len(changes), "alias": self.target, "error": exc}
         return _("synchronizing %(model)s %(pk)r to %(alias)r failed: %(error)s") % {
             "model": label,
             "pk": object_id,
@@ -226,9 +241,10 @@ class Synchronizer:
         raise SyncError(message) from exc
 
     def _apply_one_by_one(self, run: Run, changes: ChangeSet, position: int) -> Summary:
-        """Find the failing objects of a failed batch; quarantine them or stop at the first."""
+        """``continue_on_error``: apply each object of a failed batch alone, in log order, and
+        put the failing ones aside."""
         summary = Summary(direction=self.direction, dry_run=self.dry_run)
-        for label, object_id, entry in changes:
+        for label, object_id, entry in changes.in_log_order():
             single = changes.only(label, object_id)
             try:
                 result = self._apply_batch(run, single, None)
@@ -236,8 +252,6 @@ class Synchronizer:
                 raise
             except Exception as exc:
                 run.forget_copies()
-                if not self.continue_on_error:
-                    self._fail(single, exc)
                 summary.failed += 1
                 summary.errors.append(self._put_aside(run, label, object_id, entry.last_id, single, exc))
             else:
@@ -248,6 +262,7 @@ class Synchronizer:
             with transaction.atomic(using=self.target):
                 run.guard.lock()
                 run.guard.advance(position, run.gaps, run.now)
+            run.guard.committed_now()
         return summary
 
     def _put_aside(
@@ -293,6 +308,7 @@ class Synchronizer:
         with transaction.atomic(using=self.target):
             run.guard.lock()
             run.guard.advance(position, run.gaps, run.now)
+        run.guard.committed_now()
         if self.direction == "push":
             options.last_check = run.now  # type: ignore[assignment]  # a dbsettings descriptor
         keep = synchro_settings.KEEP_LOGS

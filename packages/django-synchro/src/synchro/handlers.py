@@ -280,8 +280,17 @@ def _m2m_field(owner: type[models.Model], through: type[models.Model]):
 
 
 def on_m2m_changed(sender, instance, action, reverse, model, pk_set, using, **kwargs) -> None:
-    """Log the objects that own the changed m2m relation (the side the field is declared on)."""
+    """Log the objects that own the changed m2m relation (the side the field is declared on).
+
+    A watched explicit ``through`` model is synchronized as a model of its own: ``add()`` and
+    ``set()`` create its rows with ``bulk_create`` (no ``post_save``), so they are logged here;
+    ``remove()`` and ``clear()`` delete them one by one (their ``post_delete`` logs them).
+    """
     if _disabled.get() or action not in ("post_add", "post_remove", "pre_clear"):
+        return
+    if not sender._meta.auto_created and synchro_settings.is_watched(sender._meta.concrete_model):
+        if action == "post_add" and pk_set:
+            _log_through_rows(sender, instance, reverse, model, pk_set, using)
         return
     owner = model if reverse else type(instance)
     if not synchro_settings.is_watched(owner):
@@ -303,6 +312,24 @@ def on_m2m_changed(sender, instance, action, reverse, model, pk_set, using, **kw
     if (reverse or symmetrical) and pk_set:
         ids.extend(pk for pk in pk_set if reverse or pk != instance.pk)
     write_logs(using, owner, ids, M2M_CHANGE)
+
+
+def _log_through_rows(sender, instance, reverse: bool, model, pk_set, using: str) -> None:
+    """Log the rows of a watched ``through`` model that ``add()`` has just created."""
+    owner = model if reverse else type(instance)
+    field = _m2m_field(owner, sender)
+    if field is None:
+        return
+    own, other = field.m2m_field_name(), field.m2m_reverse_field_name()
+    if reverse:
+        own, other = other, own
+    rows = sender._base_manager.using(using).filter(**{own: instance.pk, f"{other}__in": list(pk_set)})
+    symmetrical = field.remote_field.symmetrical and field.remote_field.model in ("self", owner)
+    if symmetrical:  # add() wrote both directions
+        rows = rows | sender._base_manager.using(using).filter(
+            **{other: instance.pk, f"{own}__in": list(pk_set)}
+        )
+    write_logs(using, sender._meta.concrete_model, list(rows.values_list("pk", flat=True)), ADDITION)
 
 
 _connected: set[type[models.Model]] = set()

@@ -1,19 +1,18 @@
 # Without the django-stubs mypy plugin (not loaded by the monorepo config) Django's _meta API
 # types fields and related models loosely; these codes would only repeat that.
 # mypy: disable-error-code="union-attr,attr-defined"
-"""Planning one batch: what to delete, what to write in which order, which m2m relations to copy.
+"""Planning one batch: what to write, delete or park, in which order, which m2m relations to copy.
 
 The planner only reads (the source, and the target to find copies); the plan it returns is
-carried out by :mod:`synchro.write`, or counted by a dry run. Writes are grouped into steps
-of one model each. Each step holds objects whose foreign keys point at objects that already
-exist on the target or are written by an earlier step, and steps follow the log: the step
-holding the earliest logged object comes first.
+carried out by :mod:`synchro.write`, or counted by a dry run. The order of the writes and
+deletions is the log's, kept wherever two of them depend on each other (see
+:mod:`synchro.replay`); m2m relations of logged objects are copied after them.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.db import models
@@ -22,6 +21,8 @@ from django.utils.translation import gettext as _
 from .changes import ChangeSet
 from .conflicts import find_conflicts
 from .context import SyncContext
+from .models import ChangeLog
+from .replay import ObjectWrite, Pulled, Replay, Step
 from .resolve import IdentityMap, Resolver, SourceObjects
 from .results import Conflict, SyncError
 from .schema import ModelInfo, field_named, model_for_label, model_info, related_model, through_model
@@ -29,21 +30,7 @@ from .sql import chunks, column_in
 
 ObjectKey = tuple[str, str]  # (model label, source pk)
 
-
-@dataclass
-class ObjectWrite:
-    """One source object to copy to the target (created, or written over its copy)."""
-
-    source_pk: str
-    obj: models.Model
-    deferred: tuple[models.Field, ...] = ()  # FKs written NULL first, filled in after every step (cycles)
-    added: bool = False  # logged as added: over an existing copy with the same pk it overwrites all
-
-
-@dataclass
-class WriteStep:
-    info: ModelInfo
-    writes: list[ObjectWrite]
+__all__ = ["M2MCopy", "ObjectWrite", "Plan", "Planner", "Step"]
 
 
 @dataclass
@@ -58,12 +45,15 @@ class M2MCopy:
 
 @dataclass
 class Plan:
-    deletions: list[tuple[ModelInfo, list[str]]] = field(default_factory=list)
-    steps: list[WriteStep] = field(default_factory=list)
+    steps: list[Step] = field(default_factory=list)
     m2m: list[M2MCopy] = field(default_factory=list)
     conflicts: list[Conflict] = field(default_factory=list)
     # The target's own log entries (object ids per label) this batch overwrites.
     superseded: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def deletes(self) -> bool:
+        return any(step.deletions for step in self.steps)
 
 
 class Planner:
@@ -75,24 +65,15 @@ class Planner:
         self.source = SourceObjects()
         self.identity = IdentityMap()
         self.resolver = Resolver(ctx, self.identity, self.source)
-        self.order: dict[ObjectKey, int] = {}  # write order: the log position an object is due to
+        self.order: dict[ObjectKey, int] = {}  # the log position an object not logged is first needed at
         self.m2m: list[M2MCopy] = []
+        self.kept_remote: set[ObjectKey] = set()  # conflicts the target's version won
 
     def plan(self) -> Plan:
         self._read_logged()
         conflicts, superseded = self._settle_conflicts()
-        self._add_dependencies()
-        return Plan(
-            deletions=[
-                (model_info(model_for_label(label)), list(entries))
-                for label, entries in self.source.deleted.items()
-                if entries
-            ],
-            steps=self._order_writes(),
-            m2m=self.m2m,
-            conflicts=conflicts,
-            superseded=superseded,
-        )
+        self._add_dependencies(self.source.to_write, first=True)
+        return Plan(steps=self._replay(), m2m=self.m2m, conflicts=conflicts, superseded=superseded)
 
     # -- what the log names
 
@@ -118,24 +99,70 @@ class Planner:
             else:
                 self.source.to_write[label].pop(conflict.source_pk, None)
                 self.source.deleted[label].pop(conflict.source_pk, None)
+                self.kept_remote.add((label, conflict.source_pk))
         return conflicts, dict(superseded)
+
+    # -- in which order
+
+    def _replay(self) -> list[Step]:
+        replay = Replay(self.ctx, self.identity, self.resolver, self, self.kept_remote)
+        for label, deleted in self.source.deleted.items():
+            info = model_info(model_for_label(label))
+            for p, entry in deleted.items():
+                replay.add_delete(info, p, entry.deleted_id or entry.last_id)
+        for label, objs in self.source.to_write.items():
+            info = model_info(model_for_label(label))
+            logged = self.changes.objects.get(label, {})
+            for p, obj in objs.items():
+                entry = logged.get(p)
+                if entry is None:  # a dependency: due where it is first needed
+                    replay.add_write(info, ObjectWrite(p, obj), self.order[(label, p)])
+                else:
+                    replay.add_write(
+                        info, ObjectWrite(p, obj, added=entry.added), entry.last_id, entry.deleted_id
+                    )
+        return replay.replay()
+
+    def pull(self, info: ModelInfo, source_pk: str, position: int) -> Pulled:
+        """A source object outside the batch whose copy stands in the way of the replay."""
+        label = info.label
+        obj = self.source.load(info, [source_pk], self.ctx.source).get(source_pk)
+        if obj is None:
+            ours = info.auto_pk or (
+                ChangeLog.objects.using(self.ctx.source).filter(model=label, object_id=source_pk).exists()
+            )
+            return Pulled(gone=True) if ours else Pulled(foreign=True)
+        self.source.to_write[label][source_pk] = obj
+        self.order[(label, source_pk)] = position
+        pulled = Pulled(writes=[(info, ObjectWrite(source_pk, obj), position)])
+        for dep_label, objs in self._add_dependencies({label: {source_pk: obj}}, first=False).items():
+            dep_info = model_info(model_for_label(dep_label))
+            for p, dep in objs.items():
+                pulled.writes.append((dep_info, ObjectWrite(p, dep), self.order[(dep_label, p)]))
+        return pulled
 
     # -- what it depends on
 
-    def _add_dependencies(self) -> None:
-        """Add every object a written object points at (FK, m2m, FK of an m2m row) that has no copy yet."""
-        todo = {label: dict(objs) for label, objs in self.source.to_write.items() if objs}
-        first = True
+    def _add_dependencies(
+        self, todo: dict[str, dict[str, models.Model]], *, first: bool
+    ) -> dict[str, dict[str, models.Model]]:
+        """Add every object a written object points at (FK, m2m, FK of an m2m row) that has no copy
+        yet (m2m only when ``first``: relations are copied for logged objects); returns them."""
+        todo = {label: dict(objs) for label, objs in todo.items() if objs}
+        added: dict[str, dict[str, models.Model]] = defaultdict(dict)
         while todo:
             needed: dict[type[models.Model], dict[str, int]] = defaultdict(dict)
             for label, objs in todo.items():
                 info = model_info(model_for_label(label))
                 self._needed_by_foreign_keys(info, objs, needed)
-                if first:  # m2m relations are copied for logged objects only
+                if first:
                     for m2m_field in info.m2m_fields():
                         self._read_m2m(info, m2m_field, objs, needed)
             first = False
             todo = self._read_dependencies(needed)
+            for label, objs in todo.items():
+                added[label].update(objs)
+        return added
 
     @staticmethod
     def _need(needed: dict, model: type[models.Model], pairs: Iterable[tuple[str, int]]) -> None:
@@ -225,69 +252,3 @@ class Planner:
                 self.source.to_write[label].update(absent)
                 todo[label] = absent
         return todo
-
-    # -- in which order
-
-    def _order_writes(self) -> list[WriteStep]:
-        infos = {label: model_info(model_for_label(label)) for label in self.source.to_write}
-        remaining = {
-            (label, p): self.order[(label, p)] for label, objs in self.source.to_write.items() for p in objs
-        }
-        # Per object, its FKs that point at objects without a copy on the target yet.
-        pointing: dict[ObjectKey, list[tuple[models.Field, ObjectKey]]] = {}
-        targets = self.identity.targets
-        for label, objs in self.source.to_write.items():
-            fks = [(fk, fk.attname, related_model(fk)._meta.label_lower) for fk in infos[label].foreign_keys]
-            for p, obj in objs.items():
-                values = obj.__dict__
-                pointing[(label, p)] = [
-                    (fk, (related, str(value)))
-                    for fk, attname, related in fks
-                    if (value := values[attname]) is not None and str(value) not in targets[related]
-                ]
-        written: set[ObjectKey] = set()
-
-        def open_fks(key: ObjectKey) -> list[models.Field]:
-            return [fk for fk, target in pointing[key] if target not in written]
-
-        steps: list[WriteStep] = []
-        while remaining:
-            ready: list[tuple[int, ObjectKey, tuple[models.Field, ...]]] = [
-                (due, key, ())
-                for key, due in remaining.items()
-                if not pointing[key] or all(target in written for _fk, target in pointing[key])
-            ]
-            if not ready:
-                ready = [self._break_cycle(remaining, open_fks)]
-            ready.sort(key=lambda item: item[0])
-            groups: dict[str, list[ObjectWrite]] = {}
-            for _due, key, deferred in ready:
-                label, p = key
-                entry = self.changes.objects.get(label, {}).get(p)
-                groups.setdefault(label, []).append(
-                    ObjectWrite(
-                        p, self.source.to_write[label][p], tuple(deferred), bool(entry and entry.added)
-                    )
-                )
-                del remaining[key]
-            written.update(key for _due, key, _deferred in ready)
-            steps.extend(WriteStep(infos[label], writes) for label, writes in groups.items())
-        return steps
-
-    def _break_cycle(
-        self, remaining: dict[ObjectKey, int], open_fks: Callable[[ObjectKey], list[models.Field]]
-    ) -> tuple[int, ObjectKey, tuple[models.Field, ...]]:
-        """A foreign-key cycle: write one object whose open FKs can be NULL for now."""
-        candidates = sorted(remaining, key=lambda key: (remaining[key], key))
-        for key in candidates:
-            unresolved = open_fks(key)
-            if all(fk.null for fk in unresolved):
-                return remaining[key], key, tuple(unresolved)
-        label, p = candidates[0]
-        raise SyncError(
-            _(
-                "%(model)s %(pk)r is part of a foreign-key cycle through the non-nullable "
-                "field %(field)r; it cannot be created on %(target)r"
-            )
-            % {"model": label, "pk": p, "field": open_fks(candidates[0])[0].name, "target": self.ctx.target}
-        )

@@ -86,6 +86,13 @@ class IdentityMap:
                 (info.label, str(target_pk), source_pk) for source_pk, target_pk in pairs
             )
 
+    def forget(self, label: str, source_pks: Iterable[str]) -> None:
+        """These copies were deleted."""
+        targets, created = self.targets[label], self.created[label]
+        for p in source_pks:
+            targets.pop(p, None)
+            created.discard(p)
+
     def link(self, info: ModelInfo, source_pk: str, target_pk: Any, *, record: bool) -> None:
         self.targets[info.label][source_pk] = target_pk
         self.missing[info.label].discard(source_pk)
@@ -234,7 +241,9 @@ class Resolver:
             owner = owners.setdefault(str(target_pk), p)
             if owner == p:
                 accepted[p] = target_pk
-            elif owner not in self.source.deleted[label]:
+            elif p in self.source.deleted[label] or self._gave_up(info, owner, keys[p]):
+                continue  # not the same object: it gets a copy of its own, after the owner's copy gave the key up
+            else:
                 raise SyncError(
                     _(
                         "%(model)s %(pk)r on %(source)r has the natural key %(key)s of %(model)s "
@@ -252,3 +261,32 @@ class Resolver:
                     }
                 )
         return accepted
+
+    def _gave_up(self, info: ModelInfo, owner: str, key: tuple[Any, ...]) -> bool:
+        """Whether source object ``owner`` no longer has natural key ``key`` (deleted, or changed)."""
+        if owner in self.source.deleted[info.label]:
+            return True
+        if owner not in self.source.read[info.label] and not self.source.load(info, [owner], self.ctx.source):
+            return True
+        return self.source.natural_key(info, owner) != tuple(key)
+
+    def sources_of(self, info: ModelInfo, target_pks: Iterable[Any]) -> dict[Any, str]:
+        """The source pks whose copies the given target rows are, where the pk map (or a kept pk) says so."""
+        wanted = {str(t): t for t in target_pks}
+        if not wanted:
+            return {}
+        if not info.auto_pk:
+            return {t: s for s, t in wanted.items()}
+        ctx = self.ctx
+        found: dict[Any, str] = {}
+        for object_id, peer_object_id in self._references(
+            ctx.target, ctx.source_node, info.label, "object_id", list(wanted)
+        ):
+            found[wanted[object_id]] = peer_object_id
+        rest = [s for s, t in wanted.items() if t not in found]
+        if rest:
+            for object_id, peer_object_id in self._references(
+                ctx.source, ctx.target_node, info.label, "peer_object_id", rest
+            ):
+                found.setdefault(wanted[peer_object_id], object_id)
+        return found

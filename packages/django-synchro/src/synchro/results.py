@@ -18,6 +18,15 @@ class SyncError(CommandError):
     """
 
 
+class ChangeFailed(SyncError):
+    """The change of one object could not be applied; ``label`` and ``object_id`` name it."""
+
+    def __init__(self, label: str, object_id: str, message: str) -> None:
+        super().__init__(message)
+        self.label = label
+        self.object_id = object_id
+
+
 @dataclass
 class Conflict:
     """A logged change whose object was also changed on the target since the last sync."""

@@ -26,6 +26,9 @@ class ModelInfo:
     copied: tuple[models.Field, ...]  # every concrete non-pk field that is copied
     skipped: tuple[models.Field, ...]  # concrete fields in SYNCHRO_SKIP (new copies get defaults)
     concrete: tuple[models.Field, ...]  # every concrete non-pk field (a whole overwrite)
+    # Sets of copied fields whose values must be unique together (unique fields, unique_together,
+    # unconditional UniqueConstraints); the replay keeps two objects from holding one value at once.
+    uniques: tuple[tuple[models.Field, ...], ...] = ()
 
     def pk_value(self, source_pk: str) -> Any:
         """The pk as Python value, from its text form in the log."""
@@ -77,6 +80,7 @@ def model_info(model: type[models.Model]) -> ModelInfo:
         concrete = tuple(
             f for f in meta.concrete_fields if not f.primary_key and not getattr(f, "generated", False)
         )
+        copied = tuple(f for f in concrete if f.name not in skip)
         info = ModelInfo(
             model=model,
             label=meta.label_lower,
@@ -85,12 +89,29 @@ def model_info(model: type[models.Model]) -> ModelInfo:
             foreign_keys=tuple(
                 f for f in concrete if f.is_relation and f.name not in skip and f.target_field.primary_key
             ),
-            copied=tuple(f for f in concrete if f.name not in skip),
+            copied=copied,
             skipped=tuple(f for f in concrete if f.name in skip),
             concrete=concrete,
+            uniques=_unique_sets(model, copied),
         )
         _cache[model] = info
     return info
+
+
+def _unique_sets(
+    model: type[models.Model], copied: tuple[models.Field, ...]
+) -> tuple[tuple[models.Field, ...], ...]:
+    """The sets of copied fields that are unique together (the pk aside), each once."""
+    meta = model._meta
+    sets: list[tuple[str, ...]] = [(f.name,) for f in copied if f.unique]
+    sets.extend(tuple(names) for names in meta.unique_together)
+    sets.extend(tuple(c.fields) for c in meta.total_unique_constraints if c.fields)
+    by_name = {f.name: f for f in copied}
+    found: dict[tuple[str, ...], tuple[models.Field, ...]] = {}
+    for names in sets:
+        if names and all(n in by_name for n in names):  # a skipped field: not ours to keep unique
+            found.setdefault(names, tuple(by_name[n] for n in names))
+    return tuple(found.values())
 
 
 def forget_models() -> None:

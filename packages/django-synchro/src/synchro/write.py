@@ -15,9 +15,10 @@ from django.db.models.signals import post_save, pre_save
 
 from .context import SyncContext
 from .models import ChangeLog, Reference
-from .plan import M2MCopy, ObjectWrite, Plan, WriteStep
+from .plan import M2MCopy, Plan
+from .replay import DELETE, WRITE, CopyOf, ObjectWrite, Step
 from .resolve import IdentityMap
-from .results import Summary
+from .results import ChangeFailed, Summary
 from .schema import ModelInfo, field_named, model_info, related_model, through_model
 from .sql import chunks, column_in, column_name, insert_objects, insert_rows
 
@@ -36,12 +37,15 @@ class Planned:
 
 def count_plan(ctx: SyncContext, identity: IdentityMap, plan: Plan, summary: Summary) -> None:
     """What :class:`Writer` would do with ``plan``, added to ``summary``; nothing is written."""
-    for info, source_pks in plan.deletions:
-        summary.deleted += sum(1 for p in source_pks if identity.knows(info.label, p))
+    deleted: set[tuple[str, str]] = set()
     for step in plan.steps:
         label = step.info.label
+        for p in step.deletions:
+            if identity.knows(label, p) and (label, p) not in deleted:
+                summary.deleted += 1
+                deleted.add((label, p))
         for write in step.writes:
-            if identity.knows(label, write.source_pk):
+            if identity.knows(label, write.source_pk) and (label, write.source_pk) not in deleted:
                 summary.changed += 1
             else:
                 summary.added += 1
@@ -49,7 +53,7 @@ def count_plan(ctx: SyncContext, identity: IdentityMap, plan: Plan, summary: Sum
 
 
 class Writer:
-    """Writes a plan to the target: deletions, objects step by step, deferred FKs, m2m rows, pk map."""
+    """Writes a plan to the target: its steps in order, deferred FKs, m2m rows, pk map."""
 
     def __init__(self, ctx: SyncContext, identity: IdentityMap, summary: Summary) -> None:
         self.ctx = ctx
@@ -57,38 +61,64 @@ class Writer:
         self.summary = summary
         # FKs left NULL to break a cycle: (object's model, its source pk, field, source pk it points at).
         self.deferred: list[tuple[ModelInfo, str, models.Field, str]] = []
+        self.at: tuple[str, str] | None = None  # the object being written, for error messages
 
     def apply(self, plan: Plan) -> None:
-        for info, source_pks in plan.deletions:
-            self.delete(info, source_pks)
         for step in plan.steps:
-            self.write(step)
+            try:
+                if step.kind == WRITE:
+                    self.write(step)
+                elif step.kind == DELETE:
+                    self.delete(step.info, step.deletions)
+                else:
+                    self.park(step)
+            except ChangeFailed:
+                raise
+            except Exception as exc:
+                label, pk = self.at or (step.info.label, "?")
+                raise ChangeFailed(label, pk, str(exc)) from exc
+            self.at = None
         self.fill_deferred()
         for copy in plan.m2m:
+            self.at = (copy.info.label, copy.owners[0])
             self.copy_m2m(copy)
+        self.at = None
         self.record_references()
         self.drop_superseded(plan.superseded)
 
     def delete(self, info: ModelInfo, source_pks: list[str]) -> None:
         target = self.ctx.target
-        copies = [
-            self.identity.targets[info.label][p] for p in source_pks if self.identity.knows(info.label, p)
-        ]
-        if copies:
+        known = [p for p in source_pks if self.identity.knows(info.label, p)]
+        if known:
+            self.at = (info.label, known[0])
+            copies = [self.identity.targets[info.label][p] for p in known]
             _count, per_model = info.model._base_manager.using(target).filter(pk__in=copies).delete()
             self.summary.deleted += per_model.get(info.model._meta.label, 0)
+            self.identity.forget(info.label, known)
         for chunk in chunks(source_pks):
             Reference.objects.using(target).filter(
                 peer=self.ctx.source_node, model=info.label, peer_object_id__in=chunk
             ).delete()
 
+    def park(self, step: Step) -> None:
+        """Temporary values (see :mod:`synchro.replay`), written without signals."""
+        manager = step.info.model._base_manager.using(self.ctx.target)
+        for parking in step.parkings:
+            values = {
+                name: self.identity.targets[value.label][value.source_pk]
+                if isinstance(value, CopyOf)
+                else value
+                for name, value in parking.values.items()
+            }
+            manager.filter(pk=parking.target_pk).update(**values)
+
     # -- objects
 
-    def write(self, step: WriteStep) -> None:
+    def write(self, step: Step) -> None:
         info = step.info
         creates: list[tuple[str, models.Model]] = []
-        updates: list[models.Model] = []
-        overwrites: list[models.Model] = []
+        updates: list[tuple[str, models.Model]] = []
+        overwrites: list[tuple[str, models.Model]] = []
         for write in step.writes:
             copy = self._copy(info, write)
             if self.identity.knows(info.label, write.source_pk):
@@ -96,7 +126,7 @@ class Writer:
                 copy._state.adding = False
                 copy._state.db = self.ctx.target
                 # An addition over an object with the same pk replaces it whole (django-synchro 0.7).
-                (overwrites if write.added and not info.auto_pk else updates).append(copy)
+                (overwrites if write.added and not info.auto_pk else updates).append((write.source_pk, copy))
             else:
                 if not info.auto_pk:
                     copy.pk = info.pk_value(write.source_pk)
@@ -138,8 +168,10 @@ class Writer:
     def _create(self, info: ModelInfo, creates: list[tuple[str, models.Model]]) -> None:
         model, target = info.model, self.ctx.target
         objs = [copy for _p, copy in creates]
-        for obj in objs:
+        for p, obj in creates:
+            self.at = (info.label, p)
             pre_save.send(sender=model, instance=obj, raw=False, using=target, update_fields=None)
+        self.at = (info.label, creates[0][0])
         if not info.auto_pk:
             insert_objects(target, model, (model._meta.pk, *info.concrete), objs)
         elif connections[target].features.can_return_rows_from_bulk_insert and info.concrete:
@@ -152,23 +184,31 @@ class Writer:
             obj._state.adding = False
             obj._state.db = target
         self.identity.add_created(info, [(source_pk, obj.pk) for source_pk, obj in creates])
-        for obj in objs:
+        for p, obj in creates:
+            self.at = (info.label, p)
             post_save.send(
                 sender=model, instance=obj, created=True, update_fields=None, raw=False, using=target
             )
         self.summary.added += len(creates)
 
-    def _update(self, info: ModelInfo, objs: list[models.Model], fields: tuple[models.Field, ...]) -> None:
+    def _update(
+        self, info: ModelInfo, pairs: list[tuple[str, models.Model]], fields: tuple[models.Field, ...]
+    ) -> None:
         model, target = info.model, self.ctx.target
-        for obj in objs:
+        for p, obj in pairs:
+            self.at = (info.label, p)
             pre_save.send(sender=model, instance=obj, raw=False, using=target, update_fields=None)
         if fields:
-            model._base_manager.using(target).bulk_update(objs, [f.name for f in fields])
-        for obj in objs:
+            self.at = (info.label, pairs[0][0])
+            model._base_manager.using(target).bulk_update(
+                [obj for _p, obj in pairs], [f.name for f in fields]
+            )
+        for p, obj in pairs:
+            self.at = (info.label, p)
             post_save.send(
                 sender=model, instance=obj, created=False, update_fields=None, raw=False, using=target
             )
-        self.summary.changed += len(objs)
+        self.summary.changed += len(pairs)
 
     def fill_deferred(self) -> None:
         targets = self.identity.targets
