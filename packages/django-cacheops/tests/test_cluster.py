@@ -227,7 +227,7 @@ def test_bad_cluster_settings_are_named(settings, conf, sentinel, message):
 
 
 def test_stats_on_cluster(cluster, settings):
-    from cacheops.stats import install_stats, reset_stats, stats
+    from cacheops.counters import install_stats, reset_stats, stats
 
     settings.CACHEOPS_STATS = True
     install_stats()

@@ -3,6 +3,30 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # what type checkers see; at run time each name loads on first access (below)
+    # re-exported through __all__, except the two names 7.2's star imports leaked (hence "as")
+    from django.db import DEFAULT_DB_ALIAS as DEFAULT_DB_ALIAS
+
+    from . import file_cache
+    from .counters import stats
+    from .file_cache import FileCache
+    from .invalidation import (
+        invalidate_all,
+        invalidate_dict,
+        invalidate_model,
+        invalidate_obj,
+        no_invalidation,
+    )
+    from .keys import get_prefix as get_prefix
+    from .management.commands.reapconjs import reap_conjs
+    from .managers import CacheopsManager, CacheopsQuerySet
+    from .query import install_cacheops
+    from .redis import redis_client
+    from .simple import CacheMiss, RedisCache, cache, cached, cached_as
+    from .templatetags.cacheops import CacheopsLibrary, invalidate_fragment
+    from .views import cached_view, cached_view_as
 
 logger = logging.getLogger(__name__)  # 7.2 exported a module logger (and so ``logging``) too
 
@@ -12,6 +36,8 @@ VERSION = tuple(int(p) if p.isdigit() else p for p in __version__.split("."))
 __all__ = [
     "CacheMiss",
     "CacheopsLibrary",
+    "CacheopsManager",
+    "CacheopsQuerySet",
     "FileCache",
     "RedisCache",
     "cache",
@@ -46,9 +72,11 @@ _LAZY = {
     "invalidate_obj": "invalidation",
     "no_invalidation": "invalidation",
     "FileCache": "file_cache",
+    "CacheopsManager": "managers",
+    "CacheopsQuerySet": "managers",
     "cached_view": "views",
     "cached_view_as": "views",
-    "stats": "stats",
+    "stats": "counters",
     "CacheopsLibrary": "templatetags.cacheops",
     "invalidate_fragment": "templatetags.cacheops",
     "reap_conjs": "management.commands.reapconjs",
@@ -59,7 +87,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> object:
+def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'cacheops' has no attribute {name!r}")

@@ -14,6 +14,6 @@ class CacheopsConfig(AppConfig):
 
         install_cacheops()
         install_cacheops_transaction_support()
-        from .stats import install_stats
+        from .counters import install_stats
 
         install_stats()

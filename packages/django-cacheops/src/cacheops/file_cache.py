@@ -20,13 +20,24 @@ import time
 from collections.abc import Callable, Iterator
 from functools import wraps
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, cast, overload
 
 from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
 
 from .conf import Defaults, settings
-from .simple import CacheKey, CacheMiss, extra_value
+from .simple import CacheDecorator, CachedFunction, CacheKey, CacheMiss, extra_value
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest, HttpResponseBase
+
+    from .views import CachedView, ViewDecorator
+
+    _Req = TypeVar("_Req", bound=HttpRequest)
+    _Resp = TypeVar("_Resp", bound=HttpResponseBase)
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 __all__ = [
     "CacheMiss",
@@ -154,22 +165,25 @@ class FileCache:
 
     # ------------------------------------------------------------------ decorators
 
-    def cached(self, timeout: Any = None, extra: Any = None, key_func: Callable | None = None) -> Any:
+    @overload
+    def cached(self, timeout: Callable[_P, _R], /) -> CachedFunction[_P, _R]: ...
+
+    @overload
+    def cached(self, timeout: int | None = None, extra: Any = None) -> CacheDecorator: ...
+
+    def cached(self, timeout: Any = None, extra: Any = None) -> Any:
         """Cache a function's results in files, keyed by its name, arguments and ``extra``.
 
         Use as ``@cache.cached``, ``@cache.cached()`` or ``@cache.cached(timeout=60, extra=...)``.
         The decorated function gets ``.invalidate(*args, **kwargs)`` and ``.key(*args, **kwargs)``.
-        ``key_func(*args, **kwargs)``, when given, replaces the arguments in the key.
         """
         if callable(timeout):  # used bare: @cache.cached
             return self.cached()(timeout)
         if timeout is not None:
             _check_timeout(timeout, "timeout")
 
-        def decorator(func: Callable) -> Callable:
+        def decorator(func: Callable[_P, _R]) -> CachedFunction[_P, _R]:
             def make_key(*args: Any, **kwargs: Any) -> str:
-                if key_func is not None:
-                    return _key_of(func, (key_func(*args, **kwargs),), {}, extra_value(extra, args, kwargs))
                 return _key_of(func, args, kwargs, extra_value(extra, args, kwargs))
 
             @wraps(func)
@@ -187,15 +201,23 @@ class FileCache:
                 """Drop the cached result for these arguments."""
                 self.delete(make_key(*args, **kwargs))
 
-            def key(*args: Any, **kwargs: Any) -> CacheKey:
+            def key(*args: Any, **kwargs: Any) -> CacheKey[Any]:
                 """The entry of these arguments: a str with get(), set(value) and delete()."""
                 return CacheKey.make(make_key(*args, **kwargs), self, timeout)
 
             wrapper.invalidate = invalidate  # type: ignore[attr-defined]
             wrapper.key = key  # type: ignore[attr-defined]
-            return wrapper
+            return cast("CachedFunction[_P, _R]", wrapper)
 
-        return decorator
+        return cast(CacheDecorator, decorator)
+
+    @overload
+    def cached_view(
+        self, timeout: Callable[Concatenate[_Req, _P], _Resp], /
+    ) -> CachedView[_Req, _P, _Resp]: ...
+
+    @overload
+    def cached_view(self, timeout: int | None = None, extra: Any = None) -> ViewDecorator: ...
 
     def cached_view(self, timeout: Any = None, extra: Any = None) -> Any:
         """Cache a view's responses to GET and HEAD requests in files, keyed by the absolute URI.
@@ -271,9 +293,25 @@ def delete(key: str) -> None:
     default.delete(key)
 
 
-def cached(timeout: Any = None, extra: Any = None, key_func: Callable | None = None) -> Any:
+@overload
+def cached(timeout: Callable[_P, _R], /) -> CachedFunction[_P, _R]: ...
+
+
+@overload
+def cached(timeout: int | None = None, extra: Any = None) -> CacheDecorator: ...
+
+
+def cached(timeout: Any = None, extra: Any = None) -> Any:
     """``@file_cache.cached(timeout=..., extra=...)`` (bare too): see :meth:`FileCache.cached`."""
-    return default.cached(timeout, extra, key_func)
+    return default.cached(timeout, extra)
+
+
+@overload
+def cached_view(timeout: Callable[Concatenate[_Req, _P], _Resp], /) -> CachedView[_Req, _P, _Resp]: ...
+
+
+@overload
+def cached_view(timeout: int | None = None, extra: Any = None) -> ViewDecorator: ...
 
 
 def cached_view(timeout: Any = None, extra: Any = None) -> Any:

@@ -191,7 +191,7 @@ def _run(model: Any, values_list: list[dict[str, Any]], using: str, send: list[d
     defer(using, run)
 
 
-def invalidate_dict(model: Any, obj_dict: dict[str, Any], using: str = DEFAULT_DB_ALIAS) -> None:
+def invalidate_dict(model: type[Model], obj_dict: dict[str, Any], using: str = DEFAULT_DB_ALIAS) -> None:
     """Drop cached results that a row of ``model`` with these field values may appear in.
 
     Missing fields make the whole table's results go (they could match anything).
@@ -220,11 +220,11 @@ def invalidate_obj(obj: Model, using: str | None = None) -> None:
     invalidate_dict(type(obj), obj_values(obj), using=using)
 
 
-def invalidate_model(model: Any, using: str = DEFAULT_DB_ALIAS) -> None:
+def invalidate_model(model: type[Model], using: str = DEFAULT_DB_ALIAS) -> None:
     """Drop every cached result that reads ``model``'s table (and its MTI parents' tables)."""
     if no_invalidation.active:
         return
-    concrete = model._meta.concrete_model
+    concrete: Any = model._meta.concrete_model
     tables = [m._meta.db_table for m in [concrete, *concrete._meta.get_parent_list()]]
 
     def run() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, cast, overload
 
 from django.core.exceptions import EmptyResultSet, ImproperlyConfigured
 from django.db import connections
@@ -19,11 +19,88 @@ from .store import MISSING, dumps, get_or_compute, loads
 from .transaction import is_dirty, may_store
 from .tree import dnfs
 
-__all__ = ["CacheMiss", "cache", "cached", "cached_as"]
+__all__ = [
+    "CacheDecorator",
+    "CacheKey",
+    "CacheMiss",
+    "CachedAsDecorator",
+    "CachedAsFunction",
+    "CachedFunction",
+    "RedisCache",
+    "cache",
+    "cached",
+    "cached_as",
+]
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+_R_co = TypeVar("_R_co", covariant=True)
+_V = TypeVar("_V")
+
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    from django.http import HttpRequest, HttpResponseBase
+
+    from .views import CachedView, ViewDecorator
+
+    _F = TypeVar("_F", bound=Callable[..., Any])
+    _Req = TypeVar("_Req", bound=HttpRequest)
+    _Resp = TypeVar("_Resp", bound=HttpResponseBase)
+    # What ``@cached_as`` takes: querysets, model classes or instances (a list: see cached_as()).
+    Sample: TypeAlias = "QuerySet[Any, Any] | Model | type[Model]"
 
 
 class CacheMiss(Exception):
     """Raised by ``cache.get()`` when the key holds nothing."""
+
+
+class CachedFunction(Protocol[_P, _R]):
+    """A function decorated by ``@cached`` (or ``cache.cached``, ``file_cache.cached``): called
+    as before, plus ``invalidate()`` and ``key()`` taking the same arguments."""
+
+    def __call__(self, *args: _P.args, **kwargs: _P.kwargs) -> _R: ...
+
+    def invalidate(self, *args: _P.args, **kwargs: _P.kwargs) -> None:
+        """Drop the cached result of these arguments."""
+        ...
+
+    def key(self, *args: _P.args, **kwargs: _P.kwargs) -> CacheKey[_R]:
+        """The entry of these arguments: a str with ``get()``, ``set(value)`` and ``delete()``."""
+        ...
+
+
+class CachedAsFunction(Protocol[_P, _R_co]):
+    """A function decorated by ``@cached_as``: called as before, plus ``invalidate()`` and
+    ``key()`` (its Redis key, a str) taking the same arguments."""
+
+    def __call__(self, *args: _P.args, **kwargs: _P.kwargs) -> _R_co: ...
+
+    def invalidate(self, *args: _P.args, **kwargs: _P.kwargs) -> None:
+        """Drop the cached result of these arguments."""
+        ...
+
+    def key(self, *args: _P.args, **kwargs: _P.kwargs) -> str:
+        """The Redis key of the result of these arguments."""
+        ...
+
+
+class CacheDecorator(Protocol):
+    """What ``cached(timeout=...)`` returns."""
+
+    def __call__(self, func: Callable[_P, _R], /) -> CachedFunction[_P, _R]: ...
+
+
+class CachedAsDecorator(Protocol):
+    """What ``cached_as(*samples)`` returns."""
+
+    def __call__(self, func: Callable[_P, _R], /) -> CachedAsFunction[_P, _R]: ...
+
+
+class _SameFunction(Protocol):
+    """What ``cached_as(a_list)`` returns: the function itself, uncached."""
+
+    def __call__(self, func: _F, /) -> _F: ...
 
 
 def _as_queryset(sample: Any) -> Any:
@@ -36,13 +113,35 @@ def _as_queryset(sample: Any) -> Any:
     raise TypeError(f"cached_as() takes querysets, models or model instances, not {sample!r}")
 
 
+@overload
+def cached_as(
+    sample: list[Any],
+    /,
+    *,
+    timeout: int | None = None,
+    extra: Any = None,
+    lock: bool | None = None,
+    keep_fresh: bool = False,
+) -> _SameFunction: ...
+
+
+@overload
+def cached_as(
+    *samples: Sample,
+    timeout: int | None = None,
+    extra: Any = None,
+    lock: bool | None = None,
+    keep_fresh: bool = False,
+) -> CachedAsDecorator: ...
+
+
 def cached_as(
     *samples: Any,
     timeout: int | None = None,
     extra: Any = None,
     lock: bool | None = None,
     keep_fresh: bool = False,
-) -> Callable[[Callable], Callable]:
+) -> Any:
     """Cache a function's result like a queryset: it is dropped when a row that could change any
     of ``samples`` (querysets, models or instances) is saved or deleted.
 
@@ -53,7 +152,7 @@ def cached_as(
         raise TypeError("cached_as() needs at least one queryset, model or instance")
     if len(samples) == 1 and isinstance(samples[0], list):
         # a list, not a queryset (Paginator's object_list of an empty page): nothing to cache by
-        return lambda func: func
+        return cast(_SameFunction, lambda func: func)
     querysets = [_as_queryset(s) for s in samples]
     profiles = []
     for qs in querysets:
@@ -112,7 +211,7 @@ def cached_as(
             tables.extend(sorted({t for i, qs in enumerate(querysets) for t in sample_conditions(i, qs)}))
         return tables
 
-    def decorator(func: Callable) -> Callable:
+    def decorator(func: Callable[_P, _R]) -> CachedAsFunction[_P, _R]:
         def make_key(*args: Any, **kwargs: Any) -> str:
             return func_key(func, args, kwargs, (extra_value(extra, args, kwargs), sample_key()))
 
@@ -144,32 +243,34 @@ def cached_as(
 
         wrapper.invalidate = invalidate  # type: ignore[attr-defined]
         wrapper.key = key  # type: ignore[attr-defined]
-        return wrapper
+        return cast("CachedAsFunction[_P, _R]", wrapper)
 
-    return decorator
+    return cast(CachedAsDecorator, decorator)
 
 
-class CacheKey(str):
+class CacheKey(str, Generic[_V]):
     """The full key of a cached call (``func.key(*args)``), with ``get()`` (raising
-    :class:`CacheMiss`), ``set(value)`` (for the function's timeout) and ``delete()`` of that entry."""
+    :class:`CacheMiss`), ``set(value)`` (for the function's timeout) and ``delete()`` of that entry.
+    ``_V`` is the type of the function's results."""
 
     _store: Any = None
     timeout: int | None = None
 
     @classmethod
-    def make(cls, value: str, store: Any, timeout: int | None = None) -> CacheKey:
+    def make(cls, value: str, store: Any, timeout: int | None = None) -> CacheKey[Any]:
         """``store``: an object with ``get(key)`` (raising CacheMiss), ``set(key, value, timeout)``
         and ``delete(key)`` of full keys."""
-        key = cls(value)
+        key: CacheKey[Any] = cls(value)
         key._store = store
         key.timeout = timeout
         return key
 
-    def get(self) -> Any:
+    def get(self) -> _V:
         """The value stored under this key; raises CacheMiss when there is none."""
-        return self._store.get(str(self))
+        value: _V = self._store.get(str(self))
+        return value
 
-    def set(self, value: Any) -> None:
+    def set(self, value: _V) -> None:
         """Store ``value`` under this key for the function's timeout."""
         self._store.set(str(self), value, self.timeout)
 
@@ -236,21 +337,21 @@ class RedisCache:
         """Forget ``key``."""
         self._delete(get_prefix() + key)
 
-    def cached(
-        self, timeout: int | None = None, extra: Any = None, key_func: Callable | None = None
-    ) -> Callable[[Callable], Callable]:
+    @overload
+    def cached(self, timeout: Callable[_P, _R], /) -> CachedFunction[_P, _R]: ...
+
+    @overload
+    def cached(self, timeout: int | None = None, extra: Any = None) -> CacheDecorator: ...
+
+    def cached(self, timeout: Any = None, extra: Any = None) -> Any:
         """Cache a function's results for ``timeout`` seconds, keyed by its arguments and ``extra``
         (called with the arguments when it is callable)."""
         if callable(timeout):  # used bare: @cache.cached
             return self.cached()(timeout)
 
-        def decorator(func: Callable) -> Callable:
+        def decorator(func: Callable[_P, _R]) -> CachedFunction[_P, _R]:
             def make_key(*args: Any, **kwargs: Any) -> str:
-                prefix = get_prefix(func=func)
-                if key_func is not None:
-                    name = f"{func.__module__}.{func.__qualname__}"
-                    return prefix + "c:" + digest(name, key_func(*args, **kwargs))
-                return prefix + func_key(func, args, kwargs, extra_value(extra, args, kwargs))
+                return get_prefix(func=func) + func_key(func, args, kwargs, extra_value(extra, args, kwargs))
 
             @wraps(func)
             def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -269,15 +370,23 @@ class RedisCache:
                 """Drop the cached result for these arguments."""
                 self._delete(make_key(*args, **kwargs))
 
-            def key(*args: Any, **kwargs: Any) -> CacheKey:
+            def key(*args: Any, **kwargs: Any) -> CacheKey[Any]:
                 """The entry of these arguments: a str with get(), set(value) and delete()."""
                 return CacheKey.make(make_key(*args, **kwargs), _FullKeys(self), timeout)
 
             wrapper.invalidate = invalidate  # type: ignore[attr-defined]
             wrapper.key = key  # type: ignore[attr-defined]
-            return wrapper
+            return cast("CachedFunction[_P, _R]", wrapper)
 
-        return decorator
+        return cast(CacheDecorator, decorator)
+
+    @overload
+    def cached_view(
+        self, timeout: Callable[Concatenate[_Req, _P], _Resp], /
+    ) -> CachedView[_Req, _P, _Resp]: ...
+
+    @overload
+    def cached_view(self, timeout: int | None = None, extra: Any = None) -> ViewDecorator: ...
 
     def cached_view(self, timeout: Any = None, extra: Any = None) -> Any:
         """``@cache.cached_view(timeout=...)``: see :func:`cacheops.cached_view`."""
@@ -291,8 +400,16 @@ class RedisCache:
 cache = RedisCache()
 
 
-def cached(timeout: Any = None, extra: Any = None, key_func: Callable | None = None) -> Any:
+@overload
+def cached(timeout: Callable[_P, _R], /) -> CachedFunction[_P, _R]: ...
+
+
+@overload
+def cached(timeout: int | None = None, extra: Any = None) -> CacheDecorator: ...
+
+
+def cached(timeout: Any = None, extra: Any = None) -> Any:
     """``@cached``, ``@cached()`` or ``@cached(timeout=60, extra=...)``: time-based function cache."""
     if callable(timeout):  # used bare: @cached
         return cache.cached()(timeout)
-    return cache.cached(timeout=timeout, extra=extra, key_func=key_func)
+    return cache.cached(timeout=timeout, extra=extra)

@@ -13,17 +13,49 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextvars import ContextVar
 from functools import wraps
-from typing import Any
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Protocol, TypeVar, cast, overload
 
 from asgiref.sync import iscoroutinefunction
 from django.http import HttpRequest, HttpResponseBase
 
-__all__ = ["cache_view", "cached_view", "cached_view_as"]
+if TYPE_CHECKING:
+    from .simple import Sample
+
+__all__ = ["CachedView", "ViewDecorator", "cache_view", "cached_view", "cached_view_as"]
+
+_P = ParamSpec("_P")
+_Req = TypeVar("_Req", bound=HttpRequest)
+_Req_contra = TypeVar("_Req_contra", bound=HttpRequest, contravariant=True)
+_Resp = TypeVar("_Resp", bound=HttpResponseBase)
+_Resp_co = TypeVar("_Resp_co", bound=HttpResponseBase, covariant=True)
+
+
+class CachedView(Protocol[_Req_contra, _P, _Resp_co]):
+    """A view decorated by ``@cached_view_as`` or ``@cached_view``: called as before, plus
+    ``invalidate()`` and ``key()`` taking a request (or an absolute URI) and the view's other
+    arguments."""
+
+    def __call__(self, request: _Req_contra, /, *args: _P.args, **kwargs: _P.kwargs) -> _Resp_co: ...
+
+    def invalidate(self, request_or_uri: HttpRequest | str, /, *args: _P.args, **kwargs: _P.kwargs) -> None:
+        """Drop the cached response for this request (or absolute URI) and view arguments."""
+        ...
+
+    def key(self, request_or_uri: HttpRequest | str, /, *args: _P.args, **kwargs: _P.kwargs) -> str:
+        """The cache key of the response for this request (or absolute URI) and view arguments."""
+        ...
+
+
+class ViewDecorator(Protocol):
+    """What ``cached_view_as(*samples)`` and ``cached_view(timeout=...)`` return."""
+
+    def __call__(self, view: Callable[Concatenate[_Req, _P], _Resp], /) -> CachedView[_Req, _P, _Resp]: ...
+
 
 CACHEABLE_METHODS = frozenset({"GET", "HEAD"})
 
 # The request being answered: the cached function is keyed by the URI and reaches the request here.
-_current_request: ContextVar[HttpRequest] = ContextVar("cacheops_view_request")
+_current_request: ContextVar[Any] = ContextVar("cacheops_view_request")
 
 
 class _Uncacheable(Exception):
@@ -42,7 +74,9 @@ def _uri(request_or_uri: HttpRequest | str) -> str:
     raise TypeError(f"expected a request or an absolute URI, not {type(request_or_uri).__name__}")
 
 
-def cache_view(view: Callable, decorator: Callable[[Callable], Callable]) -> Callable:
+def cache_view(
+    view: Callable[Concatenate[_Req, _P], _Resp], decorator: Callable[[Any], Any]
+) -> CachedView[_Req, _P, _Resp]:
     """Wrap ``view`` so that its GET/HEAD responses are cached by ``decorator`` (a function-cache
     decorator such as ``cached_as(...)`` or ``cached(...)``), keyed by the absolute URI.
 
@@ -68,7 +102,7 @@ def cache_view(view: Callable, decorator: Callable[[Callable], Callable]) -> Cal
     cached_respond: Any = decorator(respond)
 
     @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+    def wrapper(request: _Req, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not isinstance(request, HttpRequest):
             raise TypeError(
                 f"{view.__qualname__} was called with {type(request).__name__} as its first argument, "
@@ -94,22 +128,30 @@ def cache_view(view: Callable, decorator: Callable[[Callable], Callable]) -> Cal
 
     wrapper.invalidate = invalidate  # type: ignore[attr-defined]
     wrapper.key = key  # type: ignore[attr-defined]
-    return wrapper
+    return cast("CachedView[_Req, _P, _Resp]", wrapper)
 
 
 def cached_view_as(
-    *samples: Any,
+    *samples: Sample,
     timeout: int | None = None,
     extra: Any = None,
     lock: bool | None = None,
     keep_fresh: bool = False,
-) -> Callable[[Callable], Callable]:
+) -> ViewDecorator:
     """Cache a view's GET/HEAD responses until a row that could change any of ``samples``
     (querysets, models or instances) is saved or deleted; arguments as for ``@cached_as``."""
     from .simple import cached_as
 
     decorator = cached_as(*samples, timeout=timeout, extra=extra, lock=lock, keep_fresh=keep_fresh)
-    return lambda view: cache_view(view, decorator)
+    return cast(ViewDecorator, lambda view: cache_view(view, decorator))
+
+
+@overload
+def cached_view(timeout: Callable[Concatenate[_Req, _P], _Resp], /) -> CachedView[_Req, _P, _Resp]: ...
+
+
+@overload
+def cached_view(timeout: int | None = None, extra: Any = None) -> ViewDecorator: ...
 
 
 def cached_view(timeout: Any = None, extra: Any = None) -> Any:

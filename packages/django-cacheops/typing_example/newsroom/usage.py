@@ -7,6 +7,8 @@ from typing_extensions import assert_type
 
 from cacheops import (
     CacheMiss,
+    CacheopsLibrary,
+    CacheopsQuerySet,
     FileCache,
     cache,
     cached,
@@ -16,9 +18,12 @@ from cacheops import (
     file_cache,
     invalidate_all,
     invalidate_dict,
+    invalidate_fragment,
     invalidate_model,
     invalidate_obj,
     no_invalidation,
+    reap_conjs,
+    stats,
 )
 from newsroom.models import Article
 
@@ -31,7 +36,13 @@ def querysets() -> None:
     assert_type(Article.objects.filter(tag=2).cache(ops=["count"], timeout=60).count(), int)
     assert_type(list(Article.objects.filter(tag=2).cache(lock=True)), list[Article])
     assert_type(Article.objects.all().nocache().first(), Article | None)
-    Article.objects.filter(tag=2).invalidated_update(published=True)
+    assert_type(Article.objects.filter(tag=2).invalidated_update(published=True), int)
+    assert_type(Article.objects.invalidated_update(published=False), int)
+    assert_type(Article.objects.cache(), CacheopsQuerySet[Article])
+    assert_type(Article.objects.order_by("title").cache(ops="get").nocache(), CacheopsQuerySet[Article])
+    assert_type(Article.objects.values("title").cache(ops=["fetch"]).count(), int)
+    qs = Article.objects.filter(published=True).inplace()
+    assert_type(qs.exclude(tag=3).cloning().clone(), CacheopsQuerySet[Article])
 
 
 # ------------------------------------------------------------------ functions
@@ -65,6 +76,12 @@ def functions() -> None:
     top_titles.invalidate(3)
     assert_type(tag_cloud.key(10), str)
     top_titles("three")  # type: ignore[arg-type]  # the decorator keeps the parameters
+    exchange_rate.invalidate(currency="EUR")
+    # the entry of a @cached call: get() (raising CacheMiss), set(value) and delete()
+    exchange_rate.key("EUR").set(1.08)
+    assert_type(exchange_rate.key("EUR").get(), float)
+    exchange_rate.key("EUR").delete()
+    exchange_rate.key("EUR").set("1.08")  # type: ignore[arg-type]  # the function's result type
 
 
 def plain_cache() -> object:
@@ -87,6 +104,16 @@ def invalidation(article: Article) -> None:
     invalidate_all()
     with no_invalidation:
         article.save()
+    invalidate_fragment("sidebar", 42)
+
+
+def maintenance() -> None:
+    assert_type(stats(Article), dict[str, dict[str, int]])
+    result = reap_conjs(chunk_size=1000, min_conj_set_size=1000, dry_run=True)
+    print(result)
+
+
+register = CacheopsLibrary()
 
 
 @no_invalidation
@@ -121,6 +148,7 @@ def views_and_files(request: HttpRequest) -> None:
     assert_type(article_list(request), HttpResponse)
     assert_type(weather(request, "Oslo"), HttpResponse)
     article_list.invalidate(request)
+    assert_type(weather.key("https://example.com/weather/Oslo", "Oslo"), str)
     assert_type(report(2024), bytes)
     file_cache.set("key", [1, 2], timeout=60)
     thumbnails.delete("key")

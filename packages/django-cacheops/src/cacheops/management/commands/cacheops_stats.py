@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand
 
 from cacheops.conf import settings
-from cacheops.stats import reset_stats, stats
+from cacheops.counters import reset_stats, stats
 
 
 class Command(BaseCommand):

@@ -13,14 +13,15 @@ functions and cached views under ``'func:<module>.<qualname>'``, ``invalidate_al
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
-import types
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.signals import setting_changed
+
+if TYPE_CHECKING:
+    from django.db.models import Model
 
 from .conf import settings
 from .redis import get_client, handle_connection_failure, is_cluster
@@ -118,11 +119,11 @@ def _wire() -> None:
     """Connect the counting receivers while ``CACHEOPS_STATS`` is true and disconnect them while
     it is false, so that a read sends its signal to nobody (which costs nothing) when stats are off."""
     if _enabled():
-        cache_read.connect(_on_read, dispatch_uid="cacheops.stats.read")
-        cache_invalidated.connect(_on_invalidated, dispatch_uid="cacheops.stats.invalidated")
+        cache_read.connect(_on_read, dispatch_uid="cacheops.counters.read")
+        cache_invalidated.connect(_on_invalidated, dispatch_uid="cacheops.counters.invalidated")
     else:
-        cache_read.disconnect(dispatch_uid="cacheops.stats.read")
-        cache_invalidated.disconnect(dispatch_uid="cacheops.stats.invalidated")
+        cache_read.disconnect(dispatch_uid="cacheops.counters.read")
+        cache_invalidated.disconnect(dispatch_uid="cacheops.counters.invalidated")
 
 
 def _setting_changed(setting: str, **kwargs: Any) -> None:
@@ -134,10 +135,10 @@ def install_stats() -> None:
     """Start counting (idempotent; meant for ``AppConfig.ready()``). Counts are kept only while
     ``CACHEOPS_STATS`` is true (``override_settings`` turns counting on and off)."""
     _wire()
-    setting_changed.connect(_setting_changed, dispatch_uid="cacheops.stats.setting_changed")
+    setting_changed.connect(_setting_changed, dispatch_uid="cacheops.counters.setting_changed")
 
 
-def stats(model: Any = None) -> dict[str, dict[str, int]]:
+def stats(model: type[Model] | str | None = None) -> dict[str, dict[str, int]]:
     """``{label: {'hits': n, 'misses': n, 'invalidations': n}}`` summed over all processes.
 
     ``model`` (a model class or an ``'app.model'`` label) narrows the result to that one label.
@@ -167,13 +168,3 @@ def reset_stats() -> None:
     """Set every counter back to zero (this process's pending counts are dropped too)."""
     _recorder.take()
     get_client().delete(STATS_KEY)
-
-
-class _CallableModule(types.ModuleType):
-    """Lets ``cacheops.stats()`` work even where ``cacheops.stats`` is this module."""
-
-    def __call__(self, model: Any = None) -> dict[str, dict[str, int]]:
-        return stats(model)
-
-
-sys.modules[__name__].__class__ = _CallableModule
