@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import pytest
 from django.db.models.signals import post_save
+from django.test import override_settings
 from django.utils import timezone
 
 from synchro import DisableSynchroLog, SyncError, call_synchronize
 from tests.replay_check import assert_replayed, committed, pair_params, replay_databases, using_pair
-from tests.replayapp.models import City, Club, Country, Pet, Vet
+from tests.replayapp.models import Chip, City, Club, Country, Pet, Vet
 
 pytestmark = pytest.mark.django_db(databases=replay_databases())
 
@@ -110,6 +111,33 @@ def test_shape_2_a_batch_refused_at_commit_is_not_taken_for_another_run(pair):
         post_save.disconnect(sender=Country, dispatch_uid="issue20.dangling_city")
     assert spoiled
     assert_replayed(pair)
+
+
+@shape(2)
+@pytest.mark.parametrize("batch_size", [1, 2, 3, 1000])
+@committed
+def test_shape_2_natural_key_handed_over_while_the_referrers_move_across_batches(pair, batch_size):
+    """Found by the state machine with small batches: a batch writes objects as they are now, so
+    a chip moved away from a pet (CASCADE) before the pet's deletion must point at the pet that
+    later takes the deleted one's natural key, before that pet can be created with it."""
+    L = pair.local
+    p2 = Pet.objects.using(L).create(name="p2")
+    old = Pet.objects.using(L).create(name="p4")
+    s1 = Chip.objects.using(L).create(serial="s1", pet=p2)
+    s2 = Chip.objects.using(L).create(serial="s2", pet=old)
+    assert_replayed(pair)
+
+    Chip.objects.using(L).create(serial="s3", pet=p2)
+    s2.pet = p2
+    s2.save()
+    old.delete()
+    new = Pet.objects.using(L).create(name="p4")
+    for chip in (s1, s2, *Chip.objects.using(L).filter(serial="s3")):
+        chip.pet = new
+        chip.save()
+    p2.delete()
+    with override_settings(SYNCHRO_BATCH_SIZE=batch_size):
+        assert_replayed(pair)
 
 
 @shape(3)

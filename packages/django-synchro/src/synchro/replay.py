@@ -29,6 +29,7 @@ formed only where that keeps each operation after what it depends on.
 
 from __future__ import annotations
 
+import copy
 from collections import defaultdict
 from collections.abc import Generator, Iterable
 from dataclasses import dataclass, field
@@ -75,6 +76,7 @@ class ObjectWrite:
     obj: models.Model
     deferred: tuple[models.Field, ...] = ()  # FKs written NULL first, filled in after every step (cycles)
     added: bool = False  # logged as added: over an existing copy with the same pk it overwrites all
+    completes: bool = False  # the final values of a copy created earlier in the batch (not counted)
 
 
 @dataclass
@@ -110,6 +112,7 @@ class Op:
     after: list[Op] = field(default_factory=list)
     values: dict[int, UniqueValue | None] = field(default_factory=dict)  # unique values it writes
     step: int = -1
+    fks_done: bool = False  # a write whose foreign-key targets are settled (it waits for unique values)
 
     @property
     def key(self) -> ObjectKey:
@@ -337,7 +340,9 @@ class Replay:
                         _("it points at %(model)s %(pk)r, which has no copy on %(target)r")
                         % {"model": target[0], "pk": target[1], "target": self.ctx.target},
                     )
-                if not (yield need):  # a cycle: this FK is written NULL first, filled in later
+                if not (yield need):  # a cycle
+                    if self._create_early(need, target):
+                        continue  # it exists now, with temporary values where others still hold its own
                     if not fk.null:
                         raise self._failure(
                             op,
@@ -352,6 +357,7 @@ class Replay:
             else:
                 self._after(op, self.created.get(target))
         write.deferred = tuple(deferred)
+        op.fks_done = True
         for u, fields in enumerate(info.uniques):
             value = self._value(info, write.obj, fields, write.deferred)
             op.values[u] = value
@@ -452,6 +458,36 @@ class Replay:
 
     # -- parking a row until its final write
 
+    def _create_early(self, op: Op, key: ObjectKey) -> bool:
+        """A cycle runs through the creation ``op`` (waiting for unique values others hold): create
+        the copy now, with temporary values where another row still holds its own, as LOCAL
+        created it before the values were free. ``op`` then writes the final values. Returns
+        whether it did."""
+        if op.kind != WRITE or not op.fks_done or self._exists(key):
+            return False
+        write, info = op.write, op.info
+        assert write is not None
+        clone = copy.copy(write.obj)
+        clone._state = copy.copy(write.obj._state)
+        for u, fields in enumerate(info.uniques):
+            value = self._value(info, write.obj, fields, write.deferred)
+            holder = self.held[(info.label, u)].get(value) if value is not None else None
+            if holder is not None:
+                parked = parking_field(fields, self.ctx.target)
+                if parked is None:
+                    return False
+                clone.__dict__[parked.attname] = temporary_value(parked, self.ctx.target)
+        early = Op(
+            WRITE, info, op.source_pk, op.position, write=ObjectWrite(op.source_pk, clone, write.deferred)
+        )
+        for before in op.after:
+            self._after(early, before)
+        for u, fields in enumerate(info.uniques):
+            early.values[u] = self._value(info, clone, fields, write.deferred)
+        self._emit(early)
+        write.completes = True
+        return True
+
     def _park_unique(self, op: Op, holder: Any, u: int) -> None:
         """``holder`` waits for ``op``: give its unique value a temporary one (or NULL)."""
         info, fields = op.info, op.info.uniques[u]
@@ -479,6 +515,10 @@ class Replay:
         if waiting.kind == WRITE:
             final = waiting.write.obj.__dict__[fk.attname]
             target = (related_model(fk)._meta.label_lower, str(final)) if final is not None else None
+            if target is not None and target != op.key and not self._live(target):
+                need = self._pending(target)
+                if need is not None and need.state == ACTIVE:
+                    self._create_early(need, target)
             if target is not None and target != op.key and self._live(target):
                 value, created = CopyOf(*target), self.created.get(target)
         if value is None and not fk.null:

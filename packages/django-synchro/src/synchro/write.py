@@ -45,6 +45,8 @@ def count_plan(ctx: SyncContext, identity: IdentityMap, plan: Plan, summary: Sum
                 summary.deleted += 1
                 deleted.add((label, p))
         for write in step.writes:
+            if write.completes:  # its copy was counted when it was created
+                continue
             if identity.knows(label, write.source_pk) and (label, write.source_pk) not in deleted:
                 summary.changed += 1
             else:
@@ -137,6 +139,7 @@ class Writer:
             self._update(info, updates, info.copied)
         if overwrites:
             self._update(info, overwrites, info.concrete)
+        self.summary.changed -= sum(1 for write in step.writes if write.completes)  # counted as added
 
     def _copy(self, info: ModelInfo, write: ObjectWrite) -> models.Model:
         """The source object, made into its copy for the target (the batch reads it no more).
