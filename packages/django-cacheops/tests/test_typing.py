@@ -119,3 +119,25 @@ def test_cacheops_manager_hands_out_querysets_that_cache():
     finally:
         cache_read.disconnect(record)
     assert hits == [False, True, False]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_decorated_method_binds_and_its_key_takes_the_instance():
+    # what CachedFunction.__get__ / BoundCachedFunction tell type checkers
+    calls = []
+
+    class Desk:
+        def __repr__(self) -> str:
+            return "Desk()"  # the key holds the arguments' repr()
+
+        @cacheops.cached(timeout=60)
+        def headline(self, tag: int) -> str:
+            calls.append(tag)
+            return f"tag {tag}"
+
+    desk = Desk()
+    assert desk.headline(2) == desk.headline(2) == "tag 2"
+    assert calls == [2]
+    assert desk.headline.key(desk, 2).get() == "tag 2"
+    desk.headline.invalidate(desk, 2)
+    assert desk.headline(2) == "tag 2" and calls == [2, 2]

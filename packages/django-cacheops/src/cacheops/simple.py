@@ -20,6 +20,8 @@ from .transaction import is_dirty, may_store
 from .tree import dnfs
 
 __all__ = [
+    "BoundCachedAsFunction",
+    "BoundCachedFunction",
     "CacheDecorator",
     "CacheKey",
     "CacheMiss",
@@ -33,6 +35,7 @@ __all__ = [
 ]
 
 _P = ParamSpec("_P")
+_P_bound = ParamSpec("_P_bound")
 _R = TypeVar("_R")
 _R_co = TypeVar("_R_co", covariant=True)
 _V = TypeVar("_V")
@@ -41,10 +44,14 @@ if TYPE_CHECKING:
     from typing import TypeAlias
 
     from django.http import HttpRequest, HttpResponseBase
+    from typing_extensions import Self
 
     from .views import CachedView, ViewDecorator
 
     _F = TypeVar("_F", bound=Callable[..., Any])
+    _S = TypeVar("_S")
+    _P2 = ParamSpec("_P2")
+    _R2 = TypeVar("_R2")
     _Req = TypeVar("_Req", bound=HttpRequest)
     _Resp = TypeVar("_Resp", bound=HttpResponseBase)
     # What ``@cached_as`` takes: querysets, model classes or instances (a list: see cached_as()).
@@ -55,6 +62,15 @@ class CacheMiss(Exception):
     """Raised by ``cache.get()`` when the key holds nothing."""
 
 
+class BoundCachedFunction(Protocol[_P_bound, _P, _R]):
+    """A method decorated by ``@cached``, read from an instance: calls bind the instance, while
+    ``invalidate()`` and ``key()`` are the function's and take it first (``obj.m.key(obj, 1)``)."""
+
+    def __call__(self, *args: _P_bound.args, **kwargs: _P_bound.kwargs) -> _R: ...
+    def invalidate(self, *args: _P.args, **kwargs: _P.kwargs) -> None: ...
+    def key(self, *args: _P.args, **kwargs: _P.kwargs) -> CacheKey[_R]: ...
+
+
 class CachedFunction(Protocol[_P, _R]):
     """A function decorated by ``@cached`` (or ``cache.cached``, ``file_cache.cached``): called
     as before, plus ``invalidate()`` and ``key()`` taking the same arguments."""
@@ -63,11 +79,26 @@ class CachedFunction(Protocol[_P, _R]):
 
     def invalidate(self, *args: _P.args, **kwargs: _P.kwargs) -> None:
         """Drop the cached result of these arguments."""
-        ...
 
     def key(self, *args: _P.args, **kwargs: _P.kwargs) -> CacheKey[_R]:
         """The entry of these arguments: a str with ``get()``, ``set(value)`` and ``delete()``."""
-        ...
+        raise NotImplementedError
+
+    # the wrapper is a plain function, so a decorated method binds like any other
+    @overload
+    def __get__(self, instance: None, owner: type[Any] | None = None, /) -> Self: ...
+    @overload
+    def __get__(
+        self: CachedFunction[Concatenate[_S, _P2], _R2], instance: _S, owner: type[Any] | None = None, /
+    ) -> BoundCachedFunction[_P2, Concatenate[_S, _P2], _R2]: ...
+
+
+class BoundCachedAsFunction(Protocol[_P_bound, _P, _R_co]):
+    """A method decorated by ``@cached_as``, read from an instance (see :class:`BoundCachedFunction`)."""
+
+    def __call__(self, *args: _P_bound.args, **kwargs: _P_bound.kwargs) -> _R_co: ...
+    def invalidate(self, *args: _P.args, **kwargs: _P.kwargs) -> None: ...
+    def key(self, *args: _P.args, **kwargs: _P.kwargs) -> str: ...
 
 
 class CachedAsFunction(Protocol[_P, _R_co]):
@@ -78,11 +109,17 @@ class CachedAsFunction(Protocol[_P, _R_co]):
 
     def invalidate(self, *args: _P.args, **kwargs: _P.kwargs) -> None:
         """Drop the cached result of these arguments."""
-        ...
 
     def key(self, *args: _P.args, **kwargs: _P.kwargs) -> str:
         """The Redis key of the result of these arguments."""
-        ...
+        raise NotImplementedError
+
+    @overload
+    def __get__(self, instance: None, owner: type[Any] | None = None, /) -> Self: ...
+    @overload
+    def __get__(
+        self: CachedAsFunction[Concatenate[_S, _P2], _R2], instance: _S, owner: type[Any] | None = None, /
+    ) -> BoundCachedAsFunction[_P2, Concatenate[_S, _P2], _R2]: ...
 
 
 class CacheDecorator(Protocol):

@@ -84,6 +84,26 @@ def functions() -> None:
     exchange_rate.key("EUR").set("1.08")  # type: ignore[arg-type]  # the function's result type
 
 
+class Newsdesk:
+    @cached(timeout=60)
+    def headline(self, tag: int) -> str:
+        return ""
+
+    @cached_as(Article)
+    def count(self, tag: int) -> int:
+        return Article.objects.filter(tag=tag).count()
+
+
+def methods(desk: Newsdesk) -> None:
+    assert_type(desk.headline(2), str)
+    assert_type(desk.count(2), int)
+    # invalidate() and key() are the function's: the instance comes first
+    desk.headline.invalidate(desk, 2)
+    assert_type(desk.headline.key(desk, 2).get(), str)
+    assert_type(Newsdesk.count.key(desk, 2), str)
+    desk.count("two")  # type: ignore[arg-type]
+
+
 def plain_cache() -> object:
     cache.set("key", {"any": "picklable"}, timeout=60)
     try:
