@@ -223,3 +223,36 @@ def test_public_names():
     assert cacheops.cached_view_as is cached_view_as
     assert cacheops.cached_view is cached_view
     assert cacheops.FileCache is file_cache.FileCache
+
+
+def test_callable_extra_receives_the_request_as_in_72(rf, cat):
+    # 7.2's README: cached_view_as(News, extra=lambda req: req.user.is_staff); "a function passed
+    # as extra receives the same arguments as the cached function" (the request, then the view's)
+    seen = []
+
+    def extra(request, *args, **kwargs):
+        seen.append((request if isinstance(request, str) else request.get_full_path(), args, kwargs))
+        return request.GET.get("staff", "") if not isinstance(request, str) else "uri"
+
+    @cached_view_as(Post, extra=extra)
+    def staff_page(request, slug):
+        calls.append(f"staff{request.GET.get('staff', '')}")
+        return HttpResponse(slug)
+
+    @cached_view(timeout=60, extra=extra)
+    def staff_timed(request, slug):
+        calls.append("timed-staff")
+        return HttpResponse(slug)
+
+    assert staff_page(rf.get("/staff/", {"staff": "1"}), "s").content == b"s"
+    assert staff_page(rf.get("/staff/", {"staff": "1"}), "s").content == b"s"
+    assert staff_timed(rf.get("/staff/"), slug="t").content == b"t"
+    assert calls == ["staff1", "timed-staff"]
+    assert seen[0] == ("/staff/?staff=1", ("s",), {})
+    assert seen[-1] == ("/staff/", (), {"slug": "t"})
+    # invalidate() hands extra what it was given: the request, or the absolute URI
+    staff_page.invalidate(rf.get("/staff/", {"staff": "1"}), "s")
+    assert staff_page(rf.get("/staff/", {"staff": "1"}), "s").content == b"s"
+    assert calls == ["staff1", "timed-staff", "staff1"]
+    staff_page.invalidate("http://testserver/staff/?staff=1", "s")
+    assert seen[-1] == ("http://testserver/staff/?staff=1", ("s",), {})

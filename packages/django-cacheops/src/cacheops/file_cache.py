@@ -224,11 +224,11 @@ class FileCache:
 
         See :func:`cacheops.views.cached_view` for the rules (the same ones apply).
         """
-        from .views import cache_view
+        from .views import cache_view, view_extra
 
         if callable(timeout):  # used bare
             return self.cached_view()(timeout)
-        return lambda view: cache_view(view, self.cached(timeout=timeout, extra=extra))
+        return lambda view: cache_view(view, self.cached(timeout=timeout, extra=view_extra(extra)))
 
     # ------------------------------------------------------------------ cleaning
 

@@ -427,11 +427,11 @@ class RedisCache:
 
     def cached_view(self, timeout: Any = None, extra: Any = None) -> Any:
         """``@cache.cached_view(timeout=...)``: see :func:`cacheops.cached_view`."""
-        from .views import cache_view
+        from .views import cache_view, view_extra
 
         if callable(timeout):  # used bare
             return self.cached_view()(timeout)
-        return lambda view: cache_view(view, self.cached(timeout=timeout, extra=extra))
+        return lambda view: cache_view(view, self.cached(timeout=timeout, extra=view_extra(extra)))
 
 
 cache = RedisCache()

@@ -21,7 +21,7 @@ from django.http import HttpRequest, HttpResponseBase
 if TYPE_CHECKING:
     from .simple import Sample
 
-__all__ = ["CachedView", "ViewDecorator", "cache_view", "cached_view", "cached_view_as"]
+__all__ = ["CachedView", "ViewDecorator", "cache_view", "cached_view", "cached_view_as", "view_extra"]
 
 _P = ParamSpec("_P")
 _Req = TypeVar("_Req", bound=HttpRequest)
@@ -54,7 +54,8 @@ class ViewDecorator(Protocol):
 
 CACHEABLE_METHODS = frozenset({"GET", "HEAD"})
 
-# The request being answered: the cached function is keyed by the URI and reaches the request here.
+# The request being answered (or what invalidate()/key() were given: a request or an absolute URI):
+# the cached function is keyed by the URI and reaches the request, and a callable extra, here.
 _current_request: ContextVar[Any] = ContextVar("cacheops_view_request")
 
 
@@ -72,6 +73,19 @@ def _uri(request_or_uri: HttpRequest | str) -> str:
     if isinstance(request_or_uri, str):
         return request_or_uri
     raise TypeError(f"expected a request or an absolute URI, not {type(request_or_uri).__name__}")
+
+
+def view_extra(extra: Any) -> Any:
+    """``extra`` of a cached view for the function cache underneath: a callable one is called with
+    the request (or what ``invalidate()``/``key()`` were given) and the view's arguments, as in 7.2,
+    not with the URI the responses are keyed by."""
+    if not callable(extra):
+        return extra
+
+    def call(uri: str, *args: Any, **kwargs: Any) -> Any:
+        return extra(_current_request.get(), *args, **kwargs)
+
+    return call
 
 
 def cache_view(
@@ -120,11 +134,19 @@ def cache_view(
 
     def invalidate(request_or_uri: HttpRequest | str, *args: Any, **kwargs: Any) -> None:
         """Drop the cached response for this request (or absolute URI) and view arguments."""
-        cached_respond.invalidate(_uri(request_or_uri), *args, **kwargs)
+        token = _current_request.set(request_or_uri)
+        try:
+            cached_respond.invalidate(_uri(request_or_uri), *args, **kwargs)
+        finally:
+            _current_request.reset(token)
 
     def key(request_or_uri: HttpRequest | str, *args: Any, **kwargs: Any) -> str:
         """The cache key of the response for this request (or absolute URI) and view arguments."""
-        return cached_respond.key(_uri(request_or_uri), *args, **kwargs)
+        token = _current_request.set(request_or_uri)
+        try:
+            return cached_respond.key(_uri(request_or_uri), *args, **kwargs)
+        finally:
+            _current_request.reset(token)
 
     wrapper.invalidate = invalidate  # type: ignore[attr-defined]
     wrapper.key = key  # type: ignore[attr-defined]
@@ -142,7 +164,9 @@ def cached_view_as(
     (querysets, models or instances) is saved or deleted; arguments as for ``@cached_as``."""
     from .simple import cached_as
 
-    decorator = cached_as(*samples, timeout=timeout, extra=extra, lock=lock, keep_fresh=keep_fresh)
+    decorator = cached_as(
+        *samples, timeout=timeout, extra=view_extra(extra), lock=lock, keep_fresh=keep_fresh
+    )
     return cast(ViewDecorator, lambda view: cache_view(view, decorator))
 
 
@@ -160,5 +184,5 @@ def cached_view(timeout: Any = None, extra: Any = None) -> Any:
 
     if callable(timeout):  # used bare
         return cache_view(timeout, cached())
-    decorator = cached(timeout=timeout, extra=extra)
+    decorator = cached(timeout=timeout, extra=view_extra(extra))
     return lambda view: cache_view(view, decorator)
