@@ -96,6 +96,33 @@ def test_the_plain_cache_keeps_prefixes_apart(settings):
     assert tenant_name(1) == "_prefix_a:1" and calls == [1, 1]
 
 
+def test_the_file_cache_keeps_prefixes_apart(settings, tmp_path):
+    # 7.2's file cache keys go through CACHEOPS_PREFIX as the Redis cache's do
+    settings.FILE_CACHE_DIR = str(tmp_path)
+    settings.CACHEOPS_PREFIX = _prefix_a
+    file_cache.set("key", "a's value")
+    calls = []
+
+    @file_cache.cached(timeout=60)
+    def tenant_name(x):
+        calls.append(x)
+        return f"{settings.CACHEOPS_PREFIX.__name__}:{x}"
+
+    assert tenant_name(1) == "_prefix_a:1"
+    assert tenant_name.key(1).get() == "_prefix_a:1"
+    settings.CACHEOPS_PREFIX = _prefix_b
+    with pytest.raises(CacheMiss):
+        file_cache.get("key")
+    assert tenant_name(1) == "_prefix_b:1" and calls == [1, 1]
+    tenant_name.invalidate(1)
+    settings.CACHEOPS_PREFIX = _prefix_a
+    assert file_cache.get("key") == "a's value"
+    assert tenant_name(1) == "_prefix_a:1" and calls == [1, 1]
+    file_cache.delete("key")
+    with pytest.raises(CacheMiss):
+        file_cache.get("key")
+
+
 def test_the_prefix_callable_may_return_none(settings):
     settings.CACHEOPS_PREFIX = lambda query: None
     cache.set("key", 1)

@@ -26,6 +26,7 @@ from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
 
 from .conf import Defaults, settings
+from .keys import get_prefix
 from .simple import CacheDecorator, CachedFunction, CacheKey, CacheMiss, extra_value
 
 if TYPE_CHECKING:
@@ -71,7 +72,14 @@ def _check_timeout(timeout: Any, what: str) -> int:
 
 def _key_of(func: Callable, args: tuple, kwargs: dict, extra: Any) -> str:
     name = f"{func.__module__}.{func.__qualname__}"
-    return "f:" + repr((name, args, sorted(kwargs.items()), extra))
+    return _prefix(func) + "f:" + repr((name, args, sorted(kwargs.items()), extra))
+
+
+def _prefix(func: Callable | None = None) -> str:
+    """The ``CACHEOPS_PREFIX`` of a key, as for the Redis cache ('' without configured settings)."""
+    if not django_settings.configured:
+        return ""
+    return get_prefix(func=func)
 
 
 class FileCache:
@@ -110,15 +118,35 @@ class FileCache:
             raise ImproperlyConfigured(str(e)) from None
 
     def filename(self, key: str) -> Path:
-        """The file a key's value is kept in."""
-        digest = hashlib.md5(key.encode(), usedforsecurity=False).hexdigest()
+        """The file the value of ``key`` (given to :meth:`set`) is kept in."""
+        return self._file(_prefix() + key)
+
+    def _file(self, full_key: str) -> Path:
+        digest = hashlib.md5(full_key.encode(), usedforsecurity=False).hexdigest()
         return self.path / digest[:2] / digest[2:]
 
     # ------------------------------------------------------------------ get / set / delete
 
     def get(self, key: str) -> Any:
         """The value stored under ``key``; raises :class:`CacheMiss` when none is, or it expired."""
-        filename = self.filename(key)
+        return self._get(_prefix() + key)
+
+    def set(self, key: str, value: Any, timeout: int | None = None) -> None:
+        """Store ``value`` under ``key`` for ``timeout`` seconds (the cache's default when None).
+
+        The file is written to a temporary name and renamed into place, so concurrent readers
+        never see a partial value.
+        """
+        self._set(_prefix() + key, value, timeout)
+
+    def delete(self, key: str) -> None:
+        """Forget ``key`` (nothing happens when it isn't stored)."""
+        self._delete(_prefix() + key)
+
+    # the same for keys that carry their CACHEOPS_PREFIX already
+
+    def _get(self, key: str) -> Any:
+        filename = self._file(key)
         try:
             with open(filename, "rb") as f:
                 expires = os.fstat(f.fileno()).st_mtime
@@ -132,15 +160,10 @@ class FileCache:
         except Exception:  # a file from an incompatible version or a foreign writer: not ours to trust
             raise CacheMiss(key) from None
 
-    def set(self, key: str, value: Any, timeout: int | None = None) -> None:
-        """Store ``value`` under ``key`` for ``timeout`` seconds (the cache's default when None).
-
-        The file is written to a temporary name and renamed into place, so concurrent readers
-        never see a partial value.
-        """
+    def _set(self, key: str, value: Any, timeout: int | None = None) -> None:
         timeout = self.timeout if timeout is None else _check_timeout(timeout, "timeout")
         data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-        filename = self.filename(key)
+        filename = self._file(key)
         filename.parent.mkdir(parents=True, exist_ok=True)
         fd, temp = tempfile.mkstemp(prefix=_TEMP_PREFIX, dir=filename.parent)
         try:
@@ -156,10 +179,9 @@ class FileCache:
                 pass
             raise
 
-    def delete(self, key: str) -> None:
-        """Forget ``key`` (nothing happens when it isn't stored)."""
+    def _delete(self, key: str) -> None:
         try:
-            os.unlink(self.filename(key))
+            os.unlink(self._file(key))
         except FileNotFoundError:
             pass
 
@@ -190,20 +212,20 @@ class FileCache:
             def wrapper(*args: Any, **kwargs: Any) -> Any:
                 key = make_key(*args, **kwargs)
                 try:
-                    return self.get(key)
+                    return self._get(key)
                 except CacheMiss:
                     pass
                 value = func(*args, **kwargs)
-                self.set(key, value, timeout)
+                self._set(key, value, timeout)
                 return value
 
             def invalidate(*args: Any, **kwargs: Any) -> None:
                 """Drop the cached result for these arguments."""
-                self.delete(make_key(*args, **kwargs))
+                self._delete(make_key(*args, **kwargs))
 
             def key(*args: Any, **kwargs: Any) -> CacheKey[Any]:
                 """The entry of these arguments: a str with get(), set(value) and delete()."""
-                return CacheKey.make(make_key(*args, **kwargs), self, timeout)
+                return CacheKey.make(make_key(*args, **kwargs), _FullKeys(self), timeout)
 
             wrapper.invalidate = invalidate  # type: ignore[attr-defined]
             wrapper.key = key  # type: ignore[attr-defined]
@@ -273,6 +295,15 @@ class FileCache:
             if progress is not None and seen % 1000 == 0:
                 progress(seen, removed)
         return removed
+
+
+class _FullKeys:
+    """The get/set/delete of a :class:`FileCache` for keys that carry their prefix already."""
+
+    def __init__(self, cache: FileCache) -> None:
+        self.get = cache._get
+        self.set = cache._set
+        self.delete = cache._delete
 
 
 default = FileCache()
