@@ -7,7 +7,7 @@ import importlib
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from cacheops import CacheMiss, cache, cached, cached_as, file_cache
+from cacheops import CacheMiss, RedisCache, cache, cached, cached_as, file_cache
 from cacheops.signals import cache_read
 from tests.testapp.models import Category, Post
 
@@ -94,6 +94,31 @@ def test_the_plain_cache_keeps_prefixes_apart(settings):
     settings.CACHEOPS_PREFIX = _prefix_a
     assert cache.get("key") == "a's value"
     assert tenant_name(1) == "_prefix_a:1" and calls == [1, 1]
+
+
+def test_redis_cache_on_a_connection_of_its_own(redis_server):
+    # 7.2: RedisCache(conn); cacheops' own cache is RedisCache(redis_client)
+    conn = redis_server.client(db=9)
+    try:
+        other = RedisCache(conn)
+        assert other.conn is conn
+        other.set("key", [1, 2], timeout=60)
+        assert other.get("key") == [1, 2]
+        assert conn.exists("key") == 1
+        with pytest.raises(CacheMiss):
+            cache.get("key")  # cacheops' database doesn't have it
+
+        @other.cached(timeout=60)
+        def double(x):
+            return x * 2
+
+        assert double(2) == 4 and double.key(2).get() == 4
+        other.delete("key")
+        with pytest.raises(CacheMiss):
+            other.get("key")
+    finally:
+        conn.flushdb()
+        conn.close()
 
 
 def test_the_file_cache_keeps_prefixes_apart(settings, tmp_path):

@@ -43,6 +43,7 @@ _V = TypeVar("_V")
 if TYPE_CHECKING:
     from typing import TypeAlias
 
+    import redis
     from django.http import HttpRequest, HttpResponseBase
     from typing_extensions import Self
 
@@ -341,23 +342,30 @@ def extra_value(extra: Any, args: tuple, kwargs: dict) -> Any:
 
 
 class RedisCache:
-    """A plain time-based cache in cacheops' Redis (not invalidated by saves). Keys get the
-    ``CACHEOPS_PREFIX`` of the operation (the prefix callable sees no database nor table)."""
+    """A plain time-based cache in Redis (not invalidated by saves): ``conn``, a redis-py client,
+    or cacheops' own client when None. Keys get the ``CACHEOPS_PREFIX`` of the operation (the
+    prefix callable sees no database nor table)."""
+
+    def __init__(self, conn: redis.Redis | None = None) -> None:
+        self.conn = conn
+
+    def _client(self) -> Any:
+        return get_client() if self.conn is None else self.conn
 
     @handle_connection_failure(fallback=MISSING)
     def _get(self, key: str) -> Any:
-        data = get_client().get(key)
+        data = self._client().get(key)
         return MISSING if data is None else loads(data)
 
     @handle_connection_failure()
     def _set(self, key: str, value: Any, timeout: int | None = None) -> None:
         if timeout is not None and timeout <= 0:
             raise ValueError(f"timeout must be positive or None, not {timeout!r}")
-        get_client().set(key, dumps(value), ex=timeout)
+        self._client().set(key, dumps(value), ex=timeout)
 
     @handle_connection_failure()
     def _delete(self, key: str) -> None:
-        get_client().delete(key)
+        self._client().delete(key)
 
     def get(self, key: str) -> Any:
         """The value stored under ``key``; raises CacheMiss when there is none."""
