@@ -14,6 +14,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from synchro import DisableSynchroLog, SyncError, call_synchronize
+from synchro.models import FailedChange
 from tests.replay_check import assert_replayed, committed, pair_params, replay_databases, using_pair
 from tests.replayapp.models import Chip, City, Club, Country, Pet, Vet
 
@@ -231,6 +232,43 @@ def test_shape_6_fk_moved_off_an_object_then_deleted_with_cascade(pair):
     assert_replayed(pair)
 
 
+@shape(6)
+@pytest.mark.parametrize("batch_size", [1, 2, 3, 1000])
+@committed
+def test_shape_6_city_moves_to_the_country_that_takes_the_deleted_ones_code(pair, batch_size):
+    """A batch that ends before the city's last move still writes the city as it is now: on the
+    country created with the deleted one's code, which cannot exist before that deletion, which
+    cannot come before the city left (CASCADE). The new country is created with a temporary
+    code first, as LOCAL created it once the code was free."""
+    L = pair.local
+    a = Country.objects.using(L).create(code="a")
+    city = City.objects.using(L).create(name="x", zone="1", country=a)
+    assert_replayed(pair)
+
+    city.country = Country.objects.using(L).create(code="b")
+    city.save()
+    a.delete()
+    city.country = Country.objects.using(L).create(code="a", name="second")
+    city.save()
+    with override_settings(SYNCHRO_BATCH_SIZE=batch_size):
+        assert_replayed(pair)
+
+
+@shape("an object deleted and created again with the same (UUID) primary key")
+@committed
+def test_object_deleted_and_created_again_with_the_same_pk(pair):
+    L = pair.local
+    pet = Pet.objects.using(L).create(name="rex")
+    chip = Chip.objects.using(L).create(serial="s1", pet=pet, data={"v": 1})
+    assert_replayed(pair)
+
+    chip_id = chip.pk
+    chip.delete()
+    Chip.objects.using(L).create(id=chip_id, serial="s1", pet=pet, data={"v": 2})
+    remote = assert_replayed(pair)
+    assert remote["chip"][chip_id]["data"] == {"v": 2}
+
+
 @shape(7)
 @committed
 def test_shape_7_add_with_through_defaults_on_a_watched_through_model(pair):
@@ -272,3 +310,51 @@ def test_unreplayable_unique_value_stops_the_batch_naming_both_objects(pair):
     with DisableSynchroLog():  # the repair: REMOTE's own row goes (LOCAL never had it)
         Vet.objects.using(R).filter(pk=holder.pk).delete()
     assert_replayed(pair)
+
+
+@shape("a REMOTE row LOCAL never synced protects an object LOCAL deleted")
+@committed
+def test_unreplayable_protected_deletion_stops_the_batch_naming_both_objects(pair):
+    L, R = pair.local, pair.remote
+    vet = Vet.objects.using(L).create(name="old", badge="b1")
+    assert_replayed(pair)
+    with DisableSynchroLog():
+        stray = Pet.objects.using(R).create(name="remote-only", vet=Vet.objects.using(R).get(name="old"))
+
+    Country.objects.using(L).create(code="pl")
+    vet.delete()
+    with pytest.raises(SyncError) as caught:
+        call_synchronize()
+    message = str(caught.value)
+    assert "replayapp.vet" in message and "remote-only" in message and "vet" in message, message
+    assert "PROTECT" in message, message
+    assert not Country.objects.using(R).exists(), "the batch was partly written"
+
+    with DisableSynchroLog():  # the repair: the REMOTE-only pet lets the vet go
+        Pet.objects.using(R).filter(pk=stray.pk).update(vet=None)
+    call_synchronize()
+    assert not Vet.objects.using(R).exists() and Country.objects.using(R).exists()
+
+
+@shape("continue_on_error puts an unreplayable object aside and replays the rest")
+@committed
+def test_unreplayable_object_is_put_aside_with_continue_on_error(pair):
+    L, R = pair.local, pair.remote
+    x = Vet.objects.using(L).create(name="x", badge="a")
+    y = Vet.objects.using(L).create(name="y", badge="b")
+    assert_replayed(pair)
+    with DisableSynchroLog():
+        Vet.objects.using(R).create(name="remote-only", badge="b9")
+
+    for obj, badge in ((x, "tmp"), (y, "a"), (x, "b")):  # a swap, replayed object by object
+        obj.badge = badge
+        obj.save()
+    alice = Vet.objects.using(L).create(name="alice", badge="b9")
+    summary = call_synchronize(continue_on_error=True)
+    assert summary.failed == 1 and "b9" in summary.errors[0], summary.errors
+    assert FailedChange.objects.using(L).get().object_id == str(alice.pk)
+    assert dict(Vet.objects.using(R).values_list("name", "badge")) == {
+        "x": "b",
+        "y": "a",
+        "remote-only": "b9",
+    }
