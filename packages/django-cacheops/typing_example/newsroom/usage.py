@@ -25,6 +25,7 @@ from cacheops import (
     reap_conjs,
     stats,
 )
+from cacheops.simple import CachedAsDecorator, CacheDecorator
 from newsroom.models import Article
 
 # ------------------------------------------------------------------ querysets
@@ -134,6 +135,19 @@ def maintenance() -> None:
 
 
 register = CacheopsLibrary()
+
+
+@register.decorator_tag
+def cached_menu(name: str, timeout: int = 300) -> CachedAsDecorator:
+    return cached_as(Article, timeout=timeout, extra=("menu", name))
+
+
+@register.decorator_tag(takes_context=True)
+def cached_per_path(context: dict[str, str], name: str) -> CacheDecorator:
+    return cached(timeout=60, extra=(name, context["path"]))
+
+
+assert_type(cached_menu("top"), CachedAsDecorator)
 
 
 @no_invalidation

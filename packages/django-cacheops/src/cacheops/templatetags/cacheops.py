@@ -16,7 +16,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, TypeVar, overload
 
 from django.template import Library, Node, NodeList, TemplateSyntaxError
 from django.template.base import FilterExpression, Parser, Token, token_kwargs
@@ -26,6 +26,8 @@ from django.utils.safestring import SafeString, mark_safe
 import cacheops.simple
 
 __all__ = ["CacheopsLibrary", "cached", "cached_as", "invalidate_fragment", "register"]
+
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 # What renders the fragment being cached (the cached function itself is one fixed function,
 # so that a fragment's key depends only on the tag's arguments, not on the template it is in).
@@ -70,7 +72,13 @@ class DecoratorNode(Node):
 class CacheopsLibrary(Library):
     """A template library with :meth:`decorator_tag`."""
 
-    def decorator_tag(self, func: Callable | None = None, takes_context: bool = False) -> Any:
+    @overload
+    def decorator_tag(self, func: _F, takes_context: bool = False) -> _F: ...
+
+    @overload
+    def decorator_tag(self, func: None = None, takes_context: bool = False) -> Callable[[_F], _F]: ...
+
+    def decorator_tag(self, func: Callable[..., Any] | None = None, takes_context: bool = False) -> Any:
         """Register ``func`` as a block tag ``{% <name> args %}...{% end<name> %}``.
 
         ``func`` receives the tag's resolved arguments (after the context when ``takes_context``)
