@@ -9,10 +9,10 @@ this machine offers, each in its own pytest process as the test sessions would:
 * PostgreSQL -> MariaDB: ``TEST_DATABASE_URL_MYSQL`` (default mysql://root@127.0.0.1:3306/test)
   when mysqlclient is installed (``pip install mysqlclient``; it needs the MariaDB client headers).
 
-The tests keep their marks: while issue 20 is open the full machine is ``xfail``, so it passes by
-failing. Arguments go to pytest, e.g. ``nox -s bench-django-synchro -- --runxfail`` to see what
-it finds, with ``SYNCHRO_REPLAY_SHRINK=1`` for minimal sequences. Exits non-zero when a run fails.
-(Named to run after bench_synchro.py, so a finding does not hold back the speed figures.)
+``SYNCHRO_REPLAY_MINUTES=20`` keeps going (a new seed per round of pairs) until that many minutes
+have passed. Arguments go to pytest. A failure prints the LOCAL script that produced it (shrunk
+to a minimal one) and its seed, and the script exits non-zero. (Named to run after
+bench_synchro.py, so a finding does not hold back the speed figures.)
 """
 
 from __future__ import annotations
@@ -38,24 +38,31 @@ else:
     print("postgresql-mariadb: not run, mysqlclient is not installed (pip install mysqlclient)")
 
 scale = os.environ.get("SYNCHRO_REPLAY_SCALE", "5")
-seed = os.environ.get("SYNCHRO_REPLAY_SEED") or str(random.randrange(2**32))
-print(f"replay fuzzing: SYNCHRO_REPLAY_SCALE={scale} SYNCHRO_REPLAY_SEED={seed}")
+minutes = float(os.environ.get("SYNCHRO_REPLAY_MINUTES", "0"))
+fixed_seed = os.environ.get("SYNCHRO_REPLAY_SEED")
 failed = []
-for pair, env in runs.items():
-    start = time.perf_counter()
-    environment = {
-        **{k: v for k, v in os.environ.items() if k not in ("TEST_DATABASE", "TEST_DATABASE_URL")},
-        **env,
-        "SYNCHRO_REPLAY_SCALE": scale,
-        "SYNCHRO_REPLAY_SEED": seed,
-    }
-    command = [sys.executable, "-m", "pytest", "tests/test_differential.py", "-q", "-rxXs", *sys.argv[1:]]
-    result = subprocess.run(command, cwd=PACKAGE, env=environment, capture_output=True, text=True)
-    lines = result.stdout.strip().splitlines()
-    outcome = lines[-1] if lines else result.stderr.strip()[-500:]
-    print(f"{pair}: {outcome} ({time.perf_counter() - start:.0f} s)")
-    if result.returncode != 0:
-        failed.append(pair)
-        print(result.stdout[-20000:], result.stderr[-5000:], sep="\n")
+started = time.perf_counter()
+rounds = 0
+while not rounds or (not fixed_seed and time.perf_counter() - started < minutes * 60):
+    rounds += 1
+    seed = fixed_seed or str(random.randrange(2**32))
+    print(f"replay fuzzing: SYNCHRO_REPLAY_SCALE={scale} SYNCHRO_REPLAY_SEED={seed}")
+    for pair, env in runs.items():
+        start = time.perf_counter()
+        environment = {
+            **{k: v for k, v in os.environ.items() if k not in ("TEST_DATABASE", "TEST_DATABASE_URL")},
+            **env,
+            "SYNCHRO_REPLAY_SCALE": scale,
+            "SYNCHRO_REPLAY_SEED": seed,
+        }
+        command = [sys.executable, "-m", "pytest", "tests/test_differential.py", "-q", "-rxXs", *sys.argv[1:]]
+        result = subprocess.run(command, cwd=PACKAGE, env=environment, capture_output=True, text=True)
+        lines = result.stdout.strip().splitlines()
+        outcome = lines[-1] if lines else result.stderr.strip()[-500:]
+        print(f"{pair}: {outcome} ({time.perf_counter() - start:.0f} s)")
+        if result.returncode != 0:
+            failed.append(f"{pair} (seed {seed})")
+            print(result.stdout[-20000:], result.stderr[-5000:], sep="\n")
+print(f"replay fuzzing: {rounds} round(s) in {(time.perf_counter() - started) / 60:.1f} min")
 if failed:
-    raise SystemExit(f"replay fuzzing failed on {', '.join(failed)} (seed {seed})")
+    raise SystemExit(f"replay fuzzing failed on {', '.join(failed)}")

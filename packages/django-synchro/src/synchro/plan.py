@@ -108,8 +108,8 @@ class Planner:
         replay = Replay(self.ctx, self.identity, self.resolver, self, self.kept_remote)
         for label, deleted in self.source.deleted.items():
             info = model_info(model_for_label(label))
-            for p, entry in deleted.items():
-                replay.add_delete(info, p, entry.deleted_id or entry.last_id)
+            for p, gone in deleted.items():
+                replay.add_delete(info, p, gone.deleted_id or gone.last_id)
         for label, objs in self.source.to_write.items():
             info = model_info(model_for_label(label))
             logged = self.changes.objects.get(label, {})

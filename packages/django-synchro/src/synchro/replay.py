@@ -161,7 +161,7 @@ class Replay:
         self.held: dict[Slot, dict[UniqueValue, Any]] = defaultdict(dict)  # value -> target row
         self.value_of: dict[Slot, dict[Any, UniqueValue]] = defaultdict(dict)  # target row -> value
         self.settled: set[tuple[str, Any]] = set()  # rows whose unique values the replay knows
-        self.released: dict[tuple[str, int, UniqueValue], Op] = {}  # who gave a value up last
+        self.released: dict[tuple[Slot, UniqueValue], Op] = {}  # who gave a value up last
         self.created: dict[ObjectKey, Op] = {}
         # copy to delete -> the rows pointing at it: (label, row, attname) -> FK
         self.referrers: dict[tuple[str, Any], dict[tuple[str, Any, str], models.ForeignKey]] = defaultdict(
@@ -249,7 +249,7 @@ class Replay:
         """Read from the target who holds the unique values the writes take, what points at the
         copies to delete, and which source objects those rows are the copies of."""
         claims: dict[Slot, set[UniqueValue]] = defaultdict(set)
-        doomed: dict[str, list[Any]] = defaultdict(list)
+        deleted: dict[str, list[Any]] = defaultdict(list)
         infos: dict[str, ModelInfo] = {}
         for op in ops:
             infos[op.info.label] = op.info
@@ -259,7 +259,7 @@ class Replay:
                     if value is not None:
                         claims[(op.info.label, u)].add(value)
             elif op.kind == DELETE:
-                doomed[op.info.label].append(self._row(op.key))
+                deleted[op.info.label].append(self._row(op.key))
         unknown: dict[str, set[Any]] = defaultdict(set)
         target = self.ctx.target
         for (label, u), values in claims.items():
@@ -274,7 +274,7 @@ class Replay:
                 self.value_of[(label, u)][row] = value
                 if (label, row) not in self.owner:
                     unknown[label].add(row)
-        for label, rows in doomed.items():
+        for label, rows in deleted.items():
             for fk in incoming(infos[label].model):
                 ref_label = fk.model._meta.label_lower
                 for row, points_at in pointing(target, fk, rows):
@@ -285,9 +285,9 @@ class Replay:
                     infos.setdefault(ref_label, model_info(fk.model))
                     if (ref_label, row) not in self.owner:
                         unknown[ref_label].add(row)
-        for label, rows in unknown.items():
-            found = self.resolver.sources_of(infos[label], rows)
-            for row in rows:
+        for label, strangers in unknown.items():
+            found = self.resolver.sources_of(infos[label], strangers)
+            for row in strangers:
                 self.owner[(label, row)] = found.get(row)
 
     # -- running operations, each after what it needs
@@ -371,12 +371,12 @@ class Replay:
                 need = self._blocker(op, holder, fields)
                 if not (yield need):  # the holder waits for this write: park it on a temporary value
                     self._park_unique(op, holder, u)
-            self._after(op, self.released.get((*slot, value)))
+            self._after(op, self.released.get((slot, value)))
 
     def _delete_needs(self, op: Op) -> Needs:
         row = (op.info.label, self._row(op.key))
-        refs = self.referrers.get(row)
-        for ref, fk in list(refs.items()) if refs else ():
+        refs = self.referrers.get(row, {})
+        for ref, fk in list(refs.items()):
             ref_label, ref_row, _attname = ref
             ref_info = model_info(fk.model)
             cascade = fk.remote_field.on_delete is models.CASCADE
@@ -425,7 +425,8 @@ class Replay:
                 raise self._failure(
                     op,
                     _(
-                        "%(model)s %(pk)r and %(model)s %(other)r both have %(fields)s = %(value)s on %(source)r"
+                        "%(model)s %(pk)r and %(model)s %(other)r both have %(fields)s = %(value)s "
+                        "on %(source)r"
                     )
                     % {
                         **self._describe_value(op, fields),
@@ -542,10 +543,10 @@ class Replay:
         for u, fields in enumerate(info.uniques):
             if any(f.attname in values for f in fields):
                 self._release((info.label, u), row, op)
-        for copy in list(self.points_at.get((info.label, row), ())):
-            for ref, fk in list(self.referrers[copy].items()):
+        for doomed in list(self.points_at.get((info.label, row), ())):
+            for ref, fk in list(self.referrers[doomed].items()):
                 if ref[:2] == (info.label, row) and fk.attname in values:
-                    self._unpoint(copy, ref, op)
+                    self._unpoint(doomed, ref, op)
         self._place(op)
         self.last[key] = op
 
@@ -571,8 +572,8 @@ class Replay:
                     self.held[slot][value] = row
                     self.value_of[slot][row] = value
             self.settled.add((label, row))
-            for copy in list(self.points_at.get((label, row), ())):
-                for ref, fk in list(self.referrers[copy].items()):
+            for doomed in list(self.points_at.get((label, row), ())):
+                for ref, fk in list(self.referrers[doomed].items()):
                     if ref[:2] == (label, row):
                         final = write.obj.__dict__[fk.attname]
                         now = (
@@ -580,8 +581,8 @@ class Replay:
                             if final is None or fk in write.deferred
                             else self._row((related_model(fk)._meta.label_lower, str(final)))
                         )
-                        if now != copy[1]:
-                            self._unpoint(copy, ref, op)
+                        if now != doomed[1]:
+                            self._unpoint(doomed, ref, op)
         else:
             row = self._row(key)
             self.dead.add(key)
@@ -602,24 +603,24 @@ class Replay:
         for slot in [s for s in self.value_of if s[0] == label]:
             self._release(slot, row, op)
         self.settled.add((label, row))
-        for copy in self.points_at.pop((label, row), []):
-            for ref in [r for r in self.referrers[copy] if r[:2] == (label, row)]:
-                del self.referrers[copy][ref]
-            self.moved_off[copy].append(op)
+        for doomed in self.points_at.pop((label, row), []):
+            for ref in [r for r in self.referrers[doomed] if r[:2] == (label, row)]:
+                del self.referrers[doomed][ref]
+            self.moved_off[doomed].append(op)
 
     def _release(self, slot: Slot, row: Any, op: Op) -> None:
         old = self.value_of[slot].pop(row, None)
         if old is not None:
             if self.held[slot].get(old) == row:
                 del self.held[slot][old]
-            self.released[(*slot, old)] = op
+            self.released[(slot, old)] = op
 
-    def _unpoint(self, copy: tuple[str, Any], ref: tuple[str, Any, str], op: Op) -> None:
-        """Row ``ref`` no longer points at ``copy`` (to be deleted) after ``op``."""
-        del self.referrers[copy][ref]
-        if not any(r[:2] == ref[:2] for r in self.referrers[copy]):
-            self.points_at[ref[:2]] = [c for c in self.points_at[ref[:2]] if c != copy]
-        self.moved_off[copy].append(op)
+    def _unpoint(self, doomed: tuple[str, Any], ref: tuple[str, Any, str], op: Op) -> None:
+        """Row ``ref`` no longer points at ``doomed`` (to be deleted) after ``op``."""
+        del self.referrers[doomed][ref]
+        if not any(r[:2] == ref[:2] for r in self.referrers[doomed]):
+            self.points_at[ref[:2]] = [c for c in self.points_at[ref[:2]] if c != doomed]
+        self.moved_off[doomed].append(op)
 
     @staticmethod
     def _after(op: Op, other: Op | None) -> None:

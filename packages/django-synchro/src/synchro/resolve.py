@@ -242,7 +242,7 @@ class Resolver:
             if owner == p:
                 accepted[p] = target_pk
             elif p in self.source.deleted[label] or self._gave_up(info, owner, keys[p]):
-                continue  # not the same object: it gets a copy of its own, after the owner's copy gave the key up
+                continue  # not that object: p gets a copy of its own once the owner's copy gives the key up
             else:
                 raise SyncError(
                     _(
