@@ -47,6 +47,7 @@ from .uniques import UniqueValue, holders, normalizer, parking_field, temporary_
 
 ObjectKey = tuple[str, str]  # (model label, source pk)
 Slot = tuple[str, int]  # (model label, index of a unique set in ModelInfo.uniques)
+RowKey = tuple[str, Any]  # (model label, target pk or New): a row of the target
 
 WRITE, DELETE, PARK = "write", "delete", "park"
 PENDING, ACTIVE, DONE = 0, 1, 2
@@ -163,11 +164,9 @@ class Replay:
         self.settled: set[tuple[str, Any]] = set()  # rows whose unique values the replay knows
         self.released: dict[tuple[Slot, UniqueValue], Op] = {}  # who gave a value up last
         self.created: dict[ObjectKey, Op] = {}
-        # copy to delete -> the rows pointing at it: (label, row, attname) -> FK
-        self.referrers: dict[tuple[str, Any], dict[tuple[str, Any, str], models.ForeignKey]] = defaultdict(
-            dict
-        )
-        self.points_at: dict[tuple[str, Any], list[tuple[str, Any]]] = defaultdict(list)  # row -> copies
+        # copy to delete -> the rows pointing at it -> their FKs that do, by attname
+        self.referrers: dict[RowKey, dict[RowKey, dict[str, models.ForeignKey]]] = defaultdict(dict)
+        self.points_at: dict[RowKey, set[RowKey]] = defaultdict(set)  # row -> copies to delete
         self.moved_off: dict[tuple[str, Any], list[Op]] = defaultdict(list)  # copy -> ops that moved off it
         self.last: dict[ObjectKey, Op] = {}  # the last operation placed for each object
         self.steps: list[Step] = []
@@ -238,7 +237,7 @@ class Replay:
             value = values[f.attname]
             if value is None or f in deferred:
                 return None
-            if f.is_relation:
+            if f in info.foreign_keys:  # the target's pk of what it points at
                 value = self._row((related_model(f)._meta.label_lower, str(value)))
                 if value is None:
                     return None
@@ -265,7 +264,10 @@ class Replay:
         for (label, u), values in claims.items():
             info = infos[label]
             fields = info.uniques[u]
-            fresh = [v for v in values if v not in self.held[(label, u)]]
+            # (a value naming a copy this batch creates cannot be held by anyone yet)
+            fresh = [
+                v for v in values if v not in self.held[(label, u)] and not any(isinstance(x, New) for x in v)
+            ]
             for row, value in holders(target, info.model, fields, fresh):
                 if (label, row) in self.settled:
                     continue  # the replay has rewritten or deleted it already
@@ -280,8 +282,8 @@ class Replay:
                 for row, points_at in pointing(target, fk, rows):
                     if (ref_label, row) in self.settled:
                         continue
-                    self.referrers[(label, points_at)][(ref_label, row, fk.attname)] = fk
-                    self.points_at[(ref_label, row)].append((label, points_at))
+                    self.referrers[(label, points_at)].setdefault((ref_label, row), {})[fk.attname] = fk
+                    self.points_at[(ref_label, row)].add((label, points_at))
                     infos.setdefault(ref_label, model_info(fk.model))
                     if (ref_label, row) not in self.owner:
                         unknown[ref_label].add(row)
@@ -376,23 +378,24 @@ class Replay:
     def _delete_needs(self, op: Op) -> Needs:
         row = (op.info.label, self._row(op.key))
         refs = self.referrers.get(row, {})
-        for ref, fk in list(refs.items()):
-            ref_label, ref_row, _attname = ref
-            ref_info = model_info(fk.model)
-            cascade = fk.remote_field.on_delete is models.CASCADE
-            while ref in refs:
-                source_pk = self.owner.get((ref_label, ref_row))
-                need = self._pending((ref_label, source_pk)) if source_pk is not None else None
-                if need is None and source_pk is not None and (ref_label, source_pk) not in self.ops:
-                    need = self._pull(ref_info, source_pk, ref_row, op)
-                if need is None:  # the copy of nothing, or its object's log does not move it away
-                    if cascade:
-                        break  # the target's deletion takes it along
-                    raise self._protected(op, ref_info, ref_row, fk)
-                if not (yield need):
-                    if need.kind == DELETE and cascade:
-                        break
-                    self._unhook(op, ref_info, ref_row, fk, need)
+        for ref_row, fks in list(refs.items()):
+            ref_label, ref_pk = ref_row
+            for attname, fk in list(fks.items()):
+                ref_info = model_info(fk.model)
+                cascade = fk.remote_field.on_delete is models.CASCADE
+                while attname in refs.get(ref_row, {}):
+                    source_pk = self.owner.get(ref_row)
+                    need = self._pending((ref_label, source_pk)) if source_pk is not None else None
+                    if need is None and source_pk is not None and (ref_label, source_pk) not in self.ops:
+                        need = self._pull(ref_info, source_pk, ref_pk, op)
+                    if need is None:  # the copy of nothing, or its object's log does not move it away
+                        if cascade:
+                            break  # the target's deletion takes it along
+                        raise self._protected(op, ref_info, ref_pk, fk)
+                    if not (yield need):
+                        if need.kind == DELETE and cascade:
+                            break
+                        self._unhook(op, ref_info, ref_pk, fk, need)
         for before in self.moved_off.get(row, ()):
             self._after(op, before)
 
@@ -543,10 +546,11 @@ class Replay:
         for u, fields in enumerate(info.uniques):
             if any(f.attname in values for f in fields):
                 self._release((info.label, u), row, op)
-        for doomed in list(self.points_at.get((info.label, row), ())):
-            for ref, fk in list(self.referrers[doomed].items()):
-                if ref[:2] == (info.label, row) and fk.attname in values:
-                    self._unpoint(doomed, ref, op)
+        here = (info.label, row)
+        for doomed in list(self.points_at.get(here, ())):
+            for attname in list(self.referrers[doomed].get(here, {})):
+                if attname in values:
+                    self._unpoint(doomed, here, attname, op)
         self._place(op)
         self.last[key] = op
 
@@ -572,28 +576,27 @@ class Replay:
                     self.held[slot][value] = row
                     self.value_of[slot][row] = value
             self.settled.add((label, row))
-            for doomed in list(self.points_at.get((label, row), ())):
-                for ref, fk in list(self.referrers[doomed].items()):
-                    if ref[:2] == (label, row):
-                        final = write.obj.__dict__[fk.attname]
-                        now = (
-                            None
-                            if final is None or fk in write.deferred
-                            else self._row((related_model(fk)._meta.label_lower, str(final)))
-                        )
-                        if now != doomed[1]:
-                            self._unpoint(doomed, ref, op)
+            here = (label, row)
+            for doomed in list(self.points_at.get(here, ())):
+                for attname, fk in list(self.referrers[doomed].get(here, {}).items()):
+                    if fk not in op.info.foreign_keys:
+                        continue  # in SYNCHRO_SKIP: the write leaves it as it is
+                    final = write.obj.__dict__[attname]
+                    now = (
+                        None
+                        if final is None or fk in write.deferred
+                        else self._row((related_model(fk)._meta.label_lower, str(final)))
+                    )
+                    if now != doomed[1]:
+                        self._unpoint(doomed, here, attname, op)
         else:
             row = self._row(key)
             self.dead.add(key)
             self._gone(label, row, op)
-            for ref, fk in self.referrers.pop((label, row), {}).items():
-                ref_label, ref_row, _attname = ref
-                self.points_at[(ref_label, ref_row)] = [
-                    c for c in self.points_at[(ref_label, ref_row)] if c != (label, row)
-                ]
-                if fk.remote_field.on_delete is models.CASCADE:  # the target deletes it along
-                    self._gone(ref_label, ref_row, op)
+            for ref_row, fks in self.referrers.pop((label, row), {}).items():
+                self.points_at[ref_row].discard((label, row))
+                if any(fk.remote_field.on_delete is models.CASCADE for fk in fks.values()):
+                    self._gone(*ref_row, op)  # the target deletes it along
         op.state = DONE
         self._place(op)
         self.last[key] = op
@@ -603,9 +606,8 @@ class Replay:
         for slot in [s for s in self.value_of if s[0] == label]:
             self._release(slot, row, op)
         self.settled.add((label, row))
-        for doomed in self.points_at.pop((label, row), []):
-            for ref in [r for r in self.referrers[doomed] if r[:2] == (label, row)]:
-                del self.referrers[doomed][ref]
+        for doomed in self.points_at.pop((label, row), set()):
+            self.referrers[doomed].pop((label, row), None)
             self.moved_off[doomed].append(op)
 
     def _release(self, slot: Slot, row: Any, op: Op) -> None:
@@ -615,11 +617,15 @@ class Replay:
                 del self.held[slot][old]
             self.released[(slot, old)] = op
 
-    def _unpoint(self, doomed: tuple[str, Any], ref: tuple[str, Any, str], op: Op) -> None:
-        """Row ``ref`` no longer points at ``doomed`` (to be deleted) after ``op``."""
-        del self.referrers[doomed][ref]
-        if not any(r[:2] == ref[:2] for r in self.referrers[doomed]):
-            self.points_at[ref[:2]] = [c for c in self.points_at[ref[:2]] if c != doomed]
+    def _unpoint(self, doomed: RowKey, ref_row: RowKey, attname: str, op: Op) -> None:
+        """After ``op``, row ``ref_row`` no longer points at copy ``doomed`` through ``attname``."""
+        fks = self.referrers[doomed].get(ref_row)
+        if fks is None or attname not in fks:
+            return
+        del fks[attname]
+        if not fks:
+            del self.referrers[doomed][ref_row]
+            self.points_at[ref_row].discard(doomed)
         self.moved_off[doomed].append(op)
 
     @staticmethod
