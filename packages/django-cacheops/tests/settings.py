@@ -20,6 +20,7 @@ INSTALLED_APPS = [
     "django.contrib.admin",
     "cacheops",
     "tests.testapp",
+    "tests.diffapp",
 ]
 
 MIDDLEWARE = [
