@@ -106,6 +106,13 @@ ADAPTATIONS: list[Adaptation] = [
         "invalidate_m2o is a private helper of 7.2's query module, used only by test_430 (deselected)",
     ),
     Adaptation(
+        "tests/tests.py",
+        "    @unittest.expectedFailure\n    def test_348(self):\n",
+        "    def test_348(self):\n",
+        "test_348 (a cached get() after the related row's deletion) is an expected failure in 7.2, "
+        "which serves the stale row; this package passes it, so it runs as an ordinary test",
+    ),
+    Adaptation(
         "tests/test_extras.py",
         "with before('redis.Redis.brpoplpush', lambda *a, **kw: locked.set()):",
         "with before('cacheops.store._locked', lambda *a, **kw: locked.set()):",

@@ -34,11 +34,7 @@ from tests.test_differential import EVERY_MODE, use_mode
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
 # shape -> modes it fails in today
-OPEN: dict[str, tuple[str, ...]] = {
-    "a queryset evaluated, then chained": EVERY_MODE,
-    "save(update_fields=...) with other fields changed in memory": EVERY_MODE,
-    "on_delete=DB_CASCADE/DB_SET_NULL (Django 6.1)": EVERY_MODE,
-}
+OPEN: dict[str, tuple[str, ...]] = {}
 
 
 def in_modes(shape: str) -> Any:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Model, QuerySet, signals
+from django.db.models import Model, QuerySet, deletion, signals
 from django.db.models.deletion import Collector
 from django.db.models.query import MAX_GET_RESULTS
 from django.dispatch import Signal
@@ -66,12 +66,21 @@ def _pre_save(sender: Any, instance: Model, using: str, raw: bool = False, **kwa
     instance.__dict__[_OLD_ATTR] = (old_rows(sender, instance.pk, using), deferred)
 
 
-def _post_save(sender: Any, instance: Model, using: str, **kwargs: Any) -> None:
+def _post_save(sender: Any, instance: Model, using: str, update_fields: Any = None, **kwargs: Any) -> None:
     old, deferred = instance.__dict__.pop(_OLD_ATTR, ([], ()))
     if not _active(sender):
         return
     new = _loaded(sender, instance)
-    if old:
+    if old and update_fields is not None:
+        # only these fields were written: the others keep the old row's values in the database,
+        # whatever the instance holds in memory
+        written = {
+            f.attname
+            for f in sender._meta.concrete_fields
+            if f.name in update_fields or f.attname in update_fields
+        }
+        new = {**old[0], **{a: v for a, v in new.items() if a in written}}
+    elif old:
         # a field missing now was either deferred (unchanged) or saved as an expression whose
         # result Django didn't read back (unknown: left out, so its table is dropped whole)
         new = {**{a: v for a, v in old[0].items() if a in deferred}, **new}
@@ -179,6 +188,38 @@ def _updated_rows(collector: Collector) -> list[tuple[Any, list[dict[str, Any]] 
     return found
 
 
+# Django 6.1's on_delete=DB_CASCADE, DB_SET_NULL and DB_SET_DEFAULT: the database itself deletes or
+# updates the referring rows, Django neither collects nor signals them
+_DATABASE_ON_DELETE: Any = getattr(deletion, "DatabaseOnDelete", None)
+_by_database: dict[Any, frozenset[Any]] = {}
+
+
+def _changed_by_database(model: Any) -> frozenset[Any]:
+    """The models whose rows the database deletes or updates when rows of ``model`` are deleted
+    (``DB_CASCADE`` followed on), built once per model: what they read is dropped as a whole."""
+    found = _by_database.get(model)
+    if found is None:
+        models: set[Any] = set()
+        todo = [model]
+        while todo and _DATABASE_ON_DELETE is not None:
+            current = todo.pop()
+            for related in current._meta.get_fields(include_hidden=True):
+                if not (
+                    related.auto_created
+                    and not related.concrete
+                    and (related.one_to_one or related.one_to_many)
+                ):
+                    continue
+                on_delete = related.field.remote_field.on_delete
+                child = related.related_model
+                if isinstance(on_delete, _DATABASE_ON_DELETE) and child not in models:
+                    models.add(child)
+                    if on_delete.operation == "CASCADE":
+                        todo.append(child)
+        found = _by_database[model] = frozenset(models)
+    return found
+
+
 def _collector_delete(self: Collector) -> Any:
     if not (settings.CACHEOPS_ENABLED and not no_invalidation.active):
         return _original_delete(self)
@@ -189,6 +230,8 @@ def _collector_delete(self: Collector) -> Any:
             attnames = _attnames(model)
             through.append((model, [{a: getattr(obj, a) for a in attnames} for obj in instances]))
     fast_models = {qs.model for qs in self.fast_deletes if qs.model.__module__ != "__fake__"}
+    for model in [*self.data, *fast_models]:
+        fast_models.update(m for m in _changed_by_database(model) if m.__module__ != "__fake__")
     with transaction.atomic(using=using, savepoint=False):
         updates = _updated_rows(self) if self.field_updates else []
         with bulk_handled_here():

@@ -22,7 +22,7 @@ from django.db.models.sql.where import WhereNode
 
 from .conf import settings
 from .redis import CLUSTER_TAG, is_cluster
-from .tree import dnfs
+from .tree import compile_query, dnfs
 
 
 @dataclass
@@ -316,21 +316,19 @@ class Conditions(dict):
 class QueryPlan:
     """A query's cache key and the conditions that invalidate it (None until needed)."""
 
-    __slots__ = ("key", "conditions", "joined")
+    __slots__ = ("key", "conditions", "from_aliases")
 
-    def __init__(self, key: str, joined: frozenset[str] = frozenset()) -> None:
+    def __init__(self, key: str, from_aliases: frozenset[str] | None = None) -> None:
         self.key = key
         self.conditions: dict[str, list[dict[str, str]]] | None = None
-        self.joined = joined  # tables joined while compiling (ordering, select_related)
+        self.from_aliases = from_aliases  # the aliases of the compiled FROM clause (None: unknown)
 
     def get_conditions(self, qs: Any) -> dict[str, list[dict[str, str]]]:
-        """``{table: [conjunction, ...]}`` of the query (see :func:`cacheops.tree.dnfs`); a table
-        joined only to order or to select related rows matters whatever its row."""
+        """``{table: [conjunction, ...]}`` of the query (see :func:`cacheops.tree.dnfs`), for the
+        tables its compiled SQL reads (a table joined only to order or to select related rows
+        matters whatever its row)."""
         if self.conditions is None:
-            conditions = Conditions(dnfs(qs.query, connections[qs.db].vendor))
-            for table in self.joined:
-                conditions[table] = [{}]
-            self.conditions = conditions
+            self.conditions = Conditions(dnfs(qs.query, connections[qs.db].vendor, self.from_aliases))
         return self.conditions
 
 
@@ -427,12 +425,7 @@ def query_key(qs: Any, op: str, extra: Any = "", db_agnostic: bool = True) -> st
 
 
 def _compile_plan(qs: Any, op: str, extra: Any, db_agnostic: bool) -> QueryPlan:
-    query = qs.query
-    aliases = set(query.alias_map)
-    sql, params = query.get_compiler(qs.db).as_sql()
-    # compiling leaves the joins it adds (ordering by related fields, select_related) unreferenced
-    base = query.base_table
-    joined = frozenset(j.table_name for a, j in query.alias_map.items() if a not in aliases and a != base)
+    sql, params, from_aliases = compile_query(qs.query, qs.db)
     parts = [
         model_stamp(qs.model),
         qs._iterable_class.__qualname__,
@@ -446,7 +439,7 @@ def _compile_plan(qs: Any, op: str, extra: Any, db_agnostic: bool) -> QueryPlan:
         parts.append(repr(fields))
     if not db_agnostic:
         parts.append(qs.db)
-    return QueryPlan("q:" + digest(*parts), joined)
+    return QueryPlan("q:" + digest(*parts), from_aliases)
 
 
 def _call_part(value: Any) -> Any:

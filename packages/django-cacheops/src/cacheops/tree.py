@@ -194,13 +194,41 @@ def _select_related_tables(model: Any, spec: Any, max_depth: int, depth: int = 1
     return tables
 
 
-def _join_edges(query: Query) -> dict[tuple[str, str], list[tuple[str, str]]]:
+def compile_query(query: Query, using: str) -> tuple[str, tuple, frozenset[str] | None]:
+    """``(sql, params, aliases)``: ``query`` compiled, and the aliases its FROM clause holds.
+
+    Django counts references to a join while it compiles (ordering by a related field and
+    select_related add joins then) and puts the counts back afterwards, so a query compiled
+    before (``str(qs.query)``, or a clone of an evaluated queryset) holds such a join with a
+    count of 0 although its SQL joins it. The FROM clause is the one place that says which
+    tables the SQL reads; ``aliases`` is None when it was not built here (a combined query)."""
+    compiler = query.get_compiler(using)
+    seen: list[frozenset[str]] = []
+    original = compiler.get_from_clause
+
+    def get_from_clause() -> Any:
+        seen.append(frozenset(alias for alias, count in query.alias_refcount.items() if count))
+        return original()
+
+    compiler.get_from_clause = get_from_clause  # type: ignore[method-assign]
+    sql, params = compiler.as_sql()
+    return sql, tuple(params), (seen[0] if seen else None)
+
+
+def _read_aliases(query: Query, from_aliases: frozenset[str] | None) -> set[str]:
+    """The aliases whose tables ``query`` reads: those of its FROM clause when known, else every
+    alias it has (a join left from building or compiling included: coarser, never missing one)."""
+    if from_aliases is not None:
+        return {*from_aliases, query.base_table} if query.base_table else set(from_aliases)
+    return set(query.alias_map)
+
+
+def _join_edges(query: Query, aliases: set[str]) -> dict[tuple[str, str], list[tuple[str, str]]]:
     """``{(alias, column): [(alias, column), ...]}``: the columns each join makes equal."""
     edges: dict[tuple[str, str], list[tuple[str, str]]] = {}
-    refcount = query.alias_refcount
     for alias, join in query.alias_map.items():
         parent = getattr(join, "parent_alias", None)
-        if parent is None or not refcount.get(alias):
+        if parent is None or alias not in aliases or parent not in aliases:
             continue
         for parent_column, column in getattr(join, "join_cols", ()):
             edges.setdefault((parent, parent_column), []).append((alias, column))
@@ -234,15 +262,19 @@ def _propagate(dnf: list[Conj], edges: dict[tuple[str, str], list[tuple[str, str
     return result
 
 
-def dnfs(query: Query, vendor: str = "") -> dict[str, list[dict[str, str]]]:
-    """``{table: [conjunction, ...]}`` for every table ``query`` (and its subqueries) reads."""
+def dnfs(
+    query: Query, vendor: str = "", from_aliases: frozenset[str] | None = None
+) -> dict[str, list[dict[str, str]]]:
+    """``{table: [conjunction, ...]}`` for every table ``query`` (and its subqueries) reads;
+    ``from_aliases``: the aliases of its FROM clause (see :func:`compile_query`), None when not
+    known (every alias counts then)."""
     joins = query.alias_map
-    dnf = _propagate(_where_dnf(query.where, joins, vendor) or TRUE, _join_edges(query))
+    aliases = _read_aliases(query, from_aliases)
+    dnf = _propagate(_where_dnf(query.where, joins, vendor) or TRUE, _join_edges(query, aliases))
     result: dict[str, set[frozenset]] = {}
-    refcount = query.alias_refcount
     for alias, join in joins.items():
         table = join.table_name
-        if not refcount.get(alias) and alias != query.base_table:
+        if alias not in aliases:
             continue
         bucket = result.setdefault(table, set())
         for conj in dnf:
