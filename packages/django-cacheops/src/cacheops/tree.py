@@ -210,7 +210,7 @@ def compile_query(query: Query, using: str) -> tuple[str, tuple, frozenset[str] 
         seen.append(frozenset(alias for alias, count in query.alias_refcount.items() if count))
         return original()
 
-    compiler.get_from_clause = get_from_clause  # type: ignore[method-assign]
+    compiler.get_from_clause = get_from_clause
     sql, params = compiler.as_sql()
     return sql, tuple(params), (seen[0] if seen else None)
 
