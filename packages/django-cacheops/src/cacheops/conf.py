@@ -2,7 +2,8 @@
 
 ``settings.CACHEOPS_*`` values are looked up on first use and cached; Django's
 ``setting_changed`` signal (sent by ``override_settings``) drops the cached value
-and the derived profiles, so tests can change any setting.
+and the derived profiles, so tests can change any setting. Other modules hear of a change
+through ``on_change`` (this module imports no other part of cacheops).
 """
 
 from __future__ import annotations
@@ -88,23 +89,29 @@ def _convert(name: str, value: Any) -> Any:
 settings = Settings()
 
 
+_subscribers: list[Callable[[str], None]] = []
+
+
+def on_change(callback: Callable[[str], None]) -> Callable[[str], None]:
+    """Have ``callback(setting)`` run after a ``CACHEOPS*`` / ``FILE_CACHE*`` setting changed.
+
+    Modules that keep state derived from settings (remembered plans, the Redis client) subscribe
+    here, so this module imports no other part of cacheops. Returns ``callback`` (usable as a
+    decorator); subscribing the same callback twice keeps one subscription.
+    """
+    if callback not in _subscribers:
+        _subscribers.append(callback)
+    return callback
+
+
 def _reset(*, setting: str, **kwargs: Any) -> None:
     if setting.startswith("CACHEOPS") or setting.startswith("FILE_CACHE"):
         settings.__dict__.pop(setting, None)
-        from .keys import clear_plans
-
-        clear_plans()  # remembered conditions depend on CACHEOPS_SKIP_FIELDS and the like
         if setting in ("CACHEOPS", "CACHEOPS_DEFAULTS", "CACHEOPS_ENABLED", "CACHEOPS_LRU"):
             prepare_profiles.cache_clear()
             model_profile.cache_clear()
-        if setting == "CACHEOPS_PREFIX":
-            from .keys import reset_prefix
-
-            reset_prefix()
-        if setting in ("CACHEOPS_REDIS", "CACHEOPS_SENTINEL", "CACHEOPS_CLIENT_CLASS"):
-            from .redis import reset_client
-
-            reset_client()
+        for callback in list(_subscribers):
+            callback(setting)
 
 
 setting_changed.connect(_reset, dispatch_uid="cacheops.conf.reset")

@@ -46,7 +46,7 @@ from django.db.models import Model
 from django.db.models.base import ModelState
 
 from .conf import settings
-from .redis import FAILURES, get_client, is_cluster, load_script
+from .redis import FAILURES, get_client, is_cluster, load_script, on_client_reset
 from .signals import cache_invalidated
 from .store import MISSING, epoch_keys, get_or_compute, loads, write
 
@@ -196,6 +196,7 @@ class Listener:
 
 
 listener = Listener()
+on_client_reset(listener.restart)  # it listens through the client reset_client() forgets
 
 
 def counter_names(tables: Any) -> list[str]:

@@ -20,7 +20,7 @@ from django.db.models.lookups import Lookup
 from django.db.models.sql.datastructures import BaseTable, Join
 from django.db.models.sql.where import WhereNode
 
-from .conf import settings
+from .conf import on_change, settings
 from .redis import CLUSTER_TAG, is_cluster
 from .tree import compile_query, dnfs
 
@@ -348,6 +348,13 @@ def clear_plans() -> None:
     _plans.clear()
     _calls.clear()
     _built_filters.clear()
+
+
+@on_change
+def _setting_changed(setting: str) -> None:
+    clear_plans()  # remembered conditions depend on CACHEOPS_SKIP_FIELDS and the like
+    if setting == "CACHEOPS_PREFIX":
+        reset_prefix()
 
 
 def remember_call(shortcut: tuple, profile: dict[str, Any], plan: QueryPlan) -> None:

@@ -29,7 +29,7 @@ import redis
 import redis.cluster
 from django.core.exceptions import ImproperlyConfigured
 
-from .conf import settings
+from .conf import on_change, settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -40,12 +40,23 @@ _scripts: dict[str, Any] = {}
 # run before the client or the lane is handed out while invalidations wait to be sent again
 # (see cacheops.invalidation.replay_missed)
 _before_use: Callable[[], None] | None = None
+# run by reset_client() before the old client closes (fast mode's listener restarts through them)
+_reset_callbacks: list[Callable[[], None]] = []
 
 
 def set_before_use(func: Callable[[], None] | None) -> None:
     """Have ``func`` run before every use of the client (None: nothing)."""
     global _before_use
     _before_use = func
+
+
+def on_client_reset(callback: Callable[[], None]) -> Callable[[], None]:
+    """Have ``callback()`` run whenever ``reset_client()`` forgets the client, before the old one
+    closes (for users of the client above this module, such as fast mode's listener).
+    Returns ``callback``; subscribing the same callback twice keeps one subscription."""
+    if callback not in _reset_callbacks:
+        _reset_callbacks.append(callback)
+    return callback
 
 
 class CacheopsRedisError(redis.ConnectionError):
@@ -151,9 +162,8 @@ def reset_client() -> None:
         old, _client = _client, None
         old_lane, _lane = _lane, None
         _scripts.clear()
-    from .fast import listener
-
-    listener.restart()  # it listens through the old client
+    for callback in list(_reset_callbacks):
+        callback()  # e.g. fast mode's listener, which listens through the old client
     if old_lane is not None:
         old_lane.close()
     if old is not None:
@@ -161,6 +171,12 @@ def reset_client() -> None:
             old.close()
         except Exception:
             pass
+
+
+@on_change
+def _setting_changed(setting: str) -> None:
+    if setting in ("CACHEOPS_REDIS", "CACHEOPS_SENTINEL", "CACHEOPS_CLIENT_CLASS"):
+        reset_client()
 
 
 class _Proxy:
