@@ -5,6 +5,7 @@ Redis answers (a real redis-server behind a real TCP proxy that stops forwarding
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -192,3 +193,27 @@ def test_fast_mode_stops_trusting_its_memory_during_a_silent_partition(outage, s
     outage.proxy.forward()
     _wait_listening()
     assert Category.objects.get(pk=cat.pk).title == "b"
+
+
+def test_the_fast_mode_listener_logs_losing_redis_once_and_listening_again(outage, settings, caplog):
+    settings.CACHEOPS = {"testapp.category": {"ops": "all", "local": True}, "testapp.*": {"ops": "all"}}
+    settings.CACHEOPS_LOCAL_CHECK = "push"
+    settings.CACHEOPS_DEGRADE_ON_FAILURE = True
+    local_cache.clear()
+    _wait_listening()
+    caplog.set_level(logging.INFO, logger="cacheops.fast")
+
+    def logged(level: int) -> list[str]:
+        return [r.getMessage() for r in caplog.records if r.name == "cacheops.fast" and r.levelno == level]
+
+    outage.proxy.refuse()  # the listener's connection is reset, and so is every reconnection
+    eventually(lambda: logged(logging.WARNING), timeout=10)
+    time.sleep(2)  # several attempts to reconnect, with their backoff
+    warnings = logged(logging.WARNING)
+    assert len(warnings) == 1, warnings  # once per outage, not once per attempt
+    assert "lost Redis" in warnings[0]
+    assert not logged(logging.INFO)
+    outage.proxy.forward()
+    _wait_listening()
+    eventually(lambda: logged(logging.INFO), timeout=10)
+    assert "listening again" in logged(logging.INFO)[0]

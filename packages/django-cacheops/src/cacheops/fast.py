@@ -33,6 +33,7 @@ the next caller gets (values nested inside fields, such as a JSON dict, are shar
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import threading
 import time
@@ -49,6 +50,8 @@ from .conf import settings
 from .redis import FAILURES, get_client, is_cluster, load_script, on_client_reset
 from .signals import cache_invalidated
 from .store import MISSING, epoch_keys, get_or_compute, loads, write
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["LocalCache", "fast_get_or_compute", "local_cache"]
 
@@ -149,6 +152,7 @@ class Listener:
 
     def _run(self, stop: threading.Event) -> None:
         delay = 0.05
+        lost = ""  # why the connection was lost, until the listener is subscribed again
         while not stop.is_set():
             pubsub = None
             try:
@@ -166,10 +170,23 @@ class Listener:
                         heard = self._heard = time.monotonic()
                         self._receive(message, stop)
                         delay = 0.05
+                        if lost and message.get("type") == "subscribe":
+                            logger.info(
+                                "cacheops fast-mode listener is listening again (it lost Redis: %s)", lost
+                            )
+                            lost = ""
                     elif time.monotonic() - heard > self.RECONNECT_AFTER:
                         raise TimeoutError("no reply from Redis to the listener's pings")
-            except Exception:
-                pass  # Redis unreachable or the connection broke: reconnect below
+            except Exception as e:  # Redis unreachable or the connection broke: reconnect below
+                if not lost:  # once per outage, not at every attempt to reconnect
+                    logger.warning(
+                        "cacheops fast-mode listener lost Redis (%s: %s); until it listens again, "
+                        "fast-mode copies are checked against Redis on every read",
+                        type(e).__name__,
+                        e,
+                    )
+                lost = f"{type(e).__name__}: {e}"
+                logger.debug("cacheops fast-mode listener reconnects in %.2f s", delay)
             finally:
                 with self._lock:
                     if self._stop is stop:
@@ -179,7 +196,9 @@ class Listener:
                     try:
                         pubsub.close()
                     except Exception:
-                        pass
+                        logger.debug(
+                            "closing the fast-mode listener's broken connection failed", exc_info=True
+                        )
             stop.wait(delay)
             delay = min(delay * 2, 2.0)
 
