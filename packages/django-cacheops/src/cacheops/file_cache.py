@@ -32,7 +32,7 @@ from .simple import CacheDecorator, CachedFunction, CacheKey, CacheMiss, extra_v
 if TYPE_CHECKING:
     from django.http import HttpRequest, HttpResponseBase
 
-    from .views import CachedView, ViewDecorator
+    from .viewcache import CachedView, ViewDecorator
 
     _Req = TypeVar("_Req", bound=HttpRequest)
     _Resp = TypeVar("_Resp", bound=HttpResponseBase)
@@ -246,7 +246,7 @@ class FileCache:
 
         See :func:`cacheops.views.cached_view` for the rules (the same ones apply).
         """
-        from .views import cache_view, view_extra
+        from .viewcache import cache_view, view_extra
 
         if callable(timeout):  # used bare
             return self.cached_view()(timeout)

@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from django.http import HttpRequest, HttpResponseBase
     from typing_extensions import Self
 
-    from .views import CachedView, ViewDecorator
+    from .viewcache import CachedView, ViewDecorator
 
     _F = TypeVar("_F", bound=Callable[..., Any])
     _S = TypeVar("_S")
@@ -435,7 +435,7 @@ class RedisCache:
 
     def cached_view(self, timeout: Any = None, extra: Any = None) -> Any:
         """``@cache.cached_view(timeout=...)``: see :func:`cacheops.cached_view`."""
-        from .views import cache_view, view_extra
+        from .viewcache import cache_view, view_extra
 
         if callable(timeout):  # used bare
             return self.cached_view()(timeout)
