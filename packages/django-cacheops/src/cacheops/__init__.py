@@ -12,6 +12,7 @@ if TYPE_CHECKING:  # what type checkers see; at run time each name loads on firs
     from . import file_cache
     from .counters import stats
     from .file_cache import FileCache
+    from .install import install_cacheops
     from .invalidation import (
         invalidate_all,
         invalidate_dict,
@@ -22,7 +23,6 @@ if TYPE_CHECKING:  # what type checkers see; at run time each name loads on firs
     from .keys import get_prefix as get_prefix
     from .management.commands.reapconjs import reap_conjs
     from .managers import CacheopsManager, CacheopsQuerySet
-    from .query import install_cacheops
     from .redis import redis_client
     from .simple import CacheMiss, RedisCache, cache, cached, cached_as
     from .templatetags.cacheops import CacheopsLibrary, invalidate_fragment
@@ -65,7 +65,7 @@ _LAZY = {
     "cache": "simple",
     "cached": "simple",
     "cached_as": "simple",
-    "install_cacheops": "query",
+    "install_cacheops": "install",
     "invalidate_all": "invalidation",
     "invalidate_dict": "invalidation",
     "invalidate_model": "invalidation",

@@ -34,7 +34,7 @@ from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from . import fast
 from .conf import model_profile, settings
 from .keys import QueryPlan, query_plan, queryset_prefix, remembered_call
-from .query import _bound, _caching, _hit_rows, _local_get, _one, _shortcut, pending_shortcut
+from .reads import bound, caching_profile, get_result, get_shortcut, hit_rows, is_local_get, pending_shortcut
 from .redis import FAILURES, LaneBase, check_cluster, is_cluster, register
 from .signals import cache_read
 from .store import MISSING, loads
@@ -253,7 +253,7 @@ async def _aread_fast(qs: Any, prefix: str, plan: QueryPlan) -> Any:
 async def _aread_op(qs: Any, op: str, extra: Any = "") -> tuple[bool, Any]:
     """``(True, value)`` for a cache hit of ``op`` on ``qs``; ``(False, None)`` when the synchronous
     path must run (not cached, a miss, or the key can't be built without the database)."""
-    profile = _caching(qs, op)
+    profile = caching_profile(qs, op)
     if profile is None:
         return False, None
     if profile.get("local") and is_cluster():  # fast mode on a cluster: the synchronous path reads
@@ -285,12 +285,12 @@ async def _afill(qs: Any) -> bool:
     if qs._result_cache is not None:
         return True
     op = "get" if qs._cacheops_get else "fetch"
-    if op == "get" and _local_get(qs):
+    if op == "get" and is_local_get(qs):
         return False
     hit, result = await _aread_op(qs, op)
     if not hit:
         return False
-    qs._result_cache = _bound(qs, result)
+    qs._result_cache = bound(qs, result)
     if qs._prefetch_related_lookups and not qs._prefetch_done:
         await sync_to_async(qs._prefetch_related_objects)()
     return True
@@ -323,11 +323,11 @@ async def _aread_remembered(qs: Any, shortcut: tuple) -> Any:
 async def aget(self: Any, *args: Any, **kwargs: Any) -> Any:
     """``get()`` reading a cache hit without leaving the event loop."""
     if self._result_cache is None and not self._cacheops_get:
-        shortcut = _shortcut(self, args, kwargs)
+        shortcut = get_shortcut(self, args, kwargs)
         if shortcut is not None:
             result = await _aread_remembered(self, shortcut)
             if result is not MISSING:
-                return _one(self, _hit_rows(self, result))
+                return get_result(self, hit_rows(self, result))
     if _may_cache(self) and not self.query.combinator:
         clone = _marked(self).filter(*args, **kwargs)
         if self.query.can_filter() and not self.query.distinct_fields:
@@ -335,16 +335,7 @@ async def aget(self: Any, *args: Any, **kwargs: Any) -> Any:
         if not clone.query.select_for_update:
             clone.query.set_limits(high=MAX_GET_RESULTS)
             if await _afill(clone):
-                num = len(clone._result_cache)
-                if num == 1:
-                    return clone._result_cache[0]
-                name = self.model._meta.object_name
-                if not num:
-                    raise self.model.DoesNotExist(f"{name} matching query does not exist.")
-                shown = num if num < MAX_GET_RESULTS else f"more than {MAX_GET_RESULTS - 1}"
-                raise self.model.MultipleObjectsReturned(
-                    f"get() returned more than one {name} -- it returned {shown}!"
-                )
+                return get_result(self, clone._result_cache)
     return await _original["aget"](self, *args, **kwargs)
 
 

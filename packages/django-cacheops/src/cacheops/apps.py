@@ -9,7 +9,7 @@ class CacheopsConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks  # noqa: F401 - registers the system checks
-        from .query import install_cacheops
+        from .install import install_cacheops
         from .transaction import install_cacheops_transaction_support
 
         install_cacheops()

@@ -1,40 +1,46 @@
-"""Queryset caching: automatic per profile, manual with ``qs.cache()``, and the install hooks.
+"""Queryset caching: automatic per profile, manual with ``qs.cache()``.
 
-``install_cacheops()`` (run from ``AppConfig.ready()``) adds ``cache()``, ``nocache()``,
-``inplace()``, ``cloning()`` and ``invalidated_update()`` to every QuerySet, makes
-``get``/``first``/``last``/iteration/``count``/``exists``/``aggregate`` consult Redis, and
-connects the invalidation signals.
+:func:`install_queryset` (run by ``install_cacheops()``) adds ``cache()``, ``nocache()``,
+``inplace()``, ``cloning()`` and ``invalidated_update()`` to every QuerySet and manager, and makes
+``get``/``first``/``last``/iteration/``count``/``exists``/``aggregate`` consult Redis.  What these
+methods share with the native async ones (:mod:`cacheops.aio`) is in :mod:`cacheops.reads`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import EmptyResultSet, FieldDoesNotExist, ImproperlyConfigured
+from django.core.exceptions import EmptyResultSet, ImproperlyConfigured
 from django.db import transaction
-from django.db.models import Model, QuerySet
+from django.db.models import QuerySet
 from django.db.models.manager import BaseManager
-from django.db.models.query import MAX_GET_RESULTS
 
-from .conf import ALL_OPS, model_profile, settings
-from .fast import fast_get_or_compute, install_fast, trusted_copy
+from .conf import ALL_OPS, model_profile
+from .fast import fast_get_or_compute, trusted_copy
 from .invalidation import invalidate_rows
 from .keys import (
-    NOT_PLAIN,
     filter_built,
     filter_was_built,
     plan_tables,
-    query_fingerprint,
     query_key,
     query_plan,
     queryset_prefix,
     remember_call,
     remembered_call,
-    scalar_key,
+)
+from .reads import (
+    bound,
+    caching_profile,
+    filter_shortcut,
+    get_result,
+    get_shortcut,
+    hit_rows,
+    is_local_get,
+    pending_shortcut,
 )
 from .signals import cache_read
 from .store import MISSING, get_or_compute, local_gets, read_with_epochs
-from .transaction import is_dirty, may_store
+from .transaction import may_store
 
 _original: dict[str, Any] = {}
 
@@ -50,24 +56,6 @@ def _require_profile(qs: Any) -> dict[str, Any]:
             f"Cacheops is not enabled for {qs.model._meta.label_lower}: give it a profile in CACHEOPS "
             "(use empty ops to cache nothing by default)"
         )
-    return profile
-
-
-def _caching(qs: Any, op: str) -> dict[str, Any] | None:
-    """The profile to cache ``op`` of ``qs`` with, or None when it must not be cached."""
-    if not settings.CACHEOPS_ENABLED:
-        return None
-    profile = model_profile(qs.model)
-    if profile is None:
-        return None
-    ops = qs._cacheops_ops
-    if ops is None:
-        ops = profile["ops"]
-    if op not in ops:
-        return None
-    # ``_query``: a filter() still deferred (see _filter_or_exclude) never locks rows
-    if qs._query.select_for_update or is_dirty(qs.db):
-        return None
     return profile
 
 
@@ -116,7 +104,7 @@ def _cached_call(qs: Any, op: str, profile: dict[str, Any], compute: Any, extra:
 def _fetch_all(self: Any) -> None:
     if self._result_cache is None:
         op = "get" if self._cacheops_get else "fetch"
-        if op == "get" and _local_get(self):
+        if op == "get" and is_local_get(self):
             try:
                 key = query_key(self, op, db_agnostic=False)
             except EmptyResultSet:
@@ -141,28 +129,14 @@ def _fetch_rows(qs: Any) -> list:
     return rows
 
 
-def _local_get(qs: Any) -> bool:
-    """Whether a get() is served from process memory (profiles with ``local_get``)."""
-    profile = model_profile(qs.model)
-    return bool(
-        profile
-        and profile["local_get"]
-        and settings.CACHEOPS_ENABLED
-        and qs._cacheops_ops is None
-        and not qs.query.select_for_update
-        and not is_dirty(qs.db)
-        and may_store(qs.db)  # what a snapshot read would keep in memory may be stale
-    )
-
-
 def _get(self: Any, *args: Any, **kwargs: Any) -> Any:
     if self._result_cache is not None or self._cacheops_get:
         return _original["get"](self, *args, **kwargs)
-    shortcut = _shortcut(self, args, kwargs)
+    shortcut = get_shortcut(self, args, kwargs)
     if shortcut is not None:
         hit, result = _read_remembered(self, shortcut)
         if hit:
-            return _one(self, result)
+            return get_result(self, result)
     # the clones Django makes inside carry the flags: their fetch is a "get"
     self._cacheops_get = True
     if shortcut is not None:
@@ -173,67 +147,6 @@ def _get(self: Any, *args: Any, **kwargs: Any) -> Any:
         self.__dict__.pop("_cacheops_get", None)
         self.__dict__.pop("_cacheops_shortcut", None)
         self.__dict__.pop("_cacheops_known", None)
-
-
-# get() with plain keyword values on a plain queryset: once the full path has run, the key it
-# computed is remembered for (the queryset's fingerprint, its db, the keywords and their values),
-# so a repeated get() reads the cache without building and fingerprinting the filtered query.
-
-
-def _shortcut(qs: Any, args: tuple, kwargs: dict[str, Any]) -> tuple | None:
-    if args or not kwargs or qs.query.combinator or qs._prefetch_related_lookups or qs._known_related_objects:
-        return None
-    values = _value_keys(qs.model, kwargs)
-    if values is None or _caching(qs, "get") is None or _local_get(qs):
-        return None
-    fingerprint = query_fingerprint(qs.query)
-    if fingerprint is None:
-        return None
-    return (fingerprint, qs.db, qs._iterable_class, qs._fields, values)
-
-
-def _value_keys(model: Any, kwargs: dict[str, Any]) -> tuple | None:
-    """``((name, value key), ...)`` when every keyword value is plain (see keys.scalar_key) or a
-    saved instance given to a foreign key to a primary key; else None."""
-    values = []
-    for name, value in kwargs.items():
-        key = scalar_key(value)
-        if key is NOT_PLAIN:
-            if not isinstance(value, Model) or not _points_to_pk(model, name):
-                return None
-            key = scalar_key(value.pk)
-            if key is NOT_PLAIN or value.pk is None:
-                return None
-            key = (type(value), key)  # Django checks the instance's class and reads its pk
-        values.append((name, key))
-    return tuple(values)
-
-
-_to_pk: dict[tuple[type, str], bool] = {}
-
-
-def _points_to_pk(model: Any, name: str) -> bool:
-    """Whether keyword ``name`` is (the exact lookup of) a foreign key or one-to-one field of
-    ``model`` to a primary key: Django filters such a field by the instance's pk alone."""
-    found = _to_pk.get((model, name))
-    if found is None:
-        field_name = name.removesuffix("__exact")
-        found = False
-        if "__" not in field_name:
-            try:
-                field = model._meta.get_field(field_name)
-            except FieldDoesNotExist:
-                field = None
-            target = getattr(field, "target_field", None)
-            found = bool(
-                field is not None
-                and field.concrete
-                and (field.many_to_one or field.one_to_one)
-                and target is not None
-                and target.primary_key
-            )
-        _to_pk[(model, name)] = found
-    return found
 
 
 # ------------------------------------------------------------------ deferred filter()
@@ -271,7 +184,7 @@ def _filter_or_exclude(self: Any, negate: bool, args: tuple, kwargs: dict[str, A
         and not self._prefetch_related_lookups
         and not self._known_related_objects
     ):
-        pending = _pending_key(self, negate, kwargs)
+        pending = filter_shortcut(self, negate, kwargs)
         if pending is not None and filter_was_built(pending) and not self._query.is_sliced:
             clone = self._chain()
             clone._deferred_filter = (negate, args, kwargs)
@@ -283,52 +196,23 @@ def _filter_or_exclude(self: Any, negate: bool, args: tuple, kwargs: dict[str, A
     return clone
 
 
-def _pending_key(qs: Any, negate: bool, kwargs: dict[str, Any]) -> tuple | None:
-    if not settings.CACHEOPS_ENABLED:
-        return None
-    profile = model_profile(qs.model)
-    if profile is None:
-        return None
-    ops = qs._cacheops_ops if qs._cacheops_ops is not None else profile["ops"]
-    if not ops & _PENDING_OPS:
-        return None
-    values = _value_keys(qs.model, kwargs)
-    if values is None:
-        return None
-    fingerprint = query_fingerprint(qs._query)
-    if fingerprint is None:
-        return None
-    return (fingerprint, negate, values)
-
-
-_PENDING_OPS = frozenset({"fetch", "count", "exists"})
-
-
-def pending_shortcut(qs: Any, op: str, db: str | None = None) -> tuple | None:
-    """The shortcut key of ``op`` on ``qs`` when its last filter() is still deferred, else None."""
-    pending = qs.__dict__.get("_cacheops_pending")
-    if pending is None or pending.key is None or qs._deferred_filter is None:
-        return None
-    return (pending.key, op, db or qs.db, qs._iterable_class, qs._fields)
-
-
 def _pending_call(qs: Any, op: str, compute: Any) -> Any:
     """``op`` of ``qs`` through the cache (MISSING when it isn't cached): through the remembered
     key of its deferred filter when there is one, else by the full path."""
-    profile = _caching(qs, op)
+    profile = caching_profile(qs, op)
     if profile is None:
         return MISSING
     db = qs.db  # a property that asks the routers: once from here on
     shortcut = pending_shortcut(qs, op, db)
     if shortcut is None:
-        return _bound(qs, _cached_call(qs, op, profile, compute), db)
+        return bound(qs, _cached_call(qs, op, profile, compute), db)
     d = qs.__dict__
     hit, result = _read_remembered(qs, shortcut, db)
     if hit:
         return result
     qs._cacheops_shortcut = shortcut
     try:
-        return _bound(qs, _cached_call(qs, op, profile, compute), db)
+        return bound(qs, _cached_call(qs, op, profile, compute), db)
     finally:
         d.pop("_cacheops_shortcut", None)
         d.pop("_cacheops_known", None)
@@ -352,37 +236,7 @@ def _read_remembered(qs: Any, shortcut: tuple, db: str | None = None) -> tuple[b
             if known is not None:
                 qs._cacheops_known = (plan.key, known)
             return False, None
-    return True, _hit_rows(qs, result, db)
-
-
-def _hit_rows(qs: Any, result: list, db: str | None = None) -> list:
-    """Rows read from the cache for ``qs``, made ready: the hit counted, instances bound to its db."""
-    cache_read.send(sender=qs.model, func=None, hit=True)
-    return _bound(qs, result, db)
-
-
-def _bound(qs: Any, result: Any, db: str | None = None) -> Any:
-    """``result`` with its model instances bound to the queryset's database (``db``: ``qs.db``
-    when the caller has it already)."""
-    if type(result) is list and result and isinstance(result[0], Model):
-        if db is None:
-            db = qs.db  # a property that asks the routers: once, not per row
-        if result[0]._state.db != db:  # the rows of one result come from one database
-            for obj in result:
-                obj._state.db = db
-    return result
-
-
-def _one(qs: Any, result: list) -> Any:
-    """What get() returns for these rows, or the exception it raises."""
-    num = len(result)
-    if num == 1:
-        return result[0]
-    name = qs.model._meta.object_name
-    if not num:
-        raise qs.model.DoesNotExist(f"{name} matching query does not exist.")
-    shown = num if num < MAX_GET_RESULTS else f"more than {MAX_GET_RESULTS - 1}"
-    raise qs.model.MultipleObjectsReturned(f"get() returned more than one {name} -- it returned {shown}!")
+    return True, hit_rows(qs, result, db)
 
 
 def _first(self: Any) -> Any:
@@ -424,7 +278,7 @@ def _exists(self: Any) -> bool:
 
 
 def _aggregate(self: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
-    profile = _caching(self, "aggregate")
+    profile = caching_profile(self, "aggregate")
     if profile is not None:
         extra = repr((args, sorted(kwargs.items())))
         # expressions without a stable text (their repr shows an address) or reading subqueries
@@ -549,8 +403,8 @@ def invalidated_update(self: Any, **kwargs: Any) -> int:
 _installed = False
 
 
-def install_cacheops() -> None:
-    """Patch QuerySet, the admin and connect invalidation signals (idempotent)."""
+def install_queryset() -> None:
+    """Give QuerySet and every manager the methods above (idempotent; run by ``install_cacheops()``)."""
     global _installed
     if _installed:
         return
@@ -585,18 +439,6 @@ def install_cacheops() -> None:
     for name in ("cache", "nocache", "inplace", "invalidated_update"):
         setattr(BaseManager, name, _manager_method(name))
 
-    _install_admin()
-    from .aio import install_async
-    from .bulk import install_bulk
-    from .events import install_events
-    from .prefetch import install_prefetch
-
-    install_events()
-    install_async()
-    install_fast()
-    install_bulk()
-    install_prefetch()
-
 
 def _manager_method(name: str) -> Any:
     def method(self: BaseManager, *args: Any, **kwargs: Any) -> Any:
@@ -605,16 +447,3 @@ def _manager_method(name: str) -> Any:
     method.__name__ = name
     method.__doc__ = getattr(QuerySet, name).__doc__
     return method
-
-
-def _install_admin() -> None:
-    try:
-        from django.contrib.admin.options import BaseModelAdmin
-    except ImportError:  # pragma: no cover - admin not installed
-        return
-    original = BaseModelAdmin.get_queryset
-
-    def get_queryset(self: Any, request: Any) -> Any:
-        return original(self, request).nocache()  # type: ignore[attr-defined]
-
-    BaseModelAdmin.get_queryset = get_queryset  # type: ignore[method-assign]
