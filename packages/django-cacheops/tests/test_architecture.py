@@ -12,11 +12,10 @@ from pathlib import Path
 
 SOURCE = Path(__file__).resolve().parents[1] / "src" / "cacheops"
 
-# Cycles still in the graph, each as a sorted tuple of module names. They are left for issue 18;
-# remove an entry when its cycle is broken (the test fails while a listed cycle no longer exists).
-KNOWN_CYCLES: set[tuple[str, ...]] = {
-    ("aio", "query"),
-}
+# Import cycles left for issue 18, each as a sorted tuple of module names, e.g. ("aio", "query").
+# Remove an entry when its cycle is broken (the test fails while a listed cycle no longer exists);
+# none is left: conf <-> ... <-> fast, simple <-> views and aio <-> query are gone.
+KNOWN_CYCLES: set[tuple[str, ...]] = set()
 
 
 def import_graph() -> dict[str, set[str]]:
@@ -79,6 +78,17 @@ def test_graph_is_read():
 def test_conf_is_a_leaf():
     imported = import_graph()["conf"]
     assert not imported, f"cacheops.conf must import no other cacheops module, but imports {sorted(imported)}"
+
+
+# Below fast mode: it hears them through what they expose (``cacheops.signals.cache_invalidated``,
+# ``cacheops.redis.on_client_reset``, ``cacheops.redis.INVALIDATION_CHANNEL``), never the reverse.
+BELOW_FAST = ("conf", "redis", "keys", "tree", "store", "invalidation")
+
+
+def test_lower_modules_do_not_import_fast():
+    graph = import_graph()
+    offenders = [name for name in BELOW_FAST if "fast" in graph[name]]
+    assert not offenders, f"cacheops.fast is imported by modules below it: {offenders}"
 
 
 def test_no_new_cycles():

@@ -47,7 +47,7 @@ from django.db.models import Model
 from django.db.models.base import ModelState
 
 from .conf import settings
-from .redis import FAILURES, get_client, is_cluster, load_script, on_client_reset
+from .redis import FAILURES, INVALIDATION_CHANNEL, get_client, is_cluster, load_script, on_client_reset
 from .signals import cache_invalidated
 from .store import MISSING, epoch_keys, get_or_compute, loads, write
 
@@ -56,7 +56,7 @@ logger = logging.getLogger(__name__)
 __all__ = ["LocalCache", "fast_get_or_compute", "local_cache"]
 
 
-CHANNEL = "cacheops:invalidated"  # also in lua/invalidate*.lua
+CHANNEL = INVALIDATION_CHANNEL  # where the listener hears invalidations
 _ZEROS = itertools.repeat(0)  # the default of every counter (map() stops at the names' end)
 
 

@@ -26,10 +26,9 @@ from django.db import DEFAULT_DB_ALIAS, connections, router
 from django.db.models import Model
 
 from .conf import settings
-from .fast import CHANNEL
 from .keys import get_prefix
 from .missed import MissedInvalidations
-from .redis import FAILURES, get_client, is_cluster, load_script, set_before_use
+from .redis import FAILURES, INVALIDATION_CHANNEL, get_client, is_cluster, load_script, set_before_use
 from .signals import cache_invalidated
 from .store import generation_key, local_gets
 from .transaction import defer
@@ -177,7 +176,7 @@ def _drop_table(prefix: str, table: str) -> None:
         script = load_script("drop_conjs")
         for i in range(0, len(conj_keys), 500):
             script(args=conj_keys[i : i + 500])
-    client.publish(CHANNEL, table)  # once the entries are gone (fast mode's listeners)
+    client.publish(INVALIDATION_CHANNEL, table)  # once the entries are gone (fast mode's listeners)
 
 
 def _run(model: Any, values_list: list[dict[str, Any]], using: str, send: list[dict[str, Any]]) -> None:
@@ -256,12 +255,12 @@ def _flush() -> None:
     if is_cluster():
         client.flushdb(target_nodes=client.PRIMARIES)
         client.set(generation_key(), uuid.uuid4().hex)
-        client.publish(CHANNEL, "")
+        client.publish(INVALIDATION_CHANNEL, "")
         return
     pipe = client.pipeline(transaction=True)
     pipe.flushdb()
     pipe.set(generation_key(), uuid.uuid4().hex)
-    pipe.publish(CHANNEL, "")  # fast mode's listeners drop every copy they hold
+    pipe.publish(INVALIDATION_CHANNEL, "")  # fast mode's listeners drop every copy they hold
     pipe.execute()
 
 

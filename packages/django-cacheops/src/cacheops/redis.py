@@ -66,6 +66,8 @@ class CacheopsRedisError(redis.ConnectionError):
 # On a cluster every cacheops key begins with this hash tag: one slot holds them all, because a
 # query's cache key and the conjunction sets and epochs of every table it reads meet in one script.
 CLUSTER_TAG = "{cacheops}"
+# Invalidations are published here (also in lua/invalidate*.lua); fast mode's listeners subscribe.
+INVALIDATION_CHANNEL = "cacheops:invalidated"
 # KEYS[1] of every script on a cluster: it routes the call to the node owning CLUSTER_TAG's slot
 ROUTE_KEY = CLUSTER_TAG + "route"
 
