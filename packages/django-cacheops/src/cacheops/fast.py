@@ -43,10 +43,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from django.db.models import Model
-from django.db.models.base import ModelState
-
 from .conf import settings
+from .copies import fresh_copy, kept_copy
 from .redis import FAILURES, INVALIDATION_CHANNEL, get_client, is_cluster, load_script, on_client_reset
 from .signals import cache_invalidated
 from .store import MISSING, epoch_keys, get_or_compute, loads, write
@@ -279,122 +277,6 @@ class LocalCache:
 
 
 local_cache = LocalCache()
-
-
-# ------------------------------------------------------------------ copies handed to callers
-
-
-def _copy_instance(obj: Model, _new: Any = object.__new__, _copies: dict[int, Model] | None = None) -> Model:
-    """A new instance with copies of the field values dict and of the state (related objects
-    cached by ``select_related`` copied too, once each: a reverse one-to-one refers back to the
-    row it hangs on); no __init__, no signals."""
-    data = obj.__dict__.copy()
-    state = _new(ModelState)
-    new = _new(obj.__class__)
-    state_data = data["_state"].__dict__
-    if state_data:
-        state_data = state_data.copy()
-        fields_cache = state_data.get("fields_cache")
-        if fields_cache is not None:  # ModelState.__del__ clears it: never share the dict
-            copied: dict[str, Any] = {}
-            if fields_cache:
-                if _copies is None:
-                    _copies = {}
-                _copies[id(obj)] = new
-                for name, value in fields_cache.items():
-                    if isinstance(value, Model):
-                        value = _copies.get(id(value)) or _copy_instance(value, _new, _copies)
-                    copied[name] = value
-            state_data["fields_cache"] = copied
-        if "peers" in state_data:  # Django 6.1 fetch-mode weak references of one result set
-            del state_data["peers"]
-        state.__dict__ = state_data
-    data["_state"] = state
-    if "_prefetched_objects_cache" in data:
-        del data["_prefetched_objects_cache"]
-    new.__dict__ = data
-    return new
-
-
-def _copy_item(item: Any) -> Any:
-    if isinstance(item, Model):
-        return _copy_instance(item)
-    if isinstance(item, dict):
-        return dict(item)
-    return item
-
-
-class _PlainRows:
-    """Rows kept in memory that are all of one class and whose states are alike and hold nothing
-    but plain attributes (no related objects cached, no prefetched lists, no peers): copied from
-    their field dicts and one picture of the state, without looking at each row again."""
-
-    __slots__ = ("cls", "state", "dicts")
-
-    def __init__(self, cls: type, state: dict[str, Any], dicts: list[dict[str, Any]]) -> None:
-        self.cls = cls
-        self.state = state  # the state's attributes, less fields_cache
-        self.dicts = dicts  # each row's __dict__ (its "_state" is replaced in every copy)
-
-
-def _copy_plain(rows: _PlainRows, _new: Any = object.__new__, _state_class: type = ModelState) -> list[Model]:
-    cls = rows.cls
-    state_data = rows.state
-    copies: list[Model] = []
-    append = copies.append
-    for kept in rows.dicts:
-        state = _new(_state_class)
-        state.__dict__ = attrs = state_data.copy()
-        attrs["fields_cache"] = {}  # ModelState.__del__ clears it: never share the dict
-        new = _new(cls)
-        new.__dict__ = data = kept.copy()
-        data["_state"] = state
-        append(new)
-    return copies
-
-
-def _plain_state(obj: Model) -> dict[str, Any] | None:
-    """The attributes of ``obj``'s state less an empty fields_cache; None when the state holds
-    related objects or peers."""
-    state = obj._state.__dict__.copy()
-    if state.pop("fields_cache", None) or "peers" in state:
-        return None
-    return state
-
-
-def _plain_rows(rows: list[Model]) -> _PlainRows | None:
-    """``rows`` as :class:`_PlainRows` when they qualify, else None."""
-    cls = rows[0].__class__
-    state = _plain_state(rows[0])
-    if state is None:
-        return None
-    for obj in rows:
-        if obj.__class__ is not cls or "_prefetched_objects_cache" in obj.__dict__:
-            return None
-        if _plain_state(obj) != state:
-            return None
-    return _PlainRows(cls, state, [obj.__dict__ for obj in rows])
-
-
-def kept_copy(value: Any) -> Any:
-    """The copy of a result that memory keeps (never handed out: callers get :func:`fresh_copy`)."""
-    value = fresh_copy(value)
-    if type(value) is list and value and isinstance(value[0], Model):
-        return _plain_rows(value) or value
-    return value
-
-
-def fresh_copy(value: Any) -> Any:
-    """A copy of a cached result a caller may change freely (rows copied one level deep)."""
-    if type(value) is _PlainRows:
-        return _copy_plain(value)
-    if isinstance(value, list):
-        if value and isinstance(value[0], Model):
-            return [_copy_instance(item) for item in value]
-        return [_copy_item(item) for item in value]
-    if isinstance(value, dict):
-        return dict(value)
-    return value
 
 
 # ------------------------------------------------------------------ stamps
