@@ -33,6 +33,15 @@ from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 
 from . import fast
 from .conf import model_profile, settings
+from .django_internals import (
+    clone_queryset,
+    fetch_all,
+    first_last_check,
+    prefetch_pending,
+    result_cache,
+    run_prefetch,
+    set_result_cache,
+)
 from .keys import QueryPlan, query_plan, queryset_prefix, remembered_call
 from .reads import bound, caching_profile, get_result, get_shortcut, hit_rows, is_local_get, pending_shortcut
 from .redis import FAILURES, LaneBase, check_cluster, is_cluster, register
@@ -282,7 +291,7 @@ async def _aread_op(qs: Any, op: str, extra: Any = "") -> tuple[bool, Any]:
 
 async def _afill(qs: Any) -> bool:
     """Fill ``qs._result_cache`` from a cache hit (prefetching included); False on a miss."""
-    if qs._result_cache is not None:
+    if result_cache(qs) is not None:
         return True
     op = "get" if qs._cacheops_get else "fetch"
     if op == "get" and is_local_get(qs):
@@ -290,20 +299,20 @@ async def _afill(qs: Any) -> bool:
     hit, result = await _aread_op(qs, op)
     if not hit:
         return False
-    qs._result_cache = bound(qs, result)
-    if qs._prefetch_related_lookups and not qs._prefetch_done:
-        await sync_to_async(qs._prefetch_related_objects)()
+    set_result_cache(qs, bound(qs, result))
+    if prefetch_pending(qs):
+        await sync_to_async(run_prefetch)(qs)
     return True
 
 
 def _may_cache(qs: Any) -> bool:
     """A cheap first look: whether any read of ``qs`` could be served from the cache."""
-    return qs._result_cache is None and settings.CACHEOPS_ENABLED and model_profile(qs.model) is not None
+    return result_cache(qs) is None and settings.CACHEOPS_ENABLED and model_profile(qs.model) is not None
 
 
 def _marked(qs: Any) -> QuerySet:
     """A copy of ``qs`` whose rows are cached as a ``get`` (like first()/last()/get() do)."""
-    clone = qs._clone()  # inplace() querysets are changed in place, as the synchronous get() does
+    clone = clone_queryset(qs)  # inplace() querysets are changed in place, as the synchronous get() does
     clone._cacheops_get = True
     return clone
 
@@ -322,7 +331,7 @@ async def _aread_remembered(qs: Any, shortcut: tuple) -> Any:
 
 async def aget(self: Any, *args: Any, **kwargs: Any) -> Any:
     """``get()`` reading a cache hit without leaving the event loop."""
-    if self._result_cache is None and not self._cacheops_get:
+    if result_cache(self) is None and not self._cacheops_get:
         shortcut = get_shortcut(self, args, kwargs)
         if shortcut is not None:
             result = await _aread_remembered(self, shortcut)
@@ -335,14 +344,14 @@ async def aget(self: Any, *args: Any, **kwargs: Any) -> Any:
         if not clone.query.select_for_update:
             clone.query.set_limits(high=MAX_GET_RESULTS)
             if await _afill(clone):
-                return get_result(self, clone._result_cache)
+                return get_result(self, result_cache(clone) or [])
     return await _original["aget"](self, *args, **kwargs)
 
 
 def _edge(self: Any, first: bool) -> QuerySet:
     queryset = _marked(self)
     if not (queryset.ordered or not queryset.query.default_ordering):
-        check = getattr(queryset, "_check_ordering_first_last_queryset_aggregation", None)
+        check = first_last_check(queryset)
         if check is not None:
             check(method="first" if first else "last")
         queryset = queryset.order_by("pk" if first else "-pk")
@@ -356,7 +365,8 @@ async def afirst(self: Any) -> Any:
     if _may_cache(self):
         queryset = _edge(self, first=True)
         if await _afill(queryset):
-            return queryset._result_cache[0] if queryset._result_cache else None
+            rows = result_cache(queryset)
+            return rows[0] if rows else None
     return await _original["afirst"](self)
 
 
@@ -365,22 +375,25 @@ async def alast(self: Any) -> Any:
     if _may_cache(self):
         queryset = _edge(self, first=False)
         if await _afill(queryset):
-            return queryset._result_cache[0] if queryset._result_cache else None
+            rows = result_cache(queryset)
+            return rows[0] if rows else None
     return await _original["alast"](self)
 
 
 async def acount(self: Any) -> int:
     """``count()`` reading a cache hit without leaving the event loop."""
-    if self._result_cache is not None:
-        return len(self._result_cache)
+    rows = result_cache(self)
+    if rows is not None:
+        return len(rows)
     hit, value = await _aread_op(self, "count")
     return value if hit else await _original["acount"](self)
 
 
 async def aexists(self: Any) -> bool:
     """``exists()`` reading a cache hit without leaving the event loop."""
-    if self._result_cache is not None:
-        return bool(self._result_cache)
+    rows = result_cache(self)
+    if rows is not None:
+        return bool(rows)
     hit, value = await _aread_op(self, "exists")
     return value if hit else await _original["aexists"](self)
 
@@ -398,8 +411,8 @@ async def aaggregate(self: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
 def __aiter__(self: Any) -> AsyncIterator[Any]:
     async def generator() -> AsyncIterator[Any]:
         if not await _afill(self):
-            await sync_to_async(self._fetch_all)()
-        for item in self._result_cache or ():
+            await sync_to_async(fetch_all)(self)
+        for item in result_cache(self) or ():
             yield item
 
     return generator()

@@ -23,6 +23,7 @@ from django.db import transaction
 from django.db.models import Model, QuerySet
 
 from .conf import settings
+from .django_internals import mark_for_write
 from .invalidation import invalidate_model, invalidate_rows, no_invalidation, obj_values
 
 __all__ = ["MAX_ROWS", "bulk_handled_here", "install_bulk"]
@@ -86,7 +87,7 @@ def update(self: Any, **kwargs: Any) -> int:
     model = self.model
     if not _enabled(model) or self.query.is_sliced or self.query.combinator:
         return _original["update"](self, **kwargs)
-    self._for_write = True
+    mark_for_write(self)
     using = self.db
     attnames = _attnames(model)
     plain = not any(hasattr(value, "resolve_expression") for value in kwargs.values())

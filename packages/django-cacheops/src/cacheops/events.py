@@ -25,6 +25,7 @@ from django.dispatch import Signal
 
 from .bulk import MAX_ROWS, bulk_handled_here
 from .conf import model_profile, settings
+from .django_internals import collector_data, collector_fast_deletes, collector_field_updates
 from .invalidation import invalidate_model, invalidate_rows, no_invalidation
 from .keys import query_plan, queryset_prefix
 from .oldrows import old_rows
@@ -170,14 +171,14 @@ def _updated_rows(collector: Collector) -> list[tuple[Any, list[dict[str, Any]] 
     """``[(model, old rows or None (too many: the whole model), attname, new value)]`` of the
     rows ``collector`` will update (``on_delete=SET_NULL`` and the like)."""
     found = []
-    for (field, value), instances_list in collector.field_updates.items():
+    for (field, value), instances_list in collector_field_updates(collector).items():
         new_value = value.pk if isinstance(value, Model) else value
         for instances in instances_list:
             qs: Any
             if isinstance(instances, QuerySet):
                 model, qs = instances.model, instances
             else:
-                objs: list[Any] = list(instances)  # type: ignore[call-overload]
+                objs: list[Any] = list(instances)
                 if not objs:
                     continue
                 model = type(objs[0])
@@ -225,15 +226,15 @@ def _collector_delete(self: Collector) -> Any:
         return _original_delete(self)
     using = self.using
     through: list[tuple[Any, list[dict[str, Any]]]] = []
-    for model, instances in self.data.items():
+    for model, instances in collector_data(self).items():
         if model._meta.auto_created and model.__module__ != "__fake__":
             attnames = _attnames(model)
             through.append((model, [{a: getattr(obj, a) for a in attnames} for obj in instances]))
-    fast_models = {qs.model for qs in self.fast_deletes if qs.model.__module__ != "__fake__"}
-    for model in [*self.data, *fast_models]:
+    fast_models = {qs.model for qs in collector_fast_deletes(self) if qs.model.__module__ != "__fake__"}
+    for model in [*collector_data(self), *fast_models]:
         fast_models.update(m for m in _changed_by_database(model) if m.__module__ != "__fake__")
     with transaction.atomic(using=using, savepoint=False):
-        updates = _updated_rows(self) if self.field_updates else []
+        updates = _updated_rows(self) if collector_field_updates(self) else []
         with bulk_handled_here():
             result = _original_delete(self)
     for model, rows in through:

@@ -21,6 +21,7 @@ from django.db.models.sql.datastructures import BaseTable, Join
 from django.db.models.sql.where import WhereNode
 
 from .conf import on_change, settings
+from .django_internals import QUERY_BOOKKEEPING, iterable_class, values_fields
 from .redis import CLUSTER_TAG, is_cluster
 from .tree import compile_query, dnfs
 
@@ -150,17 +151,7 @@ SCALARS = frozenset(
 )
 _AGGREGATES = frozenset({Count, Sum, Avg, Min, Max})
 # bookkeeping of the query builder, caches derived from other attributes: no effect on the SQL
-_DERIVED = frozenset(
-    {
-        "_annotation_select_cache",
-        "_extra_select_cache",
-        "_lookup_joins",
-        "used_aliases",
-        "filter_is_sticky",
-        "base_table",
-        "table_map",
-    }
-)
+_DERIVED = QUERY_BOOKKEEPING
 
 
 def _fp(value: Any) -> Any:
@@ -405,10 +396,10 @@ def query_plan(qs: Any, op: str, extra: Any = "", db_agnostic: bool = True) -> Q
         memo_key = (
             fingerprint,
             qs.db,
-            qs._iterable_class,
+            iterable_class(qs),
             op,
             extra,
-            getattr(qs, "_fields", None),
+            values_fields(qs),
             db_agnostic,
         )
         try:
@@ -435,13 +426,13 @@ def _compile_plan(qs: Any, op: str, extra: Any, db_agnostic: bool) -> QueryPlan:
     sql, params, from_aliases = compile_query(qs.query, qs.db)
     parts = [
         model_stamp(qs.model),
-        qs._iterable_class.__qualname__,
+        iterable_class(qs).__qualname__,
         op,
         sql,
         *map(_param, params),
         extra,
     ]
-    fields = getattr(qs, "_fields", None)
+    fields = values_fields(qs)
     if fields:
         parts.append(repr(fields))
     if not db_agnostic:

@@ -22,6 +22,8 @@ from django.db import connections
 from django.db.models import QuerySet
 from django.db.models.manager import BaseManager
 
+from .django_internals import queryset_class
+
 __all__ = ["old_rows", "reset_old_rows"]
 
 # vendors whose compiled SELECT by primary key is known to take the key as its only parameter
@@ -89,7 +91,7 @@ def _compile(model: Any, pk: Any, param: Any, using: str, connection: Any) -> _P
     if connection.vendor not in _VENDORS or getattr(meta, "is_composite_pk", False):
         return None
     manager = model._base_manager
-    if type(manager).get_queryset is not BaseManager.get_queryset or manager._queryset_class is not QuerySet:
+    if type(manager).get_queryset is not BaseManager.get_queryset or queryset_class(manager) is not QuerySet:
         return None  # a base manager or queryset of its own may filter or convert in ways SQL can't keep
     attnames = _attnames(model)
     qs = manager.db_manager(using).filter(pk=pk).order_by().values_list(*attnames)

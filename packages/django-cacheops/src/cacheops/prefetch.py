@@ -16,6 +16,8 @@ from typing import Any
 
 from django.db.models import QuerySet
 
+from .django_internals import PREFETCH_RELATED_OBJECTS
+
 __all__ = ["install_prefetch"]
 
 _inherited: ContextVar[tuple[Any, Any, Any] | None] = ContextVar("cacheops_prefetch", default=None)
@@ -40,10 +42,10 @@ class _Inherited:
 def _prefetch_related_objects(self: Any) -> None:
     own = self.__dict__
     if "_cacheops_ops" not in own:
-        return _original["_prefetch_related_objects"](self)
+        return _original[PREFETCH_RELATED_OBJECTS](self)
     token = _inherited.set(tuple(own.get(name) for name in _NAMES))
     try:
-        return _original["_prefetch_related_objects"](self)
+        return _original[PREFETCH_RELATED_OBJECTS](self)
     finally:
         _inherited.reset(token)
 
@@ -58,7 +60,7 @@ def install_prefetch() -> None:
     if _installed:
         return
     _installed = True
-    _original["_prefetch_related_objects"] = QuerySet._prefetch_related_objects  # type: ignore[attr-defined]
-    QuerySet._prefetch_related_objects = _prefetch_related_objects  # type: ignore[attr-defined]
+    _original[PREFETCH_RELATED_OBJECTS] = getattr(QuerySet, PREFETCH_RELATED_OBJECTS)
+    setattr(QuerySet, PREFETCH_RELATED_OBJECTS, _prefetch_related_objects)
     for index, name in enumerate(_NAMES):
         setattr(QuerySet, name, _Inherited(index))

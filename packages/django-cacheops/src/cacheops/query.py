@@ -16,6 +16,22 @@ from django.db.models import QuerySet
 from django.db.models.manager import BaseManager
 
 from .conf import ALL_OPS, model_profile
+from .django_internals import (
+    CLONE,
+    FETCH_ALL,
+    FILTER_OR_EXCLUDE,
+    chain,
+    clone_queryset,
+    defer_filter,
+    deferred_filter,
+    filter_deferral_blocked,
+    iterable_class,
+    known_related_objects,
+    prefetch_lookups,
+    raw_query,
+    result_cache,
+    set_result_cache,
+)
 from .fast import fast_get_or_compute, trusted_copy
 from .invalidation import invalidate_rows
 from .keys import (
@@ -102,7 +118,7 @@ def _cached_call(qs: Any, op: str, profile: dict[str, Any], compute: Any, extra:
 
 
 def _fetch_all(self: Any) -> None:
-    if self._result_cache is None:
+    if result_cache(self) is None:
         op = "get" if self._cacheops_get else "fetch"
         if op == "get" and is_local_get(self):
             try:
@@ -110,27 +126,28 @@ def _fetch_all(self: Any) -> None:
             except EmptyResultSet:
                 key = None
             if key is not None:
-                self._result_cache = local_gets.get_or_compute(
-                    self.model._meta.db_table, key, lambda: list(self._iterable_class(self))
+                rows = local_gets.get_or_compute(
+                    self.model._meta.db_table, key, lambda: list(iterable_class(self)(self))
                 )
+                set_result_cache(self, rows)
         else:
             result = _pending_call(self, op, lambda: _fetch_rows(self))
             if result is not MISSING:
-                self._result_cache = result
-    _original["_fetch_all"](self)
+                set_result_cache(self, result)
+    _original[FETCH_ALL](self)
 
 
 def _fetch_rows(qs: Any) -> list:
     """The rows of ``qs`` from the database, kept as its result before they are stored: a row
     may refer back to ``qs`` (an attribute of a related instance), and pickling ``qs`` then finds
     its result instead of evaluating it again."""
-    rows = list(qs._iterable_class(qs))
-    qs._result_cache = rows
+    rows = list(iterable_class(qs)(qs))
+    set_result_cache(qs, rows)
     return rows
 
 
 def _get(self: Any, *args: Any, **kwargs: Any) -> Any:
-    if self._result_cache is not None or self._cacheops_get:
+    if result_cache(self) is not None or self._cacheops_get:
         return _original["get"](self, *args, **kwargs)
     shortcut = get_shortcut(self, args, kwargs)
     if shortcut is not None:
@@ -176,21 +193,20 @@ def _filter_or_exclude(self: Any, negate: bool, args: tuple, kwargs: dict[str, A
     if (
         kwargs
         and not args
-        and self._deferred_filter is None
-        and not self._defer_next_filter
-        and not self._sticky_filter
+        and deferred_filter(self) is None
+        and not filter_deferral_blocked(self)
         and self._cacheops_cloning
         and not self._cacheops_get
-        and not self._prefetch_related_lookups
-        and not self._known_related_objects
+        and not prefetch_lookups(self)
+        and not known_related_objects(self)
     ):
         pending = filter_shortcut(self, negate, kwargs)
-        if pending is not None and filter_was_built(pending) and not self._query.is_sliced:
-            clone = self._chain()
-            clone._deferred_filter = (negate, args, kwargs)
+        if pending is not None and filter_was_built(pending) and not raw_query(self).is_sliced:
+            clone = chain(self)
+            defer_filter(clone, negate, args, kwargs)
             clone._cacheops_pending = _Pending(pending)
             return clone
-    clone = _original["_filter_or_exclude"](self, negate, args, kwargs)
+    clone = _original[FILTER_OR_EXCLUDE](self, negate, args, kwargs)
     if pending is not None:
         filter_built(pending)
     return clone
@@ -240,7 +256,7 @@ def _read_remembered(qs: Any, shortcut: tuple, db: str | None = None) -> tuple[b
 
 
 def _first(self: Any) -> Any:
-    if self._result_cache is not None or self._cacheops_get:
+    if result_cache(self) is not None or self._cacheops_get:
         return _original["first"](self)
     # the clones Django makes inside carry the flag: their fetch is a "get"
     self._cacheops_get = True
@@ -251,7 +267,7 @@ def _first(self: Any) -> Any:
 
 
 def _last(self: Any) -> Any:
-    if self._result_cache is not None or self._cacheops_get:
+    if result_cache(self) is not None or self._cacheops_get:
         return _original["last"](self)
     # the clones Django makes inside carry the flag: their fetch is a "get"
     self._cacheops_get = True
@@ -262,7 +278,7 @@ def _last(self: Any) -> Any:
 
 
 def _count(self: Any) -> int:
-    if self._result_cache is None:
+    if result_cache(self) is None:
         result = _pending_call(self, "count", lambda: _original["count"](self))
         if result is not MISSING:
             return result
@@ -270,7 +286,7 @@ def _count(self: Any) -> int:
 
 
 def _exists(self: Any) -> bool:
-    if self._result_cache is None:
+    if result_cache(self) is None:
         result = _pending_call(self, "exists", lambda: _original["exists"](self))
         if result is not MISSING:
             return result
@@ -325,7 +341,7 @@ _CARRIED = (
 def clone(self: Any) -> QuerySet:
     """A copy of the queryset with its cache options, also after :func:`inplace` (the copy
     then changes in place too)."""
-    copy = _original["_clone"](self)
+    copy = _original[CLONE](self)
     d = self.__dict__
     for name in _CARRIED:
         if name in d:
@@ -354,7 +370,7 @@ def cache(self: Any, ops: Any = None, timeout: int | None = None, lock: bool | N
     unknown = ops - ALL_OPS
     if unknown:
         raise ValueError(f"unknown cacheops ops {sorted(unknown)}; use a subset of {sorted(ALL_OPS)}")
-    qs = self._clone()
+    qs = clone_queryset(self)
     qs._cacheops_ops = ops
     if timeout is not None:
         qs._cacheops_timeout = timeout
@@ -367,7 +383,7 @@ def nocache(self: Any) -> Any:
     """A copy of the queryset that neither reads nor writes the cache."""
     if model_profile(self.model) is None:
         return self
-    qs = self._clone()
+    qs = clone_queryset(self)
     qs._cacheops_ops = frozenset()
     return qs
 
@@ -409,19 +425,19 @@ def install_queryset() -> None:
     if _installed:
         return
     _installed = True
-    patched = ("_fetch_all", "get", "first", "last", "count", "exists", "aggregate", "_clone")
-    for name in (*patched, "_filter_or_exclude"):
+    patched = (FETCH_ALL, "get", "first", "last", "count", "exists", "aggregate", CLONE)
+    for name in (*patched, FILTER_OR_EXCLUDE):
         _original[name] = getattr(QuerySet, name)
     patches: dict[str, Any] = {
-        "_fetch_all": _fetch_all,
+        FETCH_ALL: _fetch_all,
         "get": _get,
         "first": _first,
         "last": _last,
         "count": _count,
         "exists": _exists,
         "aggregate": _aggregate,
-        "_clone": _clone,
-        "_filter_or_exclude": _filter_or_exclude,
+        CLONE: _clone,
+        FILTER_OR_EXCLUDE: _filter_or_exclude,
         "cache": cache,
         "nocache": nocache,
         "inplace": inplace,

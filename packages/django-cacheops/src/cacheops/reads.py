@@ -17,6 +17,14 @@ from django.db.models import Model
 from django.db.models.query import MAX_GET_RESULTS
 
 from .conf import model_profile, settings
+from .django_internals import (
+    deferred_filter,
+    iterable_class,
+    known_related_objects,
+    prefetch_lookups,
+    raw_query,
+    values_fields,
+)
 from .keys import NOT_PLAIN, query_fingerprint, scalar_key
 from .signals import cache_read
 from .transaction import is_dirty, may_store
@@ -49,8 +57,8 @@ def caching_profile(qs: Any, op: str) -> dict[str, Any] | None:
         ops = profile["ops"]
     if op not in ops:
         return None
-    # ``_query``: a filter() still deferred (see query._filter_or_exclude) never locks rows
-    if qs._query.select_for_update or is_dirty(qs.db):
+    # the raw query: a filter() still deferred (see query._filter_or_exclude) never locks rows
+    if raw_query(qs).select_for_update or is_dirty(qs.db):
         return None
     return profile
 
@@ -76,7 +84,7 @@ def is_local_get(qs: Any) -> bool:
 
 def get_shortcut(qs: Any, args: tuple, kwargs: dict[str, Any]) -> tuple | None:
     """The shortcut key of ``qs.get(*args, **kwargs)``, or None when it has none."""
-    if args or not kwargs or qs.query.combinator or qs._prefetch_related_lookups or qs._known_related_objects:
+    if args or not kwargs or qs.query.combinator or prefetch_lookups(qs) or known_related_objects(qs):
         return None
     values = _value_keys(qs.model, kwargs)
     if values is None or caching_profile(qs, "get") is None or is_local_get(qs):
@@ -84,7 +92,7 @@ def get_shortcut(qs: Any, args: tuple, kwargs: dict[str, Any]) -> tuple | None:
     fingerprint = query_fingerprint(qs.query)
     if fingerprint is None:
         return None
-    return (fingerprint, qs.db, qs._iterable_class, qs._fields, values)
+    return (fingerprint, qs.db, iterable_class(qs), values_fields(qs), values)
 
 
 def filter_shortcut(qs: Any, negate: bool, kwargs: dict[str, Any]) -> tuple | None:
@@ -101,7 +109,7 @@ def filter_shortcut(qs: Any, negate: bool, kwargs: dict[str, Any]) -> tuple | No
     values = _value_keys(qs.model, kwargs)
     if values is None:
         return None
-    fingerprint = query_fingerprint(qs._query)
+    fingerprint = query_fingerprint(raw_query(qs))
     if fingerprint is None:
         return None
     return (fingerprint, negate, values)
@@ -110,9 +118,9 @@ def filter_shortcut(qs: Any, negate: bool, kwargs: dict[str, Any]) -> tuple | No
 def pending_shortcut(qs: Any, op: str, db: str | None = None) -> tuple | None:
     """The shortcut key of ``op`` on ``qs`` when its last filter() is still deferred, else None."""
     pending = qs.__dict__.get("_cacheops_pending")
-    if pending is None or pending.key is None or qs._deferred_filter is None:
+    if pending is None or pending.key is None or deferred_filter(qs) is None:
         return None
-    return (pending.key, op, db or qs.db, qs._iterable_class, qs._fields)
+    return (pending.key, op, db or qs.db, iterable_class(qs), values_fields(qs))
 
 
 def _value_keys(model: Any, kwargs: dict[str, Any]) -> tuple | None:

@@ -16,6 +16,8 @@ from typing import Any
 from django.db.models import Model
 from django.db.models.base import ModelState
 
+from .django_internals import FIELDS_CACHE, PREFETCHED_OBJECTS_CACHE, STATE, STATE_UNPICKLED, state_dict
+
 MARK = "cacheops:rows:1"
 _new = object.__new__
 
@@ -29,15 +31,15 @@ def pack(value: Any) -> Any:
     if not isinstance(first, Model):
         return value
     names = tuple(first.__dict__)
-    state = first._state.__dict__
-    if state.get("fields_cache") or "_prefetched_objects_cache" in names or "_state" not in names:
+    state = state_dict(first)
+    if state.get(FIELDS_CACHE) or PREFETCHED_OBJECTS_CACHE in names or STATE not in names:
         return value
-    state = {k: v for k, v in state.items() if k not in ("fields_cache", "peers")}
-    at = names.index("_state")
+    state = {k: v for k, v in state.items() if k not in STATE_UNPICKLED}
+    at = names.index(STATE)
     rows = []
     for obj in value:
         data = obj.__dict__
-        if type(obj) is not cls or tuple(data) != names or obj._state.__dict__.get("fields_cache"):
+        if type(obj) is not cls or tuple(data) != names or obj._state.__dict__.get(FIELDS_CACHE):
             return value
         values = tuple(data.values())
         rows.append(values[:at] + values[at + 1 :])
@@ -56,7 +58,7 @@ def unpack(value: Any) -> Any:
         data = dict(zip(names, row))
         st = _new(ModelState)
         st.__dict__.update(state)
-        data["_state"] = st
+        data[STATE] = st
         obj.__dict__ = data
         append(obj)
     return result

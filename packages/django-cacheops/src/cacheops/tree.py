@@ -22,6 +22,7 @@ from django.db.models.sql.query import Query
 from django.db.models.sql.where import AND, OR, WhereNode
 
 from .conf import settings
+from .django_internals import compile_watching_from
 
 Conj = frozenset  # of (alias, column, encoded value)
 TRUE: list[Conj] = [frozenset()]
@@ -202,17 +203,7 @@ def compile_query(query: Query, using: str) -> tuple[str, tuple, frozenset[str] 
     before (``str(qs.query)``, or a clone of an evaluated queryset) holds such a join with a
     count of 0 although its SQL joins it. The FROM clause is the one place that says which
     tables the SQL reads; ``aliases`` is None when it was not built here (a combined query)."""
-    compiler = query.get_compiler(using)
-    seen: list[frozenset[str]] = []
-    original = compiler.get_from_clause
-
-    def get_from_clause() -> Any:
-        seen.append(frozenset(alias for alias, count in query.alias_refcount.items() if count))
-        return original()
-
-    compiler.get_from_clause = get_from_clause
-    sql, params = compiler.as_sql()
-    return sql, tuple(params), (seen[0] if seen else None)
+    return compile_watching_from(query, using)
 
 
 def _read_aliases(query: Query, from_aliases: frozenset[str] | None) -> set[str]:

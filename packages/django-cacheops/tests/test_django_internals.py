@@ -1,0 +1,320 @@
+"""Every private Django attribute cacheops touches (``cacheops.django_internals``), tried on real
+querysets, instances and collectors of the test models.
+
+A Django release that renames, removes or changes one of them fails here, under the name of the
+function or constant that reads it, before any caching test trips over it in a less clear way.
+These run in every Django cell of the test matrix."""
+
+from __future__ import annotations
+
+import pickle
+import re
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import User
+from django.db import router
+from django.db.models import Count, Manager, QuerySet
+from django.db.models.base import ModelState
+from django.db.models.deletion import Collector
+from django.db.models.query import FlatValuesListIterable, ModelIterable, ValuesIterable
+from django.db.models.sql.query import Query
+
+from cacheops import django_internals as internals
+from cacheops.django_internals import (
+    CHECK_FIRST_LAST,
+    CLONE,
+    FETCH_ALL,
+    FIELDS_CACHE,
+    FILTER_OR_EXCLUDE,
+    PREFETCH_RELATED_OBJECTS,
+    PREFETCHED_OBJECTS_CACHE,
+    QUERY_BOOKKEEPING,
+    STATE,
+    STATE_UNPICKLED,
+    chain,
+    clone_queryset,
+    collector_data,
+    collector_fast_deletes,
+    collector_field_updates,
+    compile_watching_from,
+    defer_filter,
+    deferred_filter,
+    fetch_all,
+    filter_deferral_blocked,
+    first_last_check,
+    iterable_class,
+    known_related_objects,
+    mark_for_write,
+    prefetch_lookups,
+    prefetch_pending,
+    queryset_class,
+    raw_query,
+    referenced_aliases,
+    result_cache,
+    run_prefetch,
+    set_result_cache,
+    state_dict,
+    values_fields,
+)
+from tests.testapp.models import Category, Post
+
+pytestmark = pytest.mark.django_db
+
+POST = Post._meta.db_table
+CATEGORY = Category._meta.db_table
+
+
+def test_every_name_is_tested():
+    """A new function or constant in the module gets a test here (this file names them all)."""
+    source = Path(__file__).read_text(encoding="utf-8")
+    untested = [name for name in internals.__all__ if len(re.findall(rf"\b{name}\b", source)) < 2]
+    assert not untested, f"cacheops.django_internals names without a test: {untested}"
+
+
+# ------------------------------------------------------------------ QuerySet methods cacheops replaces
+
+
+@pytest.mark.parametrize("name", [FETCH_ALL, CLONE, FILTER_OR_EXCLUDE])
+def test_replaced_queryset_methods_are_djangos(name):
+    from cacheops import query
+
+    original = query._original[name]
+    assert callable(original), f"QuerySet.{name} is gone: cacheops replaces it"
+    assert original.__module__ == "django.db.models.query", f"QuerySet.{name} is not Django's own"
+
+
+def test_prefetch_related_objects_is_djangos():
+    from cacheops import prefetch
+
+    original = prefetch._original[PREFETCH_RELATED_OBJECTS]
+    assert original.__module__ == "django.db.models.query", f"QuerySet.{PREFETCH_RELATED_OBJECTS} changed"
+
+
+def test_first_last_check(posts):
+    unordered = Post.objects.values("category").annotate(n=Count("id"))
+    check = first_last_check(unordered)
+    assert check is not None, (
+        f"QuerySet.{CHECK_FIRST_LAST} is gone: afirst()/alast() can't raise as first()/last()"
+    )
+    with pytest.raises(TypeError, match="first"):
+        check(method="first")
+    with pytest.raises(TypeError) as native:
+        unordered.nocache().first()
+    with pytest.raises(TypeError) as ours:
+        check(method="first")
+    assert str(ours.value) == str(native.value)
+
+
+# ------------------------------------------------------------------ QuerySet state
+
+
+def test_result_cache(posts, queries):
+    qs = Category.objects.order_by("pk")
+    assert result_cache(qs) is None
+    rows = list(qs)
+    assert result_cache(qs) == rows
+    fresh = Category.objects.order_by("pk")
+    set_result_cache(fresh, rows[:1])
+    with queries() as counted:
+        assert list(fresh) == rows[:1]
+        assert len(fresh) == 1
+    assert counted.count == 0, "a queryset with _result_cache set must not query"
+
+
+def test_fetch_all(posts):
+    qs = Category.objects.order_by("pk")
+    fetch_all(qs)
+    assert [c.title for c in result_cache(qs) or []] == ["a", "b"]
+
+
+def test_iterable_class(posts):
+    assert iterable_class(Post.objects.all()) is ModelIterable
+    assert iterable_class(Post.objects.values("title")) is ValuesIterable
+    flat = Post.objects.filter(title="p1").values_list("title", flat=True)
+    assert iterable_class(flat) is FlatValuesListIterable
+    assert list(iterable_class(flat)(flat)) == ["p1"], "the iterable class fetches the rows of its queryset"
+
+
+def test_values_fields():
+    assert values_fields(Post.objects.all()) in (None, ())
+    assert values_fields(Post.objects.values("title", "rating")) == ("title", "rating")
+    assert values_fields(Post.objects.values_list("title")) == ("title",)
+
+
+def test_prefetch(posts, queries):
+    plain = Category.objects.all()
+    assert prefetch_lookups(plain) == ()
+    assert not prefetch_pending(plain)
+    qs = Category.objects.order_by("pk").prefetch_related("posts")
+    assert prefetch_lookups(qs) == ("posts",)
+    assert prefetch_pending(qs)
+    set_result_cache(qs, list(Category.objects.order_by("pk").nocache()))
+    run_prefetch(qs)
+    assert not prefetch_pending(qs), "prefetching must mark itself done"
+    rows = result_cache(qs) or []
+    assert all(PREFETCHED_OBJECTS_CACHE in row.__dict__ for row in rows)
+    with queries() as counted:
+        assert sorted(p.title for p in rows[0].posts.all()) == ["p1", "p2"]
+    assert counted.count == 0
+
+
+def test_known_related_objects(posts):
+    a, _ = posts
+    assert known_related_objects(Post.objects.all()) == {}
+    related = a.posts.all()
+    known = known_related_objects(related)
+    assert known, "a related manager's queryset knows the instance it belongs to"
+    assert a in [obj for by_pk in known.values() for obj in by_pk.values()]
+
+
+def test_clone_queryset():
+    qs = Post.objects.filter(title="x").cache(ops=["fetch"])
+    copy = clone_queryset(qs)
+    assert copy is not qs
+    assert str(copy.query) == str(qs.query)
+    assert copy._cacheops_ops == frozenset({"fetch"})
+    inplace = Post.objects.all().inplace()
+    assert clone_queryset(inplace) is inplace
+
+
+def test_chain():
+    qs = Post.objects.all()
+    assert chain(qs) is not qs
+    assert str(chain(qs).query) == str(qs.query)
+
+
+def test_mark_for_write(monkeypatch):
+    monkeypatch.setattr(router, "db_for_read", lambda model, **hints: "read-db")
+    monkeypatch.setattr(router, "db_for_write", lambda model, **hints: "write-db")
+    qs = Post.objects.all()
+    assert qs.db == "read-db"
+    mark_for_write(qs)
+    assert qs.db == "write-db"
+
+
+# ------------------------------------------------------------------ the deferred filter()
+
+
+def test_deferred_filter(posts):
+    qs = chain(Post.objects.order_by("pk"))
+    assert deferred_filter(qs) is None
+    defer_filter(qs, False, (), {"title": "p1"})
+    assert deferred_filter(qs) == (False, (), {"title": "p1"})
+    assert not raw_query(qs).where, "the raw query doesn't hold the deferred filter"
+    assert qs.query.where, "reading qs.query builds the deferred filter"
+    assert deferred_filter(qs) is None
+    assert [p.title for p in qs] == ["p1"]
+    excluded = chain(Post.objects.order_by("pk"))
+    defer_filter(excluded, True, (), {"title": "p1"})
+    assert [p.title for p in excluded] == ["p2", "p3"]
+
+
+def test_raw_query_is_the_query():
+    qs = Post.objects.filter(title="p1")
+    assert raw_query(qs) is qs.query
+
+
+def test_filter_deferral_blocked(posts, monkeypatch):
+    assert not filter_deferral_blocked(Post.objects.all())
+    sticky = Post.objects.all()._next_is_sticky()
+    assert filter_deferral_blocked(sticky), "a sticky filter must block the deferral"
+    seen = []
+    original = getattr(QuerySet, FILTER_OR_EXCLUDE)
+
+    def watching(self, negate, args, kwargs):
+        seen.append(filter_deferral_blocked(self))
+        return original(self, negate, args, kwargs)
+
+    monkeypatch.setattr(QuerySet, FILTER_OR_EXCLUDE, watching)
+    a, _ = posts
+    assert sorted(p.title for p in a.posts.all()) == ["p1", "p2"]
+    assert True in seen, "a related manager's own filter() must be seen as blocked (_defer_next_filter)"
+
+
+# ------------------------------------------------------------------ Query
+
+
+def test_query_bookkeeping_names_exist(posts):
+    qs = Post.objects.filter(category__title="a").annotate(n=Count("id")).extra(select={"one": "1"})
+    list(qs)
+    query = qs.query
+    query.annotation_select  # noqa: B018 - fills the cache
+    missing = [name for name in QUERY_BOOKKEEPING if not hasattr(Query, name) and name not in query.__dict__]
+    assert not missing, f"Query has no {missing}: the fingerprints would picture what replaced them"
+
+
+def test_referenced_aliases():
+    qs = Post.objects.filter(category__title="a")
+    assert referenced_aliases(qs.query) == {POST, CATEGORY}
+    assert referenced_aliases(Post.objects.all().query) <= {POST}
+
+
+def test_compile_watching_from():
+    qs = Post.objects.filter(category__title="a").order_by("category__title")
+    sql, params, aliases = compile_watching_from(qs.query, "default")
+    native_sql, native_params = qs.query.get_compiler("default").as_sql()
+    assert (sql, params) == (native_sql, tuple(native_params))
+    assert aliases == {POST, CATEGORY}
+    ordered = Post.objects.order_by("category__title")  # the join is added while compiling
+    assert compile_watching_from(ordered.query, "default")[2] == {POST, CATEGORY}
+    combined = Post.objects.filter(rating=1).union(Post.objects.filter(rating=2))
+    assert compile_watching_from(combined.query, "default")[2] is None, (
+        "a combined query has no FROM of its own"
+    )
+
+
+# ------------------------------------------------------------------ managers and model instances
+
+
+def test_queryset_class():
+    class Own(QuerySet):
+        pass
+
+    assert queryset_class(Post._base_manager) is QuerySet
+    assert queryset_class(Manager.from_queryset(Own)()) is Own
+
+
+def test_instance_state(posts):
+    post = Post.objects.select_related("category").get(title="p1")
+    assert STATE in post.__dict__
+    state = state_dict(post)
+    assert state["db"] == "default" and state["adding"] is False
+    assert FIELDS_CACHE in state and state[FIELDS_CACHE]["category"].title == "a"
+    plain = Post.objects.get(title="p2")
+    assert not state_dict(plain).get(FIELDS_CACHE)
+    assert hasattr(ModelState, FIELDS_CACHE)
+    assert FIELDS_CACHE in STATE_UNPICKLED
+    # a compact row leaves these out of the state it stores, as pickling leaves out the peers
+    # (Django 6.1's weak references to the rows fetched together; absent before)
+    rows = list(Post.objects.order_by("pk"))
+    copy = pickle.loads(pickle.dumps(rows))[0]
+    for name in STATE_UNPICKLED:
+        if name != FIELDS_CACHE:
+            assert not hasattr(ModelState, name) or name not in state_dict(copy), f"ModelState pickles {name}"
+
+
+def test_prefetched_objects_cache(posts):
+    category = Category.objects.prefetch_related("posts").get(title="a")
+    assert PREFETCHED_OBJECTS_CACHE in category.__dict__
+
+
+# ------------------------------------------------------------------ deletion.Collector
+
+
+def test_collector(posts):
+    a, _ = posts
+    user = User.objects.create(username="u")
+    Post.objects.filter(category=a).update(author=user)
+    collector = Collector(using="default")
+    collector.collect([user])
+    data = collector_data(collector)
+    assert User in data and user in data[User]
+    assert isinstance(collector_fast_deletes(collector), list)
+    updates = collector_field_updates(collector)
+    fields = [field for field, _ in updates]
+    assert Post._meta.get_field("author") in fields, "on_delete=SET_NULL is a field update"
+    for (_, value), instances_list in updates.items():
+        assert value is None
+        for instances in instances_list:
+            assert isinstance(instances, QuerySet) or all(isinstance(obj, Post) for obj in instances)
