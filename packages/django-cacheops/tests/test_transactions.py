@@ -109,3 +109,19 @@ def test_is_dirty_ignores_columns_named_like_writes():
         assert not is_dirty("default")
         Document.objects.filter(is_deleted=False).count()
         assert not is_dirty("default")
+
+
+def test_raw_executemany_write_marks_dirty():
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.executemany("UPDATE testapp_category SET title = %s WHERE id = %s", [("x", 0), ("y", -1)])
+        assert is_dirty("default")
+    assert not is_dirty("default")
+
+
+def test_reads_outside_atomic_blocks_are_not_watched():
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE testapp_category SET title = 'x' WHERE 1 = 0")
+    assert not is_dirty("default")
+    with transaction.atomic():
+        assert not is_dirty("default")  # the write before the block does not count

@@ -7,17 +7,12 @@ from collections.abc import Callable
 from functools import wraps
 from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, cast, overload
 
-from django.core.exceptions import EmptyResultSet, ImproperlyConfigured
-from django.db import connections
-from django.db.models import Model, QuerySet
-
-from .conf import model_profile, settings
-from .keys import QueryPlan, digest, func_key, get_prefix, query_plan
+from .conf import settings
+from .keys import func_key, get_prefix
 from .redis import get_client, handle_connection_failure
+from .samples import Samples
 from .signals import cache_read
 from .store import MISSING, dumps, get_or_compute, loads
-from .transaction import is_dirty, may_store
-from .tree import dnfs
 
 __all__ = [
     "BoundCachedAsFunction",
@@ -44,6 +39,7 @@ if TYPE_CHECKING:
     from typing import TypeAlias
 
     import redis
+    from django.db.models import Model, QuerySet
     from django.http import HttpRequest, HttpResponseBase
     from typing_extensions import Self
 
@@ -141,16 +137,6 @@ class _SameFunction(Protocol):
     def __call__(self, func: _F, /) -> _F: ...
 
 
-def _as_queryset(sample: Any) -> Any:
-    if isinstance(sample, QuerySet):
-        return sample
-    if isinstance(sample, Model):
-        return type(sample)._base_manager.using(sample._state.db or "default").filter(pk=sample.pk)
-    if isinstance(sample, type) and issubclass(sample, Model):
-        return sample._base_manager.all()
-    raise TypeError(f"cached_as() takes querysets, models or model instances, not {sample!r}")
-
-
 @overload
 def cached_as(
     sample: list[Any],
@@ -186,104 +172,71 @@ def cached_as(
     The result is never stored when an invalidation of the samples ran while it was computed
     (``keep_fresh`` is always in effect), nor inside a transaction that has written.
     """
+    # keep_fresh is accepted for compatibility with 7.2 and otherwise unused: a result computed
+    # while its samples were invalidated is never stored (store.get_or_compute compares epochs),
+    # which is what keep_fresh=True asked for in 7.2, so it is always on here.
+    del keep_fresh
     if not samples:
         raise TypeError("cached_as() needs at least one queryset, model or instance")
     if len(samples) == 1 and isinstance(samples[0], list):
         # a list, not a queryset (Paginator's object_list of an empty page): nothing to cache by
         return cast(_SameFunction, lambda func: func)
-    querysets = [_as_queryset(s) for s in samples]
-    profiles = []
-    for qs in querysets:
-        profile = model_profile(qs.model)
-        if profile is None:
-            raise ImproperlyConfigured(
-                f"Cacheops is not enabled for {qs.model._meta.label_lower}: give it a profile in CACHEOPS"
-            )
-        profiles.append(profile)
-    if timeout is None:
-        timeout = min(p["timeout"] for p in profiles)
-    if lock is None:
-        lock = any(p["lock"] for p in profiles)
-    sample_keys: list[str] = []
-    plans: list[QueryPlan | None] = []
+    return cast(CachedAsDecorator, _CachedAs(Samples(samples), timeout, extra, lock))
 
-    def sample_key() -> str:
-        # computed once, on first use: the samples' SQL is part of the function's key
-        if not sample_keys:
-            keys = []
-            for qs, p in zip(querysets, profiles):
-                try:
-                    plan = query_plan(qs, "as", db_agnostic=p["db_agnostic"])
-                    keys.append(plan.key)
-                    plans.append(plan)
-                except EmptyResultSet:  # a sample matching nothing, e.g. filter(pk__in=[])
-                    keys.append(f"empty:{qs.model._meta.label_lower}")
-                    plans.append(None)
-            sample_keys.append(digest(*keys))
-        return sample_keys[0]
 
-    def sample_conditions(i: int, qs: Any) -> dict[str, list[dict[str, str]]]:
-        sample_key()
-        plan = plans[i]
-        if plan is None:
-            return dnfs(qs.query, connections[qs.db].vendor)
-        return plan.get_conditions(qs)
+class _CachedAs:
+    """The decorator made by ``cached_as(*samples)``: calling it with a function gives the cached
+    function (a plain function, so a decorated method binds like any other) with ``invalidate()``
+    and ``key()``."""
 
-    def conditions() -> dict[str, list[dict[str, str]]]:
-        merged: dict[str, list[dict[str, str]]] = {}
-        for i, qs in enumerate(querysets):
-            for table, conjs in sample_conditions(i, qs).items():
-                bucket = merged.setdefault(table, [])
-                bucket.extend(c for c in conjs if c not in bucket)
-        return {t: ([{}] if {} in conjs else conjs) for t, conjs in merged.items()}
+    def __init__(self, samples: Samples, timeout: int | None, extra: Any, lock: bool | None) -> None:
+        self.samples = samples
+        self.timeout: int = samples.timeout() if timeout is None else timeout
+        self.lock = samples.lock() if lock is None else lock
+        self.extra = extra
 
-    def prefix(func: Callable) -> str:
-        if settings.CACHEOPS_PREFIX is None:
-            return get_prefix()  # '' (the cluster hash tag on a Redis Cluster)
-        return get_prefix(dbs=[qs.db for qs in querysets], tables=known_tables(), func=func)
+    def call_key(self, func: Callable, args: tuple, kwargs: dict) -> str:
+        """The key of a call, without the prefix."""
+        return func_key(func, args, kwargs, (extra_value(self.extra, args, kwargs), self.samples.key()))
 
-    tables: list[str] = []
+    def key(self, func: Callable, args: tuple, kwargs: dict) -> str:
+        """The Redis key of a call."""
+        return self.samples.prefix(func) + self.call_key(func, args, kwargs)
 
-    def known_tables() -> list[str]:
-        if not tables:
-            tables.extend(sorted({t for i, qs in enumerate(querysets) for t in sample_conditions(i, qs)}))
-        return tables
+    def call(self, func: Callable[..., _R], args: tuple, kwargs: dict) -> _R:
+        """A call of the cached function: the stored result, or the function's (then stored).
+        Uncached when caching is off or a transaction on a sample's database has written."""
+        if not settings.CACHEOPS_ENABLED or self.samples.dirty():
+            return func(*args, **kwargs)
+        value, hit = get_or_compute(
+            self.samples.prefix(func),
+            self.call_key(func, args, kwargs),
+            lambda: func(*args, **kwargs),
+            self.samples.conditions,
+            timeout=self.timeout,
+            lock=self.lock,
+            tables=self.samples.tables(),
+            storable=self.samples.storable,
+        )
+        cache_read.send(sender=None, func=func, hit=hit)
+        return cast(_R, value)
 
-    def decorator(func: Callable[_P, _R]) -> CachedAsFunction[_P, _R]:
-        def make_key(*args: Any, **kwargs: Any) -> str:
-            return func_key(func, args, kwargs, (extra_value(extra, args, kwargs), sample_key()))
-
+    def __call__(self, func: Callable[_P, _R]) -> CachedAsFunction[_P, _R]:
         @wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            if not settings.CACHEOPS_ENABLED or any(is_dirty(qs.db) for qs in querysets):
-                return func(*args, **kwargs)
-            key = make_key(*args, **kwargs)
-            value, hit = get_or_compute(
-                prefix(func),
-                key,
-                lambda: func(*args, **kwargs),
-                conditions,
-                timeout=timeout,
-                lock=lock,
-                tables=known_tables(),
-                storable=lambda: all(may_store(qs.db) for qs in querysets),
-            )
-            cache_read.send(sender=None, func=func, hit=hit)
-            return value
+            return self.call(func, args, kwargs)
 
         def invalidate(*args: Any, **kwargs: Any) -> None:
             """Drop the cached result for these arguments."""
-            cache._delete(key(*args, **kwargs))
+            cache._delete(self.key(func, args, kwargs))
 
         def key(*args: Any, **kwargs: Any) -> str:
             """The Redis key of the result for these arguments."""
-            return prefix(func) + make_key(*args, **kwargs)
+            return self.key(func, args, kwargs)
 
         wrapper.invalidate = invalidate  # type: ignore[attr-defined]
         wrapper.key = key  # type: ignore[attr-defined]
         return cast("CachedAsFunction[_P, _R]", wrapper)
-
-    return cast(CachedAsDecorator, decorator)
 
 
 class CacheKey(str, Generic[_V]):

@@ -279,31 +279,45 @@ def install_cacheops_transaction_support() -> None:
     if _installed:
         return
     _installed = True
+    _watch_cursors()
+    _collect_commit_failures()
+    _end_ignored_blocks()
+
+
+def _watch(db: Any, sql: Any) -> None:
+    """Mark the open transaction on ``db`` dirty when ``sql`` writes, or snapshot-isolated when
+    it sets a repeatable read or serializable level."""
+    if not isinstance(sql, str):
+        sql = str(sql)
+    if is_sql_dirty(sql):
+        if _open(db):
+            _mark(db, _mark_dirty)
+    elif sql.lstrip()[:3].upper() == "SET" and _SET_SNAPSHOT.match(sql) and _open(db):
+        _mark(db, _mark_snapshot)
+
+
+def _watch_cursors() -> None:
+    """Patch ``CursorWrapper.execute``/``executemany`` to watch SQL run inside atomic blocks."""
     original_execute = CursorWrapper.execute
     original_executemany = CursorWrapper.executemany
 
-    def watch(db: Any, sql: Any) -> None:
-        if not isinstance(sql, str):
-            sql = str(sql)
-        if is_sql_dirty(sql):
-            if _open(db):
-                _mark(db, _mark_dirty)
-        elif sql.lstrip()[:3].upper() == "SET" and _SET_SNAPSHOT.match(sql) and _open(db):
-            _mark(db, _mark_snapshot)
-
     def execute(self: CursorWrapper, sql: Any, params: Any = None) -> Any:
         if self.db.in_atomic_block:
-            watch(self.db, sql)
+            _watch(self.db, sql)
         return original_execute(self, sql, params)
 
     def executemany(self: CursorWrapper, sql: Any, param_list: Any) -> Any:
         if self.db.in_atomic_block:
-            watch(self.db, sql)
+            _watch(self.db, sql)
         return original_executemany(self, sql, param_list)
 
     CursorWrapper.execute = execute  # type: ignore[method-assign]
     CursorWrapper.executemany = executemany  # type: ignore[method-assign]
 
+
+def _collect_commit_failures() -> None:
+    """Patch ``run_and_clear_commit_hooks``: failures of our entries (see :func:`_hook`) are
+    kept while every hook runs, then the first is raised."""
     original_hooks = BaseDatabaseWrapper.run_and_clear_commit_hooks
 
     def run_and_clear_commit_hooks(self: BaseDatabaseWrapper) -> None:
@@ -319,17 +333,30 @@ def install_cacheops_transaction_support() -> None:
 
     BaseDatabaseWrapper.run_and_clear_commit_hooks = run_and_clear_commit_hooks  # type: ignore[method-assign]
 
+
+def _outermost_seen(atomic: Atomic) -> Any:
+    """The connection of ``atomic`` when it is the outermost block that cacheops sees inside
+    :func:`ignore_enclosing_transactions`, else None."""
+    bases = _bases()
+    if not bases:
+        return None
+    connection = get_connection(atomic.using)
+    base = bases.get(connection.alias)
+    if base is None or len(connection.atomic_blocks) != base + 1:
+        return None
+    return connection
+
+
+def _end_ignored_blocks() -> None:
+    """Patch ``Atomic.__exit__``: the outermost block opened inside
+    :func:`ignore_enclosing_transactions` runs what cacheops queued in it when it exits
+    without error ("commits"), and drops it otherwise."""
     original_exit = Atomic.__exit__
 
     def __exit__(self: Atomic, exc_type: Any, exc_value: Any, traceback: Any) -> Any:
-        bases = _bases()
-        if not bases:
+        connection = _outermost_seen(self)
+        if connection is None:
             return original_exit(self, exc_type, exc_value, traceback)
-        connection = get_connection(self.using)
-        base = bases.get(connection.alias)
-        if base is None or len(connection.atomic_blocks) != base + 1:
-            return original_exit(self, exc_type, exc_value, traceback)
-        # the outermost block cacheops sees: it "commits" when it exits without error
         committed = exc_type is None and not connection.needs_rollback
         try:
             result = original_exit(self, exc_type, exc_value, traceback)
