@@ -37,14 +37,20 @@ from cacheops.django_internals import (
     collector_data,
     collector_fast_deletes,
     collector_field_updates,
+    collector_using,
     compile_watching_from,
+    compiled_columns,
+    compiled_extra_select,
+    default_ordering,
     defer_filter,
     deferred_filter,
     fetch_all,
     filter_deferral_blocked,
     first_last_check,
+    get_drops_ordering,
     iterable_class,
     known_related_objects,
+    limit_rows,
     mark_for_write,
     prefetch_lookups,
     prefetch_pending,
@@ -104,6 +110,21 @@ def test_first_last_check(posts):
     with pytest.raises(TypeError) as ours:
         check(method="first")
     assert str(ours.value) == str(native.value)
+
+
+def test_get_drops_ordering(posts):
+    assert get_drops_ordering(Post.objects.order_by("title"))
+    assert not get_drops_ordering(Post.objects.all()[:2]), "a sliced queryset can't be filtered"
+    assert not get_drops_ordering(Post.objects.order_by("title").distinct("title"))
+    qs = Post.objects.filter(title="p1")
+    limit_rows(qs, 21)
+    assert (qs.query.low_mark, qs.query.high_mark) == (0, 21)
+    assert [p.title for p in qs] == ["p1"]
+
+
+def test_default_ordering():
+    assert default_ordering(Post.objects.all())
+    assert not default_ordering(Post.objects.order_by())
 
 
 # ------------------------------------------------------------------ QuerySet state
@@ -264,6 +285,61 @@ def test_compile_watching_from():
     )
 
 
+def test_compiled_columns(posts):
+    qs = Post.objects.filter(pk=1).order_by().values_list("id", "title")
+    compiler = qs.query.get_compiler(using="default")
+    compiler.as_sql()
+    columns = compiled_columns(compiler)
+    assert [column.target.attname for column in columns] == ["id", "title"]
+    assert not compiled_extra_select(compiler)
+    ordered = Post.objects.order_by("category__title").values_list("title")
+    compiler = ordered.query.get_compiler(using="default")
+    compiler.as_sql()
+    assert len(compiled_columns(compiler)) == 1
+    # DISTINCT with an ORDER BY column it doesn't select: the compiler selects that column too
+    extra = Post.objects.values_list("title").distinct().order_by("rating")
+    compiler = extra.query.get_compiler(using="default")
+    compiler.as_sql()
+    assert compiled_extra_select(compiler) is True
+
+
+# The undocumented Query API the fingerprints (keys.py), the conditions (tree.py) and the read
+# paths (reads.py, aio.py, bulk.py) read without a function here: each must still be there and
+# mean what cacheops takes it to mean.
+
+
+def test_query_api_cacheops_reads(posts):
+    a, _ = posts
+    plain = Post.objects.all().query
+    assert plain.combinator is None and not plain.is_sliced and not plain.select_for_update
+    assert plain.model is Post and plain.base_table in (None, POST)
+    assert Post.objects.union(Post.objects.all()).query.combinator == "union"
+    assert Post.objects.all()[:1].query.is_sliced
+    assert Post.objects.select_for_update().query.select_for_update
+    query = Post.objects.filter(category__title="a").select_related("category").query
+    assert set(query.alias_map) == {POST, CATEGORY}
+    join = query.alias_map[CATEGORY]
+    assert (join.table_name, join.parent_alias, join.table_alias) == (CATEGORY, POST, CATEGORY)
+    assert join.filtered_relation is None and join.join_type in ("INNER JOIN", "LEFT OUTER JOIN")
+    # read with getattr(..., default) in tree.py: a rename would silently drop join propagation
+    assert join.join_cols == (("category_id", "id"),), "Join.join_cols: the columns a join makes equal"
+    assert join.join_field is Post._meta.get_field("category") and isinstance(join.nullable, bool)
+    assert join.join_fields
+    assert query.where.children and query.where.connector == "AND" and not query.where.negated
+    lookup = query.where.children[0]
+    assert (lookup.lhs.alias, lookup.lhs.target.attname, lookup.rhs) == (CATEGORY, "title", "a")
+    assert lookup.bilateral_transforms == [], "Lookup.bilateral_transforms: read with getattr in keys.py"
+    assert query.select_related == {"category": {}} and isinstance(query.max_depth, int)
+    grouped = Post.objects.values("category").annotate(n=Count("id")).order_by("n").query
+    assert "n" in grouped.annotations and isinstance(grouped.group_by, tuple)
+    assert grouped.order_by == ("n",) and [col.target.attname for col in grouped.select] == ["category_id"]
+    assert Post.objects.extra(tables=["testapp_extra"]).query.extra_tables == ("testapp_extra",)
+    assert Post.objects.all().distinct("title").query.distinct_fields == ("title",)
+    values = Post.objects.values_list("id", "title").query
+    assert list(values.values_select) == ["id", "title"]
+    assert not values.extra_select and not values.annotation_select
+
+
 # ------------------------------------------------------------------ managers and model instances
 
 
@@ -308,6 +384,7 @@ def test_collector(posts):
     Post.objects.filter(category=a).update(author=user)
     collector = Collector(using="default")
     collector.collect([user])
+    assert collector_using(collector) == "default"
     data = collector_data(collector)
     assert User in data and user in data[User]
     assert isinstance(collector_fast_deletes(collector), list)

@@ -35,8 +35,11 @@ from . import fast
 from .conf import model_profile, settings
 from .django_internals import (
     clone_queryset,
+    default_ordering,
     fetch_all,
     first_last_check,
+    get_drops_ordering,
+    limit_rows,
     prefetch_pending,
     result_cache,
     run_prefetch,
@@ -339,10 +342,10 @@ async def aget(self: Any, *args: Any, **kwargs: Any) -> Any:
                 return get_result(self, hit_rows(self, result))
     if _may_cache(self) and not self.query.combinator:
         clone = _marked(self).filter(*args, **kwargs)
-        if self.query.can_filter() and not self.query.distinct_fields:
+        if get_drops_ordering(self):
             clone = clone.order_by()
         if not clone.query.select_for_update:
-            clone.query.set_limits(high=MAX_GET_RESULTS)
+            limit_rows(clone, MAX_GET_RESULTS)
             if await _afill(clone):
                 return get_result(self, result_cache(clone) or [])
     return await _original["aget"](self, *args, **kwargs)
@@ -350,7 +353,7 @@ async def aget(self: Any, *args: Any, **kwargs: Any) -> Any:
 
 def _edge(self: Any, first: bool) -> QuerySet:
     queryset = _marked(self)
-    if not (queryset.ordered or not queryset.query.default_ordering):
+    if not (queryset.ordered or not default_ordering(queryset)):
         check = first_last_check(queryset)
         if check is not None:
             check(method="first" if first else "last")

@@ -34,20 +34,26 @@ __all__ = [
     "STATE_UNPICKLED",
     "chain",
     "clone_queryset",
-    "compile_watching_from",
+    "collector_data",
     "collector_fast_deletes",
     "collector_field_updates",
-    "collector_data",
-    "deferred_filter",
+    "collector_using",
+    "compile_watching_from",
+    "compiled_columns",
+    "compiled_extra_select",
+    "default_ordering",
     "defer_filter",
+    "deferred_filter",
     "fetch_all",
     "filter_deferral_blocked",
     "first_last_check",
+    "get_drops_ordering",
     "iterable_class",
     "known_related_objects",
+    "limit_rows",
     "mark_for_write",
-    "prefetch_pending",
     "prefetch_lookups",
+    "prefetch_pending",
     "queryset_class",
     "raw_query",
     "referenced_aliases",
@@ -138,6 +144,24 @@ def mark_for_write(qs: QuerySet) -> None:
     qs._for_write = True  # type: ignore[attr-defined]
 
 
+def get_drops_ordering(qs: QuerySet) -> bool:
+    """Whether ``qs.get()`` fetches without ORDER BY, as Django's get() decides it (from the
+    undocumented ``Query.can_filter()`` and ``Query.distinct_fields``): aget() builds the same query."""
+    return qs.query.can_filter() and not qs.query.distinct_fields
+
+
+def limit_rows(qs: QuerySet, high: int) -> None:
+    """``qs.query.set_limits(high=high)``: the LIMIT Django's get() puts on its query in place
+    (aget() builds the same query, so it reads the same cache key)."""
+    qs.query.set_limits(high=high)
+
+
+def default_ordering(qs: QuerySet) -> bool:
+    """``qs.query.default_ordering``: False after ``order_by()`` cleared it; first()/last() order
+    by pk only when the queryset is unordered and this is True (afirst()/alast() do the same)."""
+    return qs.query.default_ordering
+
+
 def first_last_check(qs: QuerySet) -> Any:
     """The bound ``_check_ordering_first_last_queryset_aggregation`` (None when Django has none):
     afirst()/alast() raise what first()/last() raise for an unordered aggregation."""
@@ -210,6 +234,18 @@ def compile_watching_from(query: Query, using: str) -> tuple[str, tuple, frozens
     return sql, tuple(params), (seen[0] if seen else None)
 
 
+def compiled_columns(compiler: Any) -> tuple:
+    """The columns of ``compiler.select`` (set up by ``as_sql()``), in the order rows hold them:
+    oldrows converts the values of its raw SELECT with each column's converters."""
+    return tuple(select[0] for select in compiler.select)
+
+
+def compiled_extra_select(compiler: Any) -> bool:
+    """``compiler.has_extra_select`` (set up by ``as_sql()``): columns added for ordering or extra(),
+    which oldrows' raw SELECT does not expect."""
+    return bool(compiler.has_extra_select)
+
+
 # ------------------------------------------------------------------ managers and model instances
 
 
@@ -242,6 +278,11 @@ def collector_data(collector: Collector) -> dict[Any, Any]:
     """``collector.data``: ``{model: instances}`` Collector.delete() deletes (sending signals); the
     auto-created m2m through rows among them are invalidated by cacheops (they send none)."""
     return collector.data
+
+
+def collector_using(collector: Collector) -> str:
+    """``collector.using``: the database Collector.delete() deletes from (and cacheops invalidates on)."""
+    return collector.using
 
 
 def collector_fast_deletes(collector: Collector) -> list:

@@ -25,7 +25,7 @@ from django.dispatch import Signal
 
 from .bulk import MAX_ROWS, bulk_handled_here
 from .conf import model_profile, settings
-from .django_internals import collector_data, collector_fast_deletes, collector_field_updates
+from .django_internals import collector_data, collector_fast_deletes, collector_field_updates, collector_using
 from .invalidation import invalidate_model, invalidate_rows, no_invalidation
 from .keys import query_plan, queryset_prefix
 from .oldrows import old_rows
@@ -183,7 +183,7 @@ def _updated_rows(collector: Collector) -> list[tuple[Any, list[dict[str, Any]] 
                     continue
                 model = type(objs[0])
                 pks = list({obj.pk for obj in objs})
-                qs = model._base_manager.using(collector.using).filter(pk__in=pks)
+                qs = model._base_manager.using(collector_using(collector)).filter(pk__in=pks)
             rows = list(qs.nocache().values(*_attnames(model))[: MAX_ROWS + 1])
             found.append((model, rows if len(rows) <= MAX_ROWS else None, field.attname, new_value))
     return found
@@ -224,7 +224,7 @@ def _changed_by_database(model: Any) -> frozenset[Any]:
 def _collector_delete(self: Collector) -> Any:
     if not (settings.CACHEOPS_ENABLED and not no_invalidation.active):
         return _original_delete(self)
-    using = self.using
+    using = collector_using(self)
     through: list[tuple[Any, list[dict[str, Any]]]] = []
     for model, instances in collector_data(self).items():
         if model._meta.auto_created and model.__module__ != "__fake__":

@@ -22,7 +22,7 @@ from django.db import connections
 from django.db.models import QuerySet
 from django.db.models.manager import BaseManager
 
-from .django_internals import queryset_class
+from .django_internals import compiled_columns, compiled_extra_select, queryset_class
 
 __all__ = ["old_rows", "reset_old_rows"]
 
@@ -100,11 +100,11 @@ def _compile(model: Any, pk: Any, param: Any, using: str, connection: Any) -> _P
     if len(params) != 1 or type(params[0]) is not type(param) or params[0] != param:
         return None
     query = qs.query
-    columns = tuple(select[0] for select in compiler.select)
+    columns = compiled_columns(compiler)
     # the rows come in attnames' order, as values_list reads them without reordering
     if query.extra_select or query.annotation_select or list(query.values_select) != attnames:
         return None
-    if len(columns) != len(attnames) or compiler.has_extra_select:
+    if len(columns) != len(attnames) or compiled_extra_select(compiler):
         return None
     return _Plan(sql, tuple(attnames), columns, meta.pk)
 
