@@ -7,6 +7,7 @@ These run in every Django cell of the test matrix."""
 
 from __future__ import annotations
 
+import ast
 import pickle
 import re
 from pathlib import Path
@@ -76,6 +77,87 @@ def test_every_name_is_tested():
     source = Path(__file__).read_text(encoding="utf-8")
     untested = [name for name in internals.__all__ if len(re.findall(rf"\b{name}\b", source)) < 2]
     assert not untested, f"cacheops.django_internals names without a test: {untested}"
+
+
+# Django's private names cacheops has needed so far: only cacheops.django_internals may use them
+# (as an attribute, or a string given to getattr()/setattr()), as may ``instance._state.__dict__``.
+PRIVATE = frozenset(
+    {
+        "_annotation_select_cache",
+        "_chain",
+        "_check_ordering_first_last_queryset_aggregation",
+        "_clone",
+        "_db",
+        "_defer_next_filter",
+        "_deferred_filter",
+        "_extra_select_cache",
+        "_fetch_all",
+        "_fields",
+        "_filter_or_exclude",
+        "_filter_or_exclude_inplace",
+        "_for_write",
+        "_hints",
+        "_iterable_class",
+        "_known_related_objects",
+        "_lookup_joins",
+        "_next_is_sticky",
+        "_prefetch_done",
+        "_prefetch_related_lookups",
+        "_prefetch_related_objects",
+        "_prefetched_objects_cache",
+        "_query",
+        "_queryset_class",
+        "_result_cache",
+        "_sticky_filter",
+        "alias_refcount",
+        "fast_deletes",
+        "field_updates",
+        "fields_cache",
+        "get_from_clause",
+        "has_extra_select",
+        "peers",
+        "_state.__dict__",
+    }
+)
+# uses left in modules other helpers are changing now (issue 18 moves them next); shrink only
+LEFT = {
+    "copies.py": {"_prefetched_objects_cache", "fields_cache", "peers", "_state.__dict__"},
+}
+SOURCE = Path(__file__).resolve().parents[1] / "src" / "cacheops"
+
+
+def private_uses(path: Path) -> dict[str, list[int]]:
+    """``{name: [line, ...]}`` of the PRIVATE names ``path`` uses."""
+    found: dict[str, list[int]] = {}
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        name = None
+        if isinstance(node, ast.Attribute):
+            name = node.attr
+            if name == "__dict__" and isinstance(node.value, ast.Attribute) and node.value.attr == "_state":
+                name = "_state.__dict__"
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            name = node.value
+        if name in PRIVATE:
+            found.setdefault(name, []).append(node.lineno)
+    return found
+
+
+def test_private_django_names_only_in_django_internals():
+    strays = {}
+    for path in sorted(SOURCE.glob("*.py")):
+        if path.name == "django_internals.py":
+            continue
+        uses = {
+            name: lines for name, lines in private_uses(path).items() if name not in LEFT.get(path.name, ())
+        }
+        if uses:
+            strays[path.name] = uses
+    assert not strays, f"private Django names outside cacheops.django_internals (file: name: lines): {strays}"
+
+
+def test_the_scan_finds_private_names():
+    uses = private_uses(SOURCE / "django_internals.py")
+    assert {"_result_cache", "_deferred_filter", "alias_refcount", "_state.__dict__"} <= set(uses)
 
 
 # ------------------------------------------------------------------ QuerySet methods cacheops replaces

@@ -39,7 +39,7 @@ def pack(value: Any) -> Any:
     rows = []
     for obj in value:
         data = obj.__dict__
-        if type(obj) is not cls or tuple(data) != names or obj._state.__dict__.get(FIELDS_CACHE):
+        if type(obj) is not cls or tuple(data) != names or state_dict(obj).get(FIELDS_CACHE):
             return value
         values = tuple(data.values())
         rows.append(values[:at] + values[at + 1 :])
