@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import User
 from django.db import router
-from django.db.models import Count, Manager, QuerySet
+from django.db.models import Count, FloatField, IntegerField, Manager, QuerySet, Sum
 from django.db.models.base import ModelState
 from django.db.models.deletion import Collector
 from django.db.models.query import FlatValuesListIterable, ModelIterable, ValuesIterable
@@ -49,12 +49,14 @@ from cacheops.django_internals import (
     filter_deferral_blocked,
     first_last_check,
     get_drops_ordering,
+    given_output_field,
     iterable_class,
     known_related_objects,
     limit_rows,
     mark_for_write,
     prefetch_lookups,
     prefetch_pending,
+    query_state,
     queryset_class,
     raw_query,
     referenced_aliases,
@@ -420,6 +422,27 @@ def test_query_api_cacheops_reads(posts):
     values = Post.objects.values_list("id", "title").query
     assert list(values.values_select) == ["id", "title"]
     assert not values.extra_select and not values.annotation_select
+
+
+def test_query_state(posts):
+    plain = Post.objects.all().query
+    state = query_state(plain)
+    assert state is plain.__dict__
+    assert {"where", "alias_map", "model"} <= set(state)
+    assert "order_by" in query_state(Post.objects.order_by("title").query)
+    filtered = Post.objects.filter(title="p1").query
+    assert query_state(filtered)["where"].children, "a filter() lives in the Query's own attributes"
+    assert "__slots__" not in vars(Query), "Query keeps its state in slots: the fingerprints can't read it"
+
+
+def test_given_output_field():
+    assert given_output_field(Count("id")) is None, "an unresolved expression has no output field yet"
+    given = Sum("rating", output_field=FloatField())
+    assert isinstance(given_output_field(given), FloatField)
+    resolved = Sum("rating").resolve_expression(Post.objects.all().query)
+    assert given_output_field(resolved) is None
+    resolved.output_field  # noqa: B018 - resolves it from the source column and keeps it
+    assert isinstance(given_output_field(resolved), IntegerField)
 
 
 # ------------------------------------------------------------------ managers and model instances

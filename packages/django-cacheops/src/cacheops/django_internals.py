@@ -48,12 +48,14 @@ __all__ = [
     "filter_deferral_blocked",
     "first_last_check",
     "get_drops_ordering",
+    "given_output_field",
     "iterable_class",
     "known_related_objects",
     "limit_rows",
     "mark_for_write",
     "prefetch_lookups",
     "prefetch_pending",
+    "query_state",
     "queryset_class",
     "raw_query",
     "referenced_aliases",
@@ -209,6 +211,19 @@ QUERY_BOOKKEEPING = frozenset(
         "table_map",
     }
 )
+
+
+def query_state(query: Query) -> dict[str, Any]:
+    """``query.__dict__``: Query keeps its whole state in instance attributes (no slots, nothing
+    elsewhere), so the fingerprints picture it from there; the dict itself, not a copy."""
+    return query.__dict__
+
+
+def given_output_field(expression: Any) -> Any:
+    """The output field an expression was given or has resolved, None when neither: the cached
+    property ``output_field`` keeps it in the instance ``__dict__`` (reading the property would
+    resolve it, which may raise)."""
+    return expression.__dict__.get("output_field")
 
 
 def referenced_aliases(query: Query) -> frozenset[str]:

@@ -21,7 +21,13 @@ from django.db.models.sql.datastructures import BaseTable, Join
 from django.db.models.sql.where import WhereNode
 
 from .conf import on_change, settings
-from .django_internals import QUERY_BOOKKEEPING, iterable_class, values_fields
+from .django_internals import (
+    QUERY_BOOKKEEPING,
+    given_output_field,
+    iterable_class,
+    query_state,
+    values_fields,
+)
 from .redis import CLUSTER_TAG, is_cluster
 from .tree import compile_query, dnfs
 
@@ -223,7 +229,7 @@ def _aggregate(value: Any) -> Any:
         value.distinct,
         tuple([_fp(e) for e in value.get_source_expressions() if e is not None]),
         _fp(value.extra),
-        _fp(value.__dict__.get("output_field")),
+        _fp(given_output_field(value)),
     )
 
 
@@ -267,7 +273,7 @@ def query_fingerprint(query: Any) -> tuple | None:
     """A hashable picture of everything in ``query`` that shapes its SQL, or None when some part
     of it can't be pictured reliably (expressions other than columns, lookups on columns and
     plain aggregates; subqueries; raw SQL)."""
-    state = query.__dict__
+    state = query_state(query)
     kind = (query.__class__, query.model)
     fresh = _fresh.get(kind)
     if fresh is None:
@@ -294,7 +300,7 @@ def _fresh_query(kind: type, model: Any) -> tuple[dict[str, Any] | None, tuple |
         new = kind(model)
     except Exception:  # a Query subclass that needs more than the model: no shortcut
         return (None, None)
-    state = dict(new.__dict__)
+    state = dict(query_state(new))
     return (state, _picture(kind, state))
 
 
