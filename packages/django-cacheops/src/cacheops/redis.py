@@ -9,14 +9,13 @@ With ``CACHEOPS_DEGRADE_ON_FAILURE`` every Redis call made through
 :func:`handle_connection_failure` turns a connection error or timeout into a ``RuntimeWarning``
 and a fallback value.
 
-The hot commands of cacheops (GET, MGET and the scripts of :mod:`cacheops.store`) travel
-through a :class:`Lane` when the client allows it: connections of our own to the client's
-server, which skip the pool's per-command checks (see :func:`call`).
+Every synchronous command goes through the client: its connection pool (so ``max_connections``
+bounds the connections, and the pool's checks run) and redis-py ``Script`` objects.
+``benchmarks/bench_lane.py`` measures what connections of cacheops' own would save.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 import warnings
 from collections.abc import Callable
@@ -35,9 +34,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 _lock = threading.Lock()
 _client: Any = None
-_lane: Lane | None = None  # the lane of _client (None: its commands go through the client)
 _scripts: dict[str, Any] = {}
-# run before the client or the lane is handed out while invalidations wait to be sent again
+# run before the client is handed out while invalidations wait to be sent again
 # (see cacheops.invalidation.replay_missed)
 _before_use: Callable[[], None] | None = None
 # run by reset_client() before the old client closes (fast mode's listener restarts through them)
@@ -144,30 +142,25 @@ def _make_client() -> Any:
 
 
 def get_client() -> Any:
-    """The Redis client cacheops uses (created on first call, with its lane)."""
-    global _client, _lane
+    """The Redis client cacheops uses (created on first call)."""
+    global _client
     if _before_use is not None:
         _before_use()
     if _client is None:
         with _lock:
             if _client is None:
-                client = _make_client()
-                _lane = _lane_for(client)
-                _client = client
+                _client = _make_client()
     return _client
 
 
 def reset_client() -> None:
-    """Forget the client and close its lane, so the next use builds both from the (changed) settings."""
-    global _client, _lane
+    """Forget the client, so the next use builds it from the (changed) settings."""
+    global _client
     with _lock:
         old, _client = _client, None
-        old_lane, _lane = _lane, None
         _scripts.clear()
     for callback in list(_reset_callbacks):
         callback()  # e.g. fast mode's listener, which listens through the old client
-    if old_lane is not None:
-        old_lane.close()
     if old is not None:
         try:
             old.close()
@@ -243,16 +236,29 @@ def load_script(name: str) -> Any:
     return script
 
 
-# ------------------------------------------------------------------ the lane
+# ------------------------------------------------------------------ the store's commands
 
-_RETRY_ON_CLIENT = (redis.ConnectionError, redis.TimeoutError, OSError)
-# commands sent through a lane: their replies go back as read (the client has no callback for them)
-_LANE_COMMANDS = ("GET", "MGET", "EVALSHA", "EVAL")
+
+def get(key: str) -> Any:
+    """``get_client().get(key)``."""
+    return get_client().get(key)
+
+
+def mget(keys: list[str]) -> list[Any]:
+    """``get_client().mget(keys)``."""
+    return get_client().mget(keys)
+
+
+def run_script(name: str, args: list[Any]) -> Any:
+    """The reply of the script of :func:`load_script` called with ``args`` (no keys)."""
+    return load_script(name)(args=args)
 
 
 class LaneBase:
-    """What a lane holds, sync or asyncio: its client, how the client's pool makes connections (the
-    lane makes its own the same way, uncounted by the pool) and the free list of those."""
+    """What the asyncio lane of :mod:`cacheops.aio` holds: its client, how the client's pool makes
+    connections (that lane makes its own the same way, uncounted by the pool's ``max_connections``)
+    and the free list of those.  The synchronous commands have no lane: they go through the client
+    (``benchmarks/bench_lane.py`` measured a lane drawing on the pool at under 20 % less CPU)."""
 
     def __init__(self, client: Any) -> None:
         pool = client.connection_pool
@@ -262,157 +268,3 @@ class LaneBase:
         self._free: list[Any] = []
         # set by a connection failure: calls go through the client until one succeeds there
         self._down = False
-
-
-class Lane(LaneBase):
-    """A LIFO free list of connections of our own to the server of one ``redis.Redis`` client.
-
-    :meth:`call` costs less CPU than ``client.execute_command()``: no pool lock, no ``can_read()``
-    poll, no retry wrapper and no observability counters per command.  The connections are made by
-    the pool's own ``connection_class(**connection_kwargs)`` (so unix, SSL and Sentinel pools work)
-    but are not counted by the pool.  A lane is safe to share between threads (each call takes a
-    connection off the list) and across ``fork()`` (a child never uses the parent's sockets).
-    """
-
-    def __init__(self, client: Any) -> None:
-        super().__init__(client)
-        self._pid = os.getpid()
-        self._closed = False
-
-    def call(self, *args: Any) -> Any:
-        """The reply to the command ``args``, as ``client.execute_command(*args)`` returns it.
-
-        A Redis error reply (``ResponseError``: NOSCRIPT, WRONGTYPE...) is raised.  On a
-        connection failure or timeout the command is sent once more through the client, so its
-        retry policy and its errors are the caller's as before.  Any other exception drops the
-        connection in use and propagates.
-        """
-        if self._pid != os.getpid():
-            self._after_fork()
-        if self._down:
-            return self._through_client(args)
-        try:
-            conn = self._free.pop()
-        except IndexError:
-            conn = self._connection_class(**self._connection_kwargs)
-        try:
-            conn.connect()  # a no-op when connected; a Sentinel connection asks for the master here
-            conn.send_packed_command(conn.pack_command(*args))
-            reply = conn.read_response()
-        except redis.ResponseError:  # an error reply, read in full: the connection is sound
-            self._give_back(conn)
-            raise
-        except _RETRY_ON_CLIENT:
-            conn.disconnect()
-            self._down = True
-            self._drain()  # the others are likely just as stale (a restarted or killed server)
-            return self._through_client(args)
-        except BaseException:  # the reply may be half read: the connection can't be reused
-            conn.disconnect()
-            raise
-        self._give_back(conn)
-        return reply
-
-    def close(self) -> None:
-        """Disconnect the free connections; those in use are disconnected when given back."""
-        self._closed = True
-        self._drain()
-
-    def _through_client(self, args: tuple[Any, ...]) -> Any:
-        reply = self.client.execute_command(*args)
-        self._down = False
-        return reply
-
-    def _give_back(self, conn: Any) -> None:
-        self._free.append(conn)
-        if self._closed:  # closed while the command ran: see close()
-            self._drain()
-
-    def _drain(self) -> None:
-        free = self._free
-        while free:
-            try:
-                conn = free.pop()
-            except IndexError:  # another thread took the last one
-                break
-            conn.disconnect()
-
-    def _after_fork(self) -> None:
-        # redis-py closes (never shuts down) a socket inherited from another process
-        self._drain()
-        self._pid = os.getpid()
-
-
-def _own(client: Any, name: str) -> bool:
-    """Whether method ``name`` of ``client`` is redis-py's own: not overridden by its class or on
-    the instance, and ``redis.Redis``'s neither replaced nor wrapped (by tracing, say)."""
-    func = getattr(type(client), name)
-    return (
-        name not in vars(client)
-        and func is getattr(redis.Redis, name)
-        and getattr(func, "__module__", "").startswith("redis.")
-        and not hasattr(func, "__wrapped__")
-    )
-
-
-def _lane_for(client: Any) -> Lane | None:
-    """A lane for ``client``, or None when its commands must keep going through it: a cluster
-    client, a class or instance overriding how commands are executed or parsed, response callbacks
-    for the lane's commands, a single-connection client, client-side caching or a blocking
-    (bounded) pool."""
-    if not isinstance(client, redis.Redis) or client.connection is not None:
-        return None
-    if not all(_own(client, name) for name in ("execute_command", "_execute_command", "parse_response")):
-        return None
-    if any(client.response_callbacks.get(command) for command in _LANE_COMMANDS):
-        return None
-    pool = client.connection_pool
-    if getattr(pool, "cache", None) is not None or isinstance(pool, redis.BlockingConnectionPool):
-        return None
-    if not hasattr(pool, "connection_class") or not hasattr(pool, "connection_kwargs"):
-        return None
-    return Lane(client)
-
-
-def get_lane() -> Lane | None:
-    """The lane of the current client, or None when commands go through the client."""
-    if _client is None or _before_use is not None:
-        get_client()
-    return _lane
-
-
-def call(*args: Any) -> Any:
-    """``get_client().execute_command(*args)``, sent through the lane when there is one."""
-    lane = get_lane()
-    if lane is None:
-        return get_client().execute_command(*args)
-    return lane.call(*args)
-
-
-def get(key: str) -> Any:
-    """``get_client().get(key)``, through the lane when there is one."""
-    lane = get_lane()
-    if lane is None:
-        return get_client().get(key)
-    return lane.call("GET", key)
-
-
-def mget(keys: list[str]) -> list[Any]:
-    """``get_client().mget(keys)``, through the lane when there is one."""
-    lane = get_lane()
-    if lane is None:
-        return get_client().mget(keys)
-    return lane.call("MGET", *keys)
-
-
-def run_script(name: str, args: list[Any]) -> Any:
-    """The reply of the script of :func:`load_script` called with ``args`` (no keys): EVALSHA
-    through the lane, EVAL of its text when the server doesn't have it (NOSCRIPT)."""
-    script = load_script(name)
-    lane = get_lane()
-    if lane is None:
-        return script(args=args)
-    try:
-        return lane.call("EVALSHA", script.sha, 0, *args)
-    except redis.exceptions.NoScriptError:
-        return lane.call("EVAL", script.script, 0, *args)
