@@ -25,6 +25,7 @@ from cacheops import django_internals as internals
 from cacheops.django_internals import (
     CHECK_FIRST_LAST,
     CLONE,
+    DATABASE_ON_DELETE,
     FETCH_ALL,
     FIELDS_CACHE,
     FILTER_OR_EXCLUDE,
@@ -42,6 +43,7 @@ from cacheops.django_internals import (
     compile_watching_from,
     compiled_columns,
     compiled_extra_select,
+    database_on_delete,
     default_ordering,
     defer_filter,
     deferred_filter,
@@ -481,6 +483,20 @@ def test_prefetched_objects_cache(posts):
 
 
 # ------------------------------------------------------------------ deletion.Collector
+
+
+def test_database_on_delete():
+    from django.db import models
+
+    assert (DATABASE_ON_DELETE is not None) == hasattr(models, "DB_CASCADE"), (
+        "deletion.DatabaseOnDelete is gone or renamed: the rows DB_CASCADE deletes would stay cached"
+    )
+    for on_delete in (models.CASCADE, models.SET_NULL, models.PROTECT, models.DO_NOTHING):
+        assert database_on_delete(on_delete) is None
+    if hasattr(models, "DB_CASCADE"):
+        assert database_on_delete(models.DB_CASCADE) == "CASCADE"
+        assert database_on_delete(models.DB_SET_NULL) == "SET NULL"
+        assert database_on_delete(models.DB_SET_DEFAULT) == "SET DEFAULT"
 
 
 def test_collector(posts):

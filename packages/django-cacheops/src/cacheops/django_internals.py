@@ -17,13 +17,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Model, QuerySet
+from django.db.models import Model, QuerySet, deletion
 from django.db.models.deletion import Collector
 from django.db.models.sql.query import Query
 
 __all__ = [
     "CHECK_FIRST_LAST",
     "CLONE",
+    "DATABASE_ON_DELETE",
     "FETCH_ALL",
     "FIELDS_CACHE",
     "FILTER_OR_EXCLUDE",
@@ -41,6 +42,7 @@ __all__ = [
     "compile_watching_from",
     "compiled_columns",
     "compiled_extra_select",
+    "database_on_delete",
     "default_ordering",
     "defer_filter",
     "deferred_filter",
@@ -293,6 +295,19 @@ def collector_data(collector: Collector) -> dict[Any, Any]:
     """``collector.data``: ``{model: instances}`` Collector.delete() deletes (sending signals); the
     auto-created m2m through rows among them are invalidated by cacheops (they send none)."""
     return collector.data
+
+
+# Django 6.1's class of on_delete=DB_CASCADE, DB_SET_NULL and DB_SET_DEFAULT (None before): the
+# database deletes or updates those rows itself, unseen by the Collector, so cacheops must know them
+DATABASE_ON_DELETE: Any = getattr(deletion, "DatabaseOnDelete", None)
+
+
+def database_on_delete(on_delete: Any) -> str | None:
+    """The SQL action (``"CASCADE"``, ``"SET NULL"``, ``"SET DEFAULT"``: its ``operation``) of a
+    database-level ``on_delete``; None for the ones Django runs itself (CASCADE, SET_NULL, ...)."""
+    if DATABASE_ON_DELETE is None or not isinstance(on_delete, DATABASE_ON_DELETE):
+        return None
+    return on_delete.operation
 
 
 def collector_using(collector: Collector) -> str:

@@ -18,14 +18,21 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Model, QuerySet, deletion, signals
+from django.db.models import Model, QuerySet, signals
 from django.db.models.deletion import Collector
 from django.db.models.query import MAX_GET_RESULTS
 from django.dispatch import Signal
 
 from .bulk import MAX_ROWS, bulk_handled_here
 from .conf import model_profile, settings
-from .django_internals import collector_data, collector_fast_deletes, collector_field_updates, collector_using
+from .django_internals import (
+    DATABASE_ON_DELETE,
+    collector_data,
+    collector_fast_deletes,
+    collector_field_updates,
+    collector_using,
+    database_on_delete,
+)
 from .invalidation import invalidate_model, invalidate_rows, no_invalidation
 from .keys import query_plan, queryset_prefix
 from .oldrows import old_rows
@@ -191,7 +198,6 @@ def _updated_rows(collector: Collector) -> list[tuple[Any, list[dict[str, Any]] 
 
 # Django 6.1's on_delete=DB_CASCADE, DB_SET_NULL and DB_SET_DEFAULT: the database itself deletes or
 # updates the referring rows, Django neither collects nor signals them
-_DATABASE_ON_DELETE: Any = getattr(deletion, "DatabaseOnDelete", None)
 _by_database: dict[Any, frozenset[Any]] = {}
 
 
@@ -202,7 +208,7 @@ def _changed_by_database(model: Any) -> frozenset[Any]:
     if found is None:
         models: set[Any] = set()
         todo = [model]
-        while todo and _DATABASE_ON_DELETE is not None:
+        while todo and DATABASE_ON_DELETE is not None:
             current = todo.pop()
             for related in current._meta.get_fields(include_hidden=True):
                 if not (
@@ -211,11 +217,11 @@ def _changed_by_database(model: Any) -> frozenset[Any]:
                     and (related.one_to_one or related.one_to_many)
                 ):
                     continue
-                on_delete = related.field.remote_field.on_delete
+                operation = database_on_delete(related.field.remote_field.on_delete)
                 child = related.related_model
-                if isinstance(on_delete, _DATABASE_ON_DELETE) and child not in models:
+                if operation is not None and child not in models:
                     models.add(child)
-                    if on_delete.operation == "CASCADE":
+                    if operation == "CASCADE":
                         todo.append(child)
         found = _by_database[model] = frozenset(models)
     return found
