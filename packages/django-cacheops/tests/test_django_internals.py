@@ -121,6 +121,7 @@ PRIVATE = frozenset(
         "has_extra_select",
         "peers",
         "_state.__dict__",
+        "DatabaseOnDelete",
     }
 )
 # uses left in modules other helpers are changing now (issue 18 moves them next); shrink only
@@ -482,7 +483,7 @@ def test_prefetched_objects_cache(posts):
     assert PREFETCHED_OBJECTS_CACHE in category.__dict__
 
 
-# ------------------------------------------------------------------ deletion.Collector
+# ------------------------------------------------------------------ deletion: Collector, on_delete
 
 
 def test_database_on_delete():

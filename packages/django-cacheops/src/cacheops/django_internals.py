@@ -4,11 +4,13 @@ Django documents ``QuerySet``'s public methods, ``Model._meta``, ``Model._defaul
 ``Model._base_manager`` and ``instance._state.db``/``adding``; what is below is not documented and
 may change in any release.  Each name is a small function or a constant with what it is and why
 cacheops needs it; ``tests/test_django_internals.py`` tries each one on real querysets in every
-Django the package supports, so a release that renames or changes one fails there by name.
+Django the package supports, so a release that renames or changes one fails there by name, and
+fails when another cacheops module uses one of these names itself.
 
 The structure of ``Query`` itself (``where``, ``alias_map``, joins, lookups), which the
 fingerprints (:mod:`cacheops.keys`) and the invalidation conditions (:mod:`cacheops.tree`) walk, is
-undocumented too; the differential and plan tests cover it, not this module.
+undocumented too but not private: it stays where it is read, and the same test file pins what is
+read of it (``test_query_api_cacheops_reads``), as do the differential and plan tests.
 
 Hot paths call these plain functions (no layers in between); a tight loop takes a constant.
 """
@@ -288,7 +290,7 @@ def state_dict(obj: Model) -> dict[str, Any]:
     return obj._state.__dict__
 
 
-# ------------------------------------------------------------------ deletion.Collector
+# ------------------------------------------------------------------ deletion: Collector, on_delete
 
 
 def collector_data(collector: Collector) -> dict[Any, Any]:
