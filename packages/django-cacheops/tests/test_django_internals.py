@@ -29,6 +29,7 @@ from cacheops.django_internals import (
     FETCH_ALL,
     FIELDS_CACHE,
     FILTER_OR_EXCLUDE,
+    PEERS,
     PREFETCH_RELATED_OBJECTS,
     PREFETCHED_OBJECTS_CACHE,
     QUERY_BOOKKEEPING,
@@ -125,9 +126,7 @@ PRIVATE = frozenset(
     }
 )
 # uses left in modules other helpers are changing now (issue 18 moves them next); shrink only
-LEFT = {
-    "copies.py": {"_prefetched_objects_cache", "fields_cache", "peers", "_state.__dict__"},
-}
+LEFT: dict[str, set[str]] = {}
 SOURCE = Path(__file__).resolve().parents[1] / "src" / "cacheops"
 
 
@@ -476,6 +475,21 @@ def test_instance_state(posts):
     for name in STATE_UNPICKLED:
         if name != FIELDS_CACHE:
             assert not hasattr(ModelState, name) or name not in state_dict(copy), f"ModelState pickles {name}"
+
+
+def test_peers(posts):
+    from django.db import models
+
+    assert STATE_UNPICKLED == (FIELDS_CACHE, PEERS)
+    if not hasattr(models, "FETCH_PEERS"):
+        assert not hasattr(ModelState, PEERS), "ModelState has peers before fetch modes came (Django 6.1)"
+        return
+    assert hasattr(ModelState, PEERS)
+    rows = list(Post.objects.fetch_mode(models.FETCH_PEERS).order_by("pk").nocache())
+    peers = state_dict(rows[0]).get(PEERS)
+    assert peers is not None and [ref() for ref in peers] == rows, "FETCH_PEERS rows keep weak references"
+    copy = pickle.loads(pickle.dumps(rows[0]))
+    assert PEERS not in state_dict(copy), "ModelState must not pickle its peers"
 
 
 def test_prefetched_objects_cache(posts):

@@ -15,6 +15,8 @@ from typing import Any
 from django.db.models import Model
 from django.db.models.base import ModelState
 
+from .django_internals import FIELDS_CACHE, PEERS, PREFETCHED_OBJECTS_CACHE, STATE, state_dict
+
 __all__ = ["fresh_copy", "kept_copy"]
 
 
@@ -25,10 +27,10 @@ def _copy_instance(obj: Model, _new: Any = object.__new__, _copies: dict[int, Mo
     data = obj.__dict__.copy()
     state = _new(ModelState)
     new = _new(obj.__class__)
-    state_data = data["_state"].__dict__
+    state_data = state_dict(obj)
     if state_data:
         state_data = state_data.copy()
-        fields_cache = state_data.get("fields_cache")
+        fields_cache = state_data.get(FIELDS_CACHE)
         if fields_cache is not None:  # ModelState.__del__ clears it: never share the dict
             copied: dict[str, Any] = {}
             if fields_cache:
@@ -39,13 +41,13 @@ def _copy_instance(obj: Model, _new: Any = object.__new__, _copies: dict[int, Mo
                     if isinstance(value, Model):
                         value = _copies.get(id(value)) or _copy_instance(value, _new, _copies)
                     copied[name] = value
-            state_data["fields_cache"] = copied
-        if "peers" in state_data:  # Django 6.1 fetch-mode weak references of one result set
-            del state_data["peers"]
+            state_data[FIELDS_CACHE] = copied
+        if PEERS in state_data:  # Django 6.1 fetch-mode weak references of one result set
+            del state_data[PEERS]
         state.__dict__ = state_data
-    data["_state"] = state
-    if "_prefetched_objects_cache" in data:
-        del data["_prefetched_objects_cache"]
+    data[STATE] = state
+    if PREFETCHED_OBJECTS_CACHE in data:
+        del data[PREFETCHED_OBJECTS_CACHE]
     new.__dict__ = data
     return new
 
@@ -79,10 +81,10 @@ def _copy_plain(rows: _PlainRows, _new: Any = object.__new__, _state_class: type
     for kept in rows.dicts:
         state = _new(_state_class)
         state.__dict__ = attrs = state_data.copy()
-        attrs["fields_cache"] = {}  # ModelState.__del__ clears it: never share the dict
+        attrs[FIELDS_CACHE] = {}  # ModelState.__del__ clears it: never share the dict
         new = _new(cls)
         new.__dict__ = data = kept.copy()
-        data["_state"] = state
+        data[STATE] = state
         append(new)
     return copies
 
@@ -90,8 +92,8 @@ def _copy_plain(rows: _PlainRows, _new: Any = object.__new__, _state_class: type
 def _plain_state(obj: Model) -> dict[str, Any] | None:
     """The attributes of ``obj``'s state less an empty fields_cache; None when the state holds
     related objects or peers."""
-    state = obj._state.__dict__.copy()
-    if state.pop("fields_cache", None) or "peers" in state:
+    state = state_dict(obj).copy()
+    if state.pop(FIELDS_CACHE, None) or PEERS in state:
         return None
     return state
 
@@ -103,7 +105,7 @@ def _plain_rows(rows: list[Model]) -> _PlainRows | None:
     if state is None:
         return None
     for obj in rows:
-        if obj.__class__ is not cls or "_prefetched_objects_cache" in obj.__dict__:
+        if obj.__class__ is not cls or PREFETCHED_OBJECTS_CACHE in obj.__dict__:
             return None
         if _plain_state(obj) != state:
             return None

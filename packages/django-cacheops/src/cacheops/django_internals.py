@@ -31,6 +31,7 @@ __all__ = [
     "FIELDS_CACHE",
     "FILTER_OR_EXCLUDE",
     "PREFETCHED_OBJECTS_CACHE",
+    "PEERS",
     "PREFETCH_RELATED_OBJECTS",
     "QUERY_BOOKKEEPING",
     "STATE",
@@ -279,9 +280,10 @@ def queryset_class(manager: Any) -> type:
 STATE = "_state"
 PREFETCHED_OBJECTS_CACHE = "_prefetched_objects_cache"
 # ModelState.__dict__ keys: ``fields_cache`` (related objects select_related put on the row) and
-# ``peers`` (Django 6.1: weak references to the rows fetched with it, never pickled)
+# ``peers`` (Django 6.1: weak references to the rows fetched with it, never pickled nor copied)
 FIELDS_CACHE = "fields_cache"
-STATE_UNPICKLED = ("fields_cache", "peers")
+PEERS = "peers"
+STATE_UNPICKLED = (FIELDS_CACHE, PEERS)
 
 
 def state_dict(obj: Model) -> dict[str, Any]:
