@@ -108,3 +108,56 @@ def test_known_cycles_still_exist():
 def test_cycle_finder():
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": {"e"}, "f": set()}
     assert cycles(graph) == {("a", "b", "c"), ("e",)}
+
+
+# The layers, lowest first: a module imports only modules of its own layer or of lower ones
+# (within a layer, the cycle tests above keep the order one-way). A new module must be placed here.
+LAYERS: dict[str, set[str]] = {
+    "settings, signals, Django's internals": {
+        "conf",
+        "signals",
+        "django_internals",
+        "missed",
+        "transaction",
+    },
+    "Redis client": {"redis", "connections"},
+    "rows, keys and plans": {"rows", "copies", "oldrows", "tree", "keys"},
+    "store and read": {"store", "reads", "fast", "samples", "counters"},
+    "invalidation": {"invalidation", "bulk"},
+    "Django integration": {
+        "query",
+        "aio",
+        "prefetch",
+        "events",
+        "simple",
+        "file_cache",
+        "viewcache",
+        "views",
+        "jinja2",
+        "managers",
+        "checks",
+        "install",
+        "apps",
+        "__init__",
+    },
+}
+
+
+def test_every_module_has_a_layer():
+    placed = set().union(*LAYERS.values())
+    unplaced = sorted(set(import_graph()) - placed)
+    assert not unplaced, f"place these cacheops modules in LAYERS (tests/test_architecture.py): {unplaced}"
+    gone = sorted(placed - set(import_graph()))
+    assert not gone, f"LAYERS names modules that no longer exist: {gone}"
+
+
+def test_imports_go_down_the_layers():
+    level = {name: i for i, members in enumerate(LAYERS.values()) for name in members}
+    names = list(LAYERS)
+    upward = [
+        f"{module} ({names[level[module]]}) imports {target} ({names[level[target]]})"
+        for module, targets in sorted(import_graph().items())
+        for target in sorted(targets)
+        if module in level and target in level and level[target] > level[module]
+    ]
+    assert not upward, "imports against the one-way flow: " + "; ".join(upward)
