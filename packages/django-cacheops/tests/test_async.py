@@ -234,19 +234,21 @@ def _lane_client_ids() -> set[int]:
     return {c["id"] for c in get_client().client_list() if c.get("name") == "cacheops-async-lane"}
 
 
-def test_async_hits_survive_a_killed_lane_connection(posts, reads):
+def test_async_hits_survive_a_killed_lane_connection(posts, reads, settings, redis_server):
     import asyncio
 
     from cacheops import aio
+    from cacheops.connections import UNBOUNDED
     from cacheops.redis import get_client
 
+    settings.CACHEOPS_REDIS = redis_server.url_for_db(0) + f"?max_connections={UNBOUNDED}"  # a lane
     post = posts[0]
 
     async def read_twice_with_a_kill_between() -> tuple[str, str, bool]:
         await Post.objects.aget(pk=post.pk)  # miss, stored through the worker thread
         first = (await Post.objects.aget(pk=post.pk)).title
         lane = aio._lanes.get(asyncio.get_running_loop())
-        assert lane is not None  # a plain redis.asyncio client gets a lane
+        assert lane is not None  # a plain redis.asyncio client with an unbounded pool gets a lane
         await aio._acall("CLIENT", "SETNAME", "cacheops-async-lane")
         for client_id in _lane_client_ids():
             get_client().client_kill_filter(_id=client_id)

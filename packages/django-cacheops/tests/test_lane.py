@@ -1,14 +1,16 @@
-"""The commands of cached reads and stores go through redis-py's client (issue 18).
+"""The lane of cacheops (issue 18): GET, MGET and the store scripts over connections of its own.
 
-cacheops once sent GET, MGET and the store scripts over a "lane" of connections of its own,
-uncounted by the pool's ``max_connections``.  ``benchmarks/bench_lane.py`` measured a lane that
-honours the pool at under 20 % less CPU per hit, so every command now goes through the client:
-its pool bounds the connections, its retry policy and error types are the caller's, and a client
-class or a tracing integration sees every command.  Everything here talks to real redis-servers.
+One rule (``cacheops.connections.lane_allowed``) for the synchronous client and each event loop's
+asyncio client: a lane only beside a pool with no bound (redis-py's ``max_connections`` of 2**31,
+its default before redis-py 8); with a bounded pool, a ``BlockingConnectionPool``, a cluster, a
+client class or tracing that overrides command execution, or client-side caching, every command
+goes through the client, so ``max_connections`` holds exactly and a tracer sees every command.
+Everything here talks to real redis-servers.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import os
 import pickle
@@ -21,9 +23,10 @@ import pytest
 import redis
 from django.test import override_settings
 
-from cacheops import cached_as
+from cacheops import cached_as, invalidate_all
 from cacheops.conf import settings as cacheops_settings
-from cacheops.redis import get, get_client, mget, run_script
+from cacheops.connections import UNBOUNDED, lane_allowed
+from cacheops.redis import get, get_client, get_lane, mget, run_script
 from cacheops.store import MISSING, read, read_with_epochs, snapshot, write
 from tests.test_degrade import own_redis  # noqa: F401 - a redis-server the test can stop
 from tests.test_sentinel import SERVICE, sentinel  # noqa: F401 - a redis-sentinel watching it
@@ -135,6 +138,117 @@ def test_resp3_client_caches_like_resp2(settings, redis_server, queries):
     assert titles() == ["b"]
 
 
+# ------------------------------------------------------------------ the rule
+
+
+def unbounded_url(redis_server: Any, db: int = 0) -> str:
+    """The test server's URL with a pool of no bound: the lane is allowed."""
+    return redis_server.url_for_db(db) + f"?max_connections={UNBOUNDED}"
+
+
+def test_the_rule_allows_a_lane_only_beside_an_unbounded_pool():
+    import redis.asyncio
+    import redis.cluster
+
+    unbounded = {"max_connections": UNBOUNDED}
+    assert lane_allowed(redis.Redis(**unbounded))
+    assert lane_allowed(redis.asyncio.Redis(**unbounded))
+    assert lane_allowed(redis.Redis.from_url(f"redis://localhost/0?max_connections={UNBOUNDED}"))
+    assert lane_allowed(redis.Redis()) == (redis.ConnectionPool().max_connections >= UNBOUNDED)
+    assert lane_allowed(redis.asyncio.Redis()) == (
+        redis.asyncio.ConnectionPool().max_connections >= UNBOUNDED
+    )
+    for never in (
+        redis.Redis(max_connections=2),
+        redis.asyncio.Redis(max_connections=2),
+        redis.Redis(connection_pool=redis.BlockingConnectionPool(max_connections=2)),
+        redis.asyncio.Redis(connection_pool=redis.asyncio.BlockingConnectionPool(max_connections=2)),
+        redis.Redis(single_connection_client=True, **unbounded),
+        TracedRedis(**unbounded),
+        object.__new__(redis.cluster.RedisCluster),
+    ):
+        assert not lane_allowed(never), never
+    callbacks = redis.Redis(**unbounded)
+    callbacks.set_response_callback("GET", lambda reply: reply)
+    assert not lane_allowed(callbacks)
+    instance = redis.Redis(**unbounded)
+    instance.execute_command = lambda *args, **options: None  # type: ignore[method-assign]
+    assert not lane_allowed(instance)
+
+
+def test_client_side_caching_keeps_the_client():
+    from redis.cache import CacheConfig
+
+    client = redis.Redis(protocol=3, cache_config=CacheConfig(), max_connections=UNBOUNDED)
+    assert client.connection_pool.cache is not None
+    assert not lane_allowed(client)
+
+
+@pytest.mark.usefixtures("mode")
+def test_an_unbounded_pool_sends_hits_over_the_lane(settings, redis_server, queries):
+    settings.CACHEOPS_REDIS = unbounded_url(redis_server)
+    lane = get_lane()
+    assert lane is not None
+    client = get_client()
+    seen: list[str] = []
+    execute = client.execute_command
+
+    def traced(*args: Any, **options: Any) -> Any:
+        seen.append(str(args[0]))
+        return execute(*args, **options)
+
+    client.execute_command = traced  # after the rule was applied: it sees what skips the lane
+    cat = Category.objects.create(title="a")
+    assert Category.objects.get(pk=cat.pk).title == "a"
+    commands()
+    seen.clear()
+    with queries() as q:
+        assert Category.objects.get(pk=cat.pk).title == "a"
+    assert q.count == 0
+    assert commands().get(read_command()) == 1  # the server answered the hit's read...
+    assert read_command().upper() not in seen  # ...which did not go through the client
+    assert lane._free  # the lane's connection, given back
+
+
+def test_the_default_pool_follows_the_rule():
+    client = get_client()
+    assert (get_lane() is not None) == (client.connection_pool.max_connections >= UNBOUNDED)
+
+
+@pytest.mark.usefixtures("mode")
+def test_the_lane_gives_what_the_client_gives(settings, redis_server):
+    """The same sequence of cached reads, misses, stores and raw commands, over the lane and
+    through the client, gives the same values (and the same errors)."""
+    cats = [Category.objects.create(title=t) for t in "abc"]
+    results = {}
+    for side in ("lane", "client"):
+        bounded = redis_server.url_for_db(0) + "?max_connections=50"
+        settings.CACHEOPS_REDIS = unbounded_url(redis_server) if side == "lane" else bounded
+        assert (get_lane() is not None) == (side == "lane")
+        invalidate_all()
+        got: list[Any] = []
+        for _ in range(2):  # a miss and store, then a hit
+            got.append([Category.objects.get(pk=c.pk).title for c in cats])
+            got.append(Category.objects.filter(title__in=["a", "b"]).count())
+            got.append(Category.objects.filter(pk=cats[0].pk).count())
+            got.append(list(Category.objects.filter(title__gt="a").values_list("title", flat=True)))
+        epochs = snapshot("same:", ["t"])
+        got.append(write("same:", "k", {"x": [1, 2]}, {"t": [{"a": "1"}]}, 60, epochs))
+        got.append((read("same:", "k"), read("same:", "missing") is MISSING))
+        got.append(read_with_epochs("same:", "k", ["t"]))
+        get_client().set("same:raw", "[]\nraw")
+        got.append(
+            (get("same:raw"), mget(["same:raw", "same:none"]), run_script("read_insideout", ["", "same:raw"]))
+        )
+        get_client().hset("same:hash", "f", "v")
+        with pytest.raises(redis.ResponseError) as error:
+            get("same:hash")
+        got.append((type(error.value), str(error.value)))
+        get_client().delete("same:hash", "same:raw")
+        results[side] = got
+    assert results["lane"] == results["client"]
+
+
 # ------------------------------------------------------------------ max_connections
 
 
@@ -237,7 +351,120 @@ def test_a_blocking_pool_makes_threads_wait(settings, redis_server):
     assert max(seen) <= 2, f"{max(seen)} connections open with max_connections=2"
 
 
+def test_an_asyncio_pool_of_two_bounds_concurrent_async_reads(settings, redis_server):
+    """The asyncio client follows the same rule: with ``max_connections=2`` its reads go through
+    its pool, never more than 2 connections however many coroutines read at once."""
+    from cacheops import aio
+    from tests.asyncrun import run
+
+    cats = [Category.objects.create(title=f"c{i}") for i in range(8)]
+    for cat in cats:  # stored now: the async reads below all hit (a miss would store in a thread)
+        assert Category.objects.get(pk=cat.pk).title == cat.title
+        assert Category.objects.filter(pk=cat.pk).count() == 1
+    settings.CACHEOPS_REDIS = {
+        "host": redis_server.host,
+        "port": redis_server.port,
+        "max_connections": 2,
+        "client_name": NAME,
+    }
+    watcher = redis_server.client()
+
+    async def reader(cat: Category) -> list[Any]:
+        got: list[Any] = []
+        for _ in range(40):
+            try:
+                got.append((await Category.objects.aget(pk=cat.pk)).title)
+                got.append(await Category.objects.filter(pk=cat.pk).acount())
+            except redis.ConnectionError as e:
+                got.append(type(e))
+        return got
+
+    async def main() -> list[list[Any]]:
+        assert aio._lanes.get(asyncio.get_running_loop(), "none yet") in (None, "none yet")
+        aio.get_async_client()
+        assert aio._lanes[asyncio.get_running_loop()] is None  # bounded: no lane
+        return await asyncio.gather(*(reader(cat) for cat in cats))
+
+    stop, seen = watch(watcher)
+    try:
+        results = run(main())
+    finally:
+        stop.set()
+    seen.append(open_connections(watcher))
+    assert max(seen) <= 2, f"{max(seen)} connections open with max_connections=2"
+    for cat, got in zip(cats, results):  # the reads that found no connection raise as redis-py does
+        assert set(got) <= {cat.title, 1, redis.exceptions.MaxConnectionsError}, got
+    assert sum(got.count(1) for got in results) >= 40  # and the pool served many
+
+
+def test_an_unbounded_asyncio_pool_reads_over_the_lane(settings, redis_server):
+    from cacheops import aio
+    from tests.asyncrun import run
+
+    cat = Category.objects.create(title="a")
+    assert Category.objects.get(pk=cat.pk).title == "a"
+    settings.CACHEOPS_REDIS = unbounded_url(redis_server)
+
+    async def main() -> tuple[str, int, bool]:
+        title = (await Category.objects.aget(pk=cat.pk)).title
+        lane = aio._lanes[asyncio.get_running_loop()]
+        assert lane is not None
+        return title, await Category.objects.filter(pk=cat.pk).acount(), bool(lane._free)
+
+    assert run(main()) == ("a", 1, True)
+
+
 # ------------------------------------------------------------------ failures
+
+
+def test_a_killed_lane_connection_is_dropped_and_the_client_resends(settings, redis_server, queries):
+    settings.CACHEOPS_REDIS = unbounded_url(redis_server)
+    lane = get_lane()
+    assert lane is not None
+    cat = Category.objects.create(title="a")
+    assert Category.objects.get(pk=cat.pk).title == "a"
+    killed = lane.call("CLIENT", "ID")
+    assert redis_server.client().client_kill_filter(_id=killed)
+    with queries() as q:
+        assert Category.objects.get(pk=cat.pk).title == "a"  # the lane failed, the client resent
+    assert q.count == 0
+    assert Category.objects.get(pk=cat.pk).title == "a"  # over the lane again
+    assert lane._free and lane.call("CLIENT", "ID") != killed  # on a new connection
+
+
+def test_an_error_reply_keeps_the_lane_connection(settings, redis_server):
+    settings.CACHEOPS_REDIS = unbounded_url(redis_server)
+    lane = get_lane()
+    assert lane is not None
+    own = lane.call("CLIENT", "ID")
+    get_client().hset("lane:hash", "f", "v")
+    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+        get("lane:hash")
+    assert lane.call("CLIENT", "ID") == own
+    get_client().delete("lane:hash")
+
+
+def test_the_lane_degrades_when_redis_is_unreachable(settings, queries):
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    from shared_testing.servers import free_port
+
+    cat = Category.objects.create(title="a")
+    settings.CACHEOPS_REDIS = {
+        "host": "127.0.0.1",
+        "port": free_port(),
+        "retry": Retry(NoBackoff(), 0),
+        "max_connections": UNBOUNDED,
+    }
+    settings.CACHEOPS_DEGRADE_ON_FAILURE = True
+    assert get_lane() is not None
+    with pytest.warns(RuntimeWarning, match="unreachable"), queries() as q:
+        assert Category.objects.get(pk=cat.pk).title == "a"
+    assert q.count == 1
+    settings.CACHEOPS_DEGRADE_ON_FAILURE = False
+    with pytest.raises(redis.ConnectionError):
+        Category.objects.get(pk=cat.pk)
 
 
 def test_a_killed_connection_is_survived(redis_server, queries):
@@ -324,9 +551,13 @@ def test_a_cluster_client_caches(settings, redis_cluster_server, queries):
     assert q.count == 0
 
 
-def test_sentinel_reads_from_the_master(settings, sentinel, redis_server, queries):  # noqa: F811
+@pytest.mark.parametrize("limit", [None, UNBOUNDED], ids=["pool", "lane"])
+def test_sentinel_reads_from_the_master(settings, sentinel, redis_server, queries, limit):  # noqa: F811
     settings.CACHEOPS_REDIS = {}
     settings.CACHEOPS_SENTINEL = {"locations": [sentinel], "service_name": SERVICE, "db": 0}
+    if limit:
+        settings.CACHEOPS_SENTINEL["max_connections"] = limit
+        assert get_lane() is not None
     cat = Category.objects.create(title="a")
     assert Category.objects.get(pk=cat.pk).title == "a"
     with queries() as q:
@@ -335,11 +566,22 @@ def test_sentinel_reads_from_the_master(settings, sentinel, redis_server, querie
     assert redis_server.client().keys("*q:*")
 
 
+@pytest.fixture(params=["pool", "lane"])
+def lane_or_pool(request: Any, settings: Any, redis_server: Any) -> str:
+    """The default client, then one whose pool has no bound (its reads go over the lane)."""
+    if request.param == "lane":
+        settings.CACHEOPS_REDIS = unbounded_url(redis_server)
+        assert get_lane() is not None
+    return request.param
+
+
+@pytest.mark.usefixtures("lane_or_pool")
 def test_threads_get_their_own_replies():
     wrong, errors = read_from_threads()
     assert (wrong, errors) == ([], [])
 
 
+@pytest.mark.usefixtures("lane_or_pool")
 def test_a_forked_child_never_uses_the_parents_socket():
     get_client().set("f", "parent")
     parent_id = get_client().client_id()

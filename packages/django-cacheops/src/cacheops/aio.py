@@ -33,6 +33,7 @@ from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 
 from . import fast
 from .conf import model_profile, settings
+from .connections import AsyncLane, lane_allowed
 from .django_internals import (
     clone_queryset,
     default_ordering,
@@ -47,15 +48,16 @@ from .django_internals import (
 )
 from .keys import QueryPlan, query_plan, queryset_prefix, remembered_call
 from .reads import bound, caching_profile, get_result, get_shortcut, hit_rows, is_local_get, pending_shortcut
-from .redis import FAILURES, LaneBase, check_cluster, is_cluster, register
+from .redis import FAILURES, check_cluster, is_cluster, register
 from .signals import cache_read
 from .store import MISSING, loads
 
 __all__ = ["aclose", "aread", "get_async_client", "install_async"]
 
 _clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
-# the lane of each loop's client, or None when its commands go through the client
-_lanes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _AsyncLane | None] = weakref.WeakKeyDictionary()
+# the lane of each loop's client, or None when its commands go through the client (the rule of
+# cacheops.connections.lane_allowed, as for the synchronous client: a lane only beside an unbounded pool)
+_lanes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncLane | None] = weakref.WeakKeyDictionary()
 _scripts: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Any]] = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
 _original: dict[str, Any] = {}
@@ -104,7 +106,7 @@ def get_async_client() -> Any:
             client = _clients.get(loop)
             if client is None:
                 client = _make_async_client()
-                _lanes[loop] = _async_lane_for(client)
+                _lanes[loop] = AsyncLane(client) if lane_allowed(client) else None
                 _clients[loop] = client
     return client
 
@@ -115,65 +117,6 @@ def _reset(*, setting: str, **kwargs: Any) -> None:
             _clients.clear()
             _lanes.clear()  # their connections belong to loops that may not run now: dropped
             _scripts.clear()
-
-
-class _AsyncLane(LaneBase):
-    """Connections of our own to the server of one event loop's ``redis.asyncio.Redis`` client, the
-    asyncio twin of :class:`cacheops.redis.Lane`: a command costs less CPU than through the client
-    (no pool bookkeeping, no ``can_read`` poll, no retry wrapper).  Only that loop uses it."""
-
-    async def call(self, *args: Any) -> Any:
-        """The reply to the command ``args`` as the client returns it; an error reply is raised; a
-        connection failure or timeout sends the command once more through the client."""
-        if self._down:
-            return await self._through_client(args)
-        conn = self._free.pop() if self._free else self._connection_class(**self._connection_kwargs)
-        try:
-            if not conn.is_connected:
-                await conn.connect()
-            await conn.send_packed_command(conn.pack_command(*args))
-            reply = await conn.read_response()
-        except redis.ResponseError:  # an error reply, read in full: the connection is sound
-            self._free.append(conn)
-            raise
-        except (redis.ConnectionError, redis.TimeoutError, OSError):
-            await conn.disconnect(nowait=True)
-            self._down = True
-            await self.close()  # the others are likely just as stale
-            return await self._through_client(args)
-        except BaseException:  # cancelled mid-reply: the connection can't be reused
-            await conn.disconnect(nowait=True)
-            raise
-        self._free.append(conn)
-        return reply
-
-    async def _through_client(self, args: tuple[Any, ...]) -> Any:
-        reply = await self.client.execute_command(*args)
-        self._down = False
-        return reply
-
-    async def close(self) -> None:
-        free, self._free = self._free, []
-        for conn in free:
-            await conn.disconnect(nowait=True)
-
-
-def _async_lane_for(client: Any) -> _AsyncLane | None:
-    """A lane for a plain ``redis.asyncio.Redis`` client using redis-py's own command execution and
-    a plain pool; None (commands go through the client) for anything else, a cluster included."""
-    if not isinstance(client, redis.asyncio.Redis) or getattr(client, "connection", None) is not None:
-        return None
-    for name in ("execute_command", "_send_command_parse_response", "parse_response"):
-        func = getattr(type(client), name, None)
-        own = getattr(func, "__module__", None) == "redis.asyncio.client" and not hasattr(func, "__wrapped__")
-        if name in vars(client) or not own:
-            return None
-    if any(client.response_callbacks.get(command) for command in ("GET", "EVALSHA", "EVAL")):
-        return None
-    pool = client.connection_pool
-    if isinstance(pool, redis.asyncio.BlockingConnectionPool) or not hasattr(pool, "connection_kwargs"):
-        return None
-    return _AsyncLane(client)
 
 
 async def _acall(*args: Any) -> Any:

@@ -9,9 +9,10 @@ With ``CACHEOPS_DEGRADE_ON_FAILURE`` every Redis call made through
 :func:`handle_connection_failure` turns a connection error or timeout into a ``RuntimeWarning``
 and a fallback value.
 
-Every synchronous command goes through the client: its connection pool (so ``max_connections``
-bounds the connections, and the pool's checks run) and redis-py ``Script`` objects.
-``benchmarks/bench_lane.py`` measures what connections of cacheops' own would save.
+The hot commands (GET, MGET and the scripts of :mod:`cacheops.store`) travel over a
+:class:`~cacheops.connections.Lane` of cacheops' own connections only when the client's pool has no
+bound (:func:`cacheops.connections.lane_allowed`); with a ``max_connections`` they go through the
+client, its pool and redis-py ``Script`` objects, so the bound holds exactly.
 """
 
 from __future__ import annotations
@@ -29,13 +30,15 @@ import redis.cluster
 from django.core.exceptions import ImproperlyConfigured
 
 from .conf import on_change, settings
+from .connections import Lane, lane_allowed
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 _lock = threading.Lock()
 _client: Any = None
+_lane: Lane | None = None  # the lane of _client (None: its commands go through the client)
 _scripts: dict[str, Any] = {}
-# run before the client is handed out while invalidations wait to be sent again
+# run before the client or the lane is handed out while invalidations wait to be sent again
 # (see cacheops.invalidation.replay_missed)
 _before_use: Callable[[], None] | None = None
 # run by reset_client() before the old client closes (fast mode's listener restarts through them)
@@ -142,25 +145,30 @@ def _make_client() -> Any:
 
 
 def get_client() -> Any:
-    """The Redis client cacheops uses (created on first call)."""
-    global _client
+    """The Redis client cacheops uses (created on first call, with its lane when allowed)."""
+    global _client, _lane
     if _before_use is not None:
         _before_use()
     if _client is None:
         with _lock:
             if _client is None:
-                _client = _make_client()
+                client = _make_client()
+                _lane = Lane(client) if lane_allowed(client) else None
+                _client = client
     return _client
 
 
 def reset_client() -> None:
-    """Forget the client, so the next use builds it from the (changed) settings."""
-    global _client
+    """Forget the client and close its lane, so the next use builds both from the (changed) settings."""
+    global _client, _lane
     with _lock:
         old, _client = _client, None
+        old_lane, _lane = _lane, None
         _scripts.clear()
     for callback in list(_reset_callbacks):
         callback()  # e.g. fast mode's listener, which listens through the old client
+    if old_lane is not None:
+        old_lane.close()
     if old is not None:
         try:
             old.close()
@@ -239,32 +247,33 @@ def load_script(name: str) -> Any:
 # ------------------------------------------------------------------ the store's commands
 
 
+def get_lane() -> Lane | None:
+    """The lane of the current client, or None when its commands go through the client."""
+    if _client is None or _before_use is not None:
+        get_client()
+    return _lane
+
+
 def get(key: str) -> Any:
-    """``get_client().get(key)``."""
-    return get_client().get(key)
+    """``get_client().get(key)``, over the lane when there is one."""
+    lane = get_lane()
+    return get_client().get(key) if lane is None else lane.call("GET", key)
 
 
 def mget(keys: list[str]) -> list[Any]:
-    """``get_client().mget(keys)``."""
-    return get_client().mget(keys)
+    """``get_client().mget(keys)``, over the lane when there is one."""
+    lane = get_lane()
+    return get_client().mget(keys) if lane is None else lane.call("MGET", *keys)
 
 
 def run_script(name: str, args: list[Any]) -> Any:
-    """The reply of the script of :func:`load_script` called with ``args`` (no keys)."""
-    return load_script(name)(args=args)
-
-
-class LaneBase:
-    """What the asyncio lane of :mod:`cacheops.aio` holds: its client, how the client's pool makes
-    connections (that lane makes its own the same way, uncounted by the pool's ``max_connections``)
-    and the free list of those.  The synchronous commands have no lane: they go through the client
-    (``benchmarks/bench_lane.py`` measured a lane drawing on the pool at under 20 % less CPU)."""
-
-    def __init__(self, client: Any) -> None:
-        pool = client.connection_pool
-        self.client = client
-        self._connection_class = pool.connection_class
-        self._connection_kwargs = dict(pool.connection_kwargs)
-        self._free: list[Any] = []
-        # set by a connection failure: calls go through the client until one succeeds there
-        self._down = False
+    """The reply of the script of :func:`load_script` called with ``args`` (no keys): the
+    ``Script`` object through the client, or EVALSHA over the lane (EVAL of its text on NOSCRIPT)."""
+    script = load_script(name)
+    lane = get_lane()
+    if lane is None:
+        return script(args=args)
+    try:
+        return lane.call("EVALSHA", script.sha, 0, *args)
+    except redis.exceptions.NoScriptError:
+        return lane.call("EVAL", script.script, 0, *args)
