@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import tempfile
 import time
@@ -113,3 +114,24 @@ def test_without_degrade_errors_surface(own_redis, settings):
     own_redis.kill()
     with pytest.raises(redis.ConnectionError):
         list(Category.objects.all())
+
+
+def test_a_degraded_redis_is_logged_for_operators_once_every_few_seconds(own_redis, caplog, monkeypatch):
+    import cacheops.redis
+
+    Category.objects.create(title="a")
+    monkeypatch.setattr(cacheops.redis, "_last_logged", -cacheops.redis.LOG_EVERY)
+    own_redis.kill()
+    caplog.set_level(logging.WARNING, logger="cacheops.redis")
+    for _ in range(5):  # every read fails: one warning each, one log record in all
+        with pytest.warns(RuntimeWarning, match="unreachable"):
+            assert [c.title for c in Category.objects.all()] == ["a"]
+    records = [r for r in caplog.records if r.name == "cacheops.redis"]
+    assert len(records) == 1, [r.getMessage() for r in records]
+    assert records[0].levelno == logging.WARNING
+    assert "cacheops cache is unreachable" in records[0].getMessage()
+    assert "without the cache" in records[0].getMessage()
+    monkeypatch.setattr(cacheops.redis, "_last_logged", -cacheops.redis.LOG_EVERY)  # the interval passed
+    with pytest.warns(RuntimeWarning):
+        Category.objects.count()
+    assert len([r for r in caplog.records if r.name == "cacheops.redis"]) == 2

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import warnings
 import weakref
 from collections.abc import AsyncIterator
 from importlib import resources
@@ -48,7 +47,7 @@ from .django_internals import (
 )
 from .keys import QueryPlan, query_plan, queryset_prefix, remembered_call
 from .reads import bound, caching_profile, get_result, get_shortcut, hit_rows, is_local_get, pending_shortcut
-from .redis import FAILURES, check_cluster, is_cluster, register
+from .redis import FAILURES, check_cluster, degrade, is_cluster, register
 from .signals import cache_read
 from .store import MISSING, loads
 
@@ -152,12 +151,6 @@ def _script(name: str) -> Any:
     return script
 
 
-def _degrade(e: Exception) -> None:
-    if not settings.CACHEOPS_DEGRADE_ON_FAILURE:
-        raise e
-    warnings.warn(f"cacheops cache is unreachable: {e}", RuntimeWarning, stacklevel=3)
-
-
 async def aread(prefix: str, key: str) -> Any:
     """The cached value under ``key`` read through redis.asyncio, or MISSING (also when Redis is
     unreachable and CACHEOPS_DEGRADE_ON_FAILURE is on)."""
@@ -167,7 +160,7 @@ async def aread(prefix: str, key: str) -> Any:
         else:
             data = await _acall("GET", prefix + key)
     except FAILURES as e:
-        _degrade(e)
+        degrade(e)
         return MISSING
     if data is None or data is False:
         return MISSING
@@ -200,7 +193,7 @@ async def _aread_fast(qs: Any, prefix: str, plan: QueryPlan) -> Any:
         pipe.pttl(prefix + key)
         replies = await pipe.execute()
     except FAILURES as e:
-        _degrade(e)
+        degrade(e)
         return MISSING
     return fast.remember_read(prefix, key, keys, replies, names, noted)
 

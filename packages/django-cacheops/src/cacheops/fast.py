@@ -38,14 +38,21 @@ import os
 import threading
 import time
 import uuid
-import warnings
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
 from .conf import settings
 from .copies import fresh_copy, kept_copy
-from .redis import FAILURES, INVALIDATION_CHANNEL, get_client, is_cluster, load_script, on_client_reset
+from .redis import (
+    FAILURES,
+    INVALIDATION_CHANNEL,
+    degrade,
+    get_client,
+    is_cluster,
+    load_script,
+    on_client_reset,
+)
 from .signals import cache_invalidated
 from .store import MISSING, epoch_keys, get_or_compute, loads, write
 
@@ -366,12 +373,6 @@ def prepare_read(prefix: str, tables: Any) -> tuple[list[str], tuple | None]:
     return names, (listener.counts(names) if push_checked() else None)
 
 
-def _degrade(e: Exception) -> None:
-    if not settings.CACHEOPS_DEGRADE_ON_FAILURE:
-        raise e
-    warnings.warn(f"cacheops cache is unreachable: {e}", RuntimeWarning, stacklevel=3)
-
-
 def fast_get_or_compute(
     prefix: str,
     key: str,
@@ -405,7 +406,7 @@ def fast_get_or_compute(
         pipe.pttl(prefix + key)
         replies = pipe.execute()
     except FAILURES as e:
-        _degrade(e)
+        degrade(e)
         return compute(), False
     value = remember_read(prefix, key, keys, replies, names, noted)
     if value is not MISSING:

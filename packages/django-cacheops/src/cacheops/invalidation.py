@@ -17,7 +17,6 @@ import logging
 import threading
 import time
 import uuid
-import warnings
 from collections.abc import Iterable
 from contextlib import ContextDecorator
 from typing import Any
@@ -28,7 +27,15 @@ from django.db.models import Model
 from .conf import settings
 from .keys import get_prefix
 from .missed import MissedInvalidations
-from .redis import FAILURES, INVALIDATION_CHANNEL, get_client, is_cluster, load_script, set_before_use
+from .redis import (
+    FAILURES,
+    INVALIDATION_CHANNEL,
+    degrade,
+    get_client,
+    is_cluster,
+    load_script,
+    set_before_use,
+)
 from .signals import cache_invalidated
 from .store import generation_key, local_gets
 from .transaction import defer
@@ -279,13 +286,7 @@ def _missed_one(error: Exception, record: Any) -> None:
         record()
         set_before_use(replay_missed)
     _start_replayer()
-    if not settings.CACHEOPS_DEGRADE_ON_FAILURE:
-        raise error
-    warnings.warn(
-        f"cacheops cache is unreachable: {error} (the invalidation is sent again when it answers)",
-        RuntimeWarning,
-        stacklevel=4,
-    )
+    degrade(error, " (the invalidation is sent again when it answers)", stacklevel=3)
 
 
 def replay_missed() -> None:

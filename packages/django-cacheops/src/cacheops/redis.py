@@ -17,7 +17,9 @@ client, its pool and redis-py ``Script`` objects, so the bound holds exactly.
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 import warnings
 from collections.abc import Callable
 from functools import wraps
@@ -31,6 +33,8 @@ from django.core.exceptions import ImproperlyConfigured
 
 from .conf import on_change, settings
 from .connections import Lane, lane_allowed
+
+logger = logging.getLogger(__name__)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -196,6 +200,24 @@ redis_client: Any = _Proxy()
 
 FAILURES = (redis.ConnectionError, redis.TimeoutError)
 
+LOG_EVERY = 10.0  # seconds between two log records of a degraded Redis in one process
+_last_logged = -LOG_EVERY
+
+
+def degrade(error: Exception, note: str = "", stacklevel: int = 2) -> None:
+    """Redis failed with ``error``: raise it, or with ``CACHEOPS_DEGRADE_ON_FAILURE`` warn (a
+    ``RuntimeWarning``, as in 7.2) and log it for operators, at most once every ``LOG_EVERY``
+    seconds (every cached read fails while Redis is down); the caller then uses the database."""
+    global _last_logged
+    if not settings.CACHEOPS_DEGRADE_ON_FAILURE:
+        raise error
+    message = f"cacheops cache is unreachable: {error}{note}"
+    warnings.warn(message, RuntimeWarning, stacklevel=stacklevel + 1)
+    now = time.monotonic()
+    if now - _last_logged >= LOG_EVERY:
+        _last_logged = now
+        logger.warning("%s; reading and writing the database without the cache", message)
+
 
 def handle_connection_failure(fallback: Any = None) -> Callable[[F], F]:
     """Decorate a function using Redis: with CACHEOPS_DEGRADE_ON_FAILURE a connection failure
@@ -207,9 +229,7 @@ def handle_connection_failure(fallback: Any = None) -> Callable[[F], F]:
             try:
                 return func(*args, **kwargs)
             except FAILURES as e:
-                if not settings.CACHEOPS_DEGRADE_ON_FAILURE:
-                    raise
-                warnings.warn(f"cacheops cache is unreachable: {e}", RuntimeWarning, stacklevel=2)
+                degrade(e)
                 return fallback() if callable(fallback) else fallback
 
         return wrapper  # type: ignore[return-value]
