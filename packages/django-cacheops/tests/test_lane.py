@@ -1,10 +1,12 @@
 """The lane of cacheops (issue 18): GET, MGET and the store scripts over connections of its own.
 
-One rule (``cacheops.connections.lane_allowed``) for the synchronous client and each event loop's
-asyncio client: a lane only beside a pool with no bound (redis-py's ``max_connections`` of 2**31,
-its default before redis-py 8); with a bounded pool, a ``BlockingConnectionPool``, a cluster, a
-client class or tracing that overrides command execution, or client-side caching, every command
-goes through the client, so ``max_connections`` holds exactly and a tracer sees every command.
+The synchronous lane takes up to ``cacheops.connections.lane_size`` connections from the client's
+own pool and keeps them (a quarter of ``max_connections``, at most 4, all it needs beside an
+unbounded pool), so ``max_connections`` holds exactly; busy, it leaves the command to the client.
+Each event loop's asyncio lane makes connections of its own, so it needs an unbounded pool
+(``cacheops.connections.lane_allowed``).  With a ``BlockingConnectionPool``, a cluster, a client
+class or tracing that overrides command execution, or client-side caching, every command goes
+through the client, so a tracer sees every command.
 Everything here talks to real redis-servers.
 """
 
@@ -25,7 +27,7 @@ from django.test import override_settings
 
 from cacheops import cached_as, invalidate_all
 from cacheops.conf import settings as cacheops_settings
-from cacheops.connections import UNBOUNDED, lane_allowed
+from cacheops.connections import LANE_MAX, UNBOUNDED, lane_allowed, lane_size
 from cacheops.redis import get, get_client, get_lane, mget, run_script
 from cacheops.store import MISSING, read, read_with_epochs, snapshot, write
 from tests.test_degrade import own_redis  # noqa: F401 - a redis-server the test can stop
@@ -174,6 +176,23 @@ def test_the_rule_allows_a_lane_only_beside_an_unbounded_pool():
     instance = redis.Redis(**unbounded)
     instance.execute_command = lambda *args, **options: None  # type: ignore[method-assign]
     assert not lane_allowed(instance)
+    for never in (callbacks, instance, redis.Redis(single_connection_client=True, **unbounded)):
+        assert lane_size(never) == 0
+
+
+def test_the_synchronous_lane_takes_a_quarter_of_a_bounded_pool_at_most_four():
+    import redis.asyncio
+
+    assert lane_size(redis.Redis(max_connections=UNBOUNDED)) == UNBOUNDED  # as many as run at once
+    assert LANE_MAX == 4
+    for bound, size in ((1, 0), (2, 0), (3, 0), (4, 1), (8, 2), (12, 3), (16, 4), (50, 4), (100, 4)):
+        assert lane_size(redis.Redis(max_connections=bound)) == size, bound
+    assert lane_size(redis.Redis()) == 4  # redis-py 8's default pool of 100 (or an unbounded one)
+    blocking = redis.BlockingConnectionPool(max_connections=100)
+    assert lane_size(redis.Redis(connection_pool=blocking)) == 0
+    assert lane_size(redis.asyncio.Redis(max_connections=100)) == 0
+    assert lane_size(redis.asyncio.Redis(max_connections=UNBOUNDED)) == 0  # AsyncLane: lane_allowed
+    assert lane_size(TracedRedis(max_connections=100)) == 0
 
 
 def test_client_side_caching_keeps_the_client():
@@ -185,8 +204,13 @@ def test_client_side_caching_keeps_the_client():
 
 
 @pytest.mark.usefixtures("mode")
-def test_an_unbounded_pool_sends_hits_over_the_lane(settings, redis_server, queries):
-    settings.CACHEOPS_REDIS = unbounded_url(redis_server)
+@pytest.mark.parametrize("bound", ["unbounded", "default", 8])
+def test_hits_go_over_the_lane(settings, redis_server, queries, bound):
+    """Beside an unbounded pool, redis-py 8's default pool of 100 and a pool of 8."""
+    if bound == "unbounded":
+        settings.CACHEOPS_REDIS = unbounded_url(redis_server)
+    elif bound != "default":
+        settings.CACHEOPS_REDIS = redis_server.url_for_db(0) + f"?max_connections={bound}"
     lane = get_lane()
     assert lane is not None
     client = get_client()
@@ -210,9 +234,11 @@ def test_an_unbounded_pool_sends_hits_over_the_lane(settings, redis_server, quer
     assert lane._free  # the lane's connection, given back
 
 
-def test_the_default_pool_follows_the_rule():
+def test_the_default_pool_has_a_lane():
     client = get_client()
-    assert (get_lane() is not None) == (client.connection_pool.max_connections >= UNBOUNDED)
+    lane = get_lane()
+    assert lane is not None and lane.pool is client.connection_pool
+    assert lane.size == (UNBOUNDED if client.connection_pool.max_connections >= UNBOUNDED else LANE_MAX)
 
 
 @pytest.mark.usefixtures("mode")
@@ -221,10 +247,14 @@ def test_the_lane_gives_what_the_client_gives(settings, redis_server):
     through the client, gives the same values (and the same errors)."""
     cats = [Category.objects.create(title=t) for t in "abc"]
     results = {}
-    for side in ("lane", "client"):
-        bounded = redis_server.url_for_db(0) + "?max_connections=50"
-        settings.CACHEOPS_REDIS = unbounded_url(redis_server) if side == "lane" else bounded
-        assert (get_lane() is not None) == (side == "lane")
+    urls = {
+        "lane": unbounded_url(redis_server),
+        "bounded lane": redis_server.url_for_db(0) + "?max_connections=100",
+        "client": redis_server.url_for_db(0) + "?max_connections=3",  # too few for a lane
+    }
+    for side, url in urls.items():
+        settings.CACHEOPS_REDIS = url
+        assert (get_lane() is not None) == (side != "client")
         invalidate_all()
         got: list[Any] = []
         for _ in range(2):  # a miss and store, then a hit
@@ -246,7 +276,7 @@ def test_the_lane_gives_what_the_client_gives(settings, redis_server):
         got.append((type(error.value), str(error.value)))
         get_client().delete("same:hash", "same:raw")
         results[side] = got
-    assert results["lane"] == results["client"]
+    assert results["lane"] == results["client"] == results["bounded lane"]
 
 
 # ------------------------------------------------------------------ max_connections
@@ -315,13 +345,15 @@ def watch(watcher: Any) -> tuple[threading.Event, list[int]]:
 
 def test_max_connections_bounds_the_connections_of_threads_reading_at_once(settings, redis_server):
     """A ``ConnectionPool`` of 2: never more than 2 connections; an exhausted pool raises what
-    redis-py raises (``MaxConnectionsError``) to the threads that find no connection."""
+    redis-py raises (``MaxConnectionsError``) to the threads that find no connection.  A pool of
+    2 is too small for a lane (a quarter of it): everything goes through the client."""
     settings.CACHEOPS_REDIS = {
         "host": redis_server.host,
         "port": redis_server.port,
         "max_connections": 2,
         "client_name": NAME,
     }
+    assert get_lane() is None
     watcher = redis_server.client()
     stop, seen = watch(watcher)
     try:
@@ -335,11 +367,43 @@ def test_max_connections_bounds_the_connections_of_threads_reading_at_once(setti
     assert get(f"t{0}") == b"[]\nvalue 0"  # the pool serves the next caller
 
 
+@pytest.mark.parametrize("bound", [8, 12])
+def test_the_lane_takes_its_connections_from_a_bounded_pool(settings, redis_server, bound):
+    """8 threads beside a pool of 8 (the lane keeps 2 of them) or 12 (the lane keeps 3): never more
+    connections than the bound, and no thread ever finds the pool exhausted (a thread goes through
+    the client only while the lane's connections are all busy, so the threads never need more)."""
+    settings.CACHEOPS_REDIS = {
+        "host": redis_server.host,
+        "port": redis_server.port,
+        "max_connections": bound,
+        "client_name": NAME,
+    }
+    lane = get_lane()
+    assert lane is not None and lane.size == bound // 4
+    watcher = redis_server.client()
+    stop, seen = watch(watcher)
+    try:
+        wrong, errors = read_from_threads()
+    finally:
+        stop.set()
+    seen.append(open_connections(watcher))
+    assert (wrong, errors) == ([], [])
+    assert max(seen) <= bound, f"{max(seen)} connections open with max_connections={bound}"
+    assert 1 <= lane._held <= lane.size and len(lane._free) == lane._held  # all given back
+    assert lane._held <= len(lane.pool._in_use_connections)  # checked out: the pool counts them
+    from cacheops.redis import reset_client
+
+    pool = lane.pool
+    reset_client()  # the lane gives its connections back to the pool
+    assert lane._held == 0 and lane._free == [] and not pool._in_use_connections
+
+
 def test_a_blocking_pool_makes_threads_wait(settings, redis_server):
     pool = redis.BlockingConnectionPool(
         host=redis_server.host, port=redis_server.port, max_connections=2, timeout=20, client_name=NAME
     )
     settings.CACHEOPS_REDIS = {"connection_pool": pool}
+    assert get_lane() is None  # waiting callers must get every connection
     watcher = redis_server.client()
     stop, seen = watch(watcher)
     try:
@@ -417,8 +481,10 @@ def test_an_unbounded_asyncio_pool_reads_over_the_lane(settings, redis_server):
 # ------------------------------------------------------------------ failures
 
 
-def test_a_killed_lane_connection_is_dropped_and_the_client_resends(settings, redis_server, queries):
-    settings.CACHEOPS_REDIS = unbounded_url(redis_server)
+@pytest.mark.parametrize("bound", ["unbounded", "default"])
+def test_a_killed_lane_connection_is_dropped_and_the_client_resends(settings, redis_server, queries, bound):
+    if bound == "unbounded":
+        settings.CACHEOPS_REDIS = unbounded_url(redis_server)
     lane = get_lane()
     assert lane is not None
     cat = Category.objects.create(title="a")
@@ -566,18 +632,20 @@ def test_sentinel_reads_from_the_master(settings, sentinel, redis_server, querie
     assert redis_server.client().keys("*q:*")
 
 
-@pytest.fixture(params=["pool", "lane"])
+@pytest.fixture(params=["client", "lane", "bounded lane"])
 def lane_or_pool(request: Any, settings: Any, redis_server: Any) -> str:
-    """The default client, then one whose pool has no bound (its reads go over the lane)."""
+    """A client whose reads go through its pool of 3 (too few for a lane), one whose pool has no
+    bound, and the default one (redis-py 8: a pool of 100; the lane keeps 4 of them)."""
     if request.param == "lane":
         settings.CACHEOPS_REDIS = unbounded_url(redis_server)
-        assert get_lane() is not None
+    elif request.param == "client":
+        settings.CACHEOPS_REDIS = redis_server.url_for_db(0) + "?max_connections=3"
+    assert (get_lane() is None) == (request.param == "client")
     return request.param
 
 
-@pytest.mark.usefixtures("lane_or_pool")
-def test_threads_get_their_own_replies():
-    wrong, errors = read_from_threads()
+def test_threads_get_their_own_replies(lane_or_pool):
+    wrong, errors = read_from_threads(workers=3 if lane_or_pool == "client" else 8)
     assert (wrong, errors) == ([], [])
 
 

@@ -55,7 +55,7 @@ __all__ = ["aclose", "aread", "get_async_client", "install_async"]
 
 _clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
 # the lane of each loop's client, or None when its commands go through the client (the rule of
-# cacheops.connections.lane_allowed, as for the synchronous client: a lane only beside an unbounded pool)
+# cacheops.connections.lane_allowed: its connections are not the pool's, so only beside an unbounded pool)
 _lanes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncLane | None] = weakref.WeakKeyDictionary()
 _scripts: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Any]] = weakref.WeakKeyDictionary()
 _lock = threading.Lock()

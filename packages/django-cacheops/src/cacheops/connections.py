@@ -1,28 +1,37 @@
-"""Connections of cacheops' own to the client's server ("the lane"), and when they may be used.
+"""Connections cacheops holds itself to the client's server ("the lane"), and when they may be used.
 
 The commands of a cached read and store (GET, MGET, EVALSHA and EVAL of the store scripts) cost
-less CPU over a connection cacheops holds itself than through ``client.execute_command()``: no
-pool lock, no ``can_read()`` poll, no retry wrapper, no response callbacks or bookkeeping (see
-``benchmarks/bench_lane.py``).  Such connections are made by the pool's own
-``connection_class(**connection_kwargs)`` (so unix sockets, SSL and Sentinel work) but the pool
-does not count them.  One rule, :func:`lane_allowed`, decides for the synchronous client
-(:mod:`cacheops.redis`) and for each event loop's asyncio client (:mod:`cacheops.aio`): a lane
-only beside a pool without a bound, so a ``max_connections`` that is set always holds exactly.
+less CPU over a connection cacheops holds than through ``client.execute_command()``: no pool lock,
+no ``can_read()`` poll, no retry wrapper, no response callbacks or bookkeeping (see
+``benchmarks/bench_lane.py``).
+
+The synchronous lane (:class:`Lane`, :mod:`cacheops.redis`) takes its connections from the
+client's own pool (``pool.get_connection()``) and keeps them checked out in a free list of its own,
+so they count against ``max_connections``; it holds at most :func:`lane_size` of them (a quarter of
+the bound, at most :data:`LANE_MAX`; none beside a pool of fewer than 4).  When all are busy a
+command goes through the client, so the lane never waits and never raises for want of a connection.
+Never beside a ``BlockingConnectionPool`` (its waiting callers must get every connection).
+The asyncio lane (:class:`AsyncLane`, :mod:`cacheops.aio`) makes connections the pool does not
+count, so it is only used beside a pool without a bound (:func:`lane_allowed`).
 """
 
 from __future__ import annotations
 
+import inspect
 import os
+import threading
 from typing import Any
 
 import redis
 import redis.asyncio
 
-__all__ = ["UNBOUNDED", "AsyncLane", "Lane", "lane_allowed"]
+__all__ = ["LANE_MAX", "UNBOUNDED", "AsyncLane", "Lane", "lane_allowed", "lane_size"]
 
 # redis-py's "no limit": the max_connections of its ConnectionPool (and the asyncio twin) before
 # redis-py 8, which sets 100 when none is given.  A pool below this has a bound the lane must keep.
 UNBOUNDED = 2**31
+# the most connections a synchronous lane takes from a bounded pool (and never more than a quarter)
+LANE_MAX = 4
 # the commands sent over a lane; their replies go back as read, so no client callback may apply
 LANE_COMMANDS = ("GET", "MGET", "EVALSHA", "EVAL")
 # how each kind of client executes and parses commands: a lane replaces these, so none may be
@@ -56,15 +65,8 @@ def _redis_own(client: Any, base: type, name: str) -> bool:
     )
 
 
-def lane_allowed(client: Any) -> bool:
-    """Whether cacheops may send ``client``'s GET, MGET and scripts over a lane of its own.
-
-    Only for a ``redis.Redis`` or ``redis.asyncio.Redis`` whose pool is a plain ``ConnectionPool``
-    (Sentinel's included) with no bound (``max_connections`` of at least :data:`UNBOUNDED`), no
-    client-side cache, redis-py's own command execution and parsing, no response callback for
-    :data:`LANE_COMMANDS` and no single connection.  Never for a ``BlockingConnectionPool``, a
-    bounded pool or a cluster client: their commands go through the client and its pool.
-    """
+def _eligible(client: Any) -> bool:
+    """Whether ``client`` executes commands as redis-py does, over a plain ``ConnectionPool``."""
     kind = next((kind for kind in _EXECUTION if isinstance(client, kind[0])), None)
     if kind is None:
         return False  # a cluster client, or anything else
@@ -74,7 +76,6 @@ def lane_allowed(client: Any) -> bool:
         getattr(client, "connection", None) is not None
         or not isinstance(pool, pool_class)
         or isinstance(pool, blocking_class)
-        or getattr(pool, "max_connections", 0) < UNBOUNDED
         or getattr(pool, "cache", None) is not None
         or not hasattr(pool, "connection_class")
         or not hasattr(pool, "connection_kwargs")
@@ -84,6 +85,31 @@ def lane_allowed(client: Any) -> bool:
         return False
     callbacks = getattr(client, "response_callbacks", {})
     return not any(callbacks.get(command) for command in LANE_COMMANDS)
+
+
+def lane_allowed(client: Any) -> bool:
+    """Whether cacheops may send ``client``'s GET, MGET and scripts over connections the pool does
+    not count (the asyncio lane).
+
+    Only for a ``redis.Redis`` or ``redis.asyncio.Redis`` whose pool is a plain ``ConnectionPool``
+    (Sentinel's included) with no bound (``max_connections`` of at least :data:`UNBOUNDED`), no
+    client-side cache, redis-py's own command execution and parsing, no response callback for
+    :data:`LANE_COMMANDS` and no single connection.  Never for a ``BlockingConnectionPool``, a
+    bounded pool or a cluster client: their commands go through the client and its pool.
+    """
+    return _eligible(client) and getattr(client.connection_pool, "max_connections", 0) >= UNBOUNDED
+
+
+def lane_size(client: Any) -> int:
+    """How many connections the synchronous lane of ``client`` may take from its pool (0: no lane).
+
+    The conditions of :func:`lane_allowed` but for the bound: beside an unbounded pool as many as
+    run at once; beside ``max_connections=n``, ``min(LANE_MAX, n // 4)``.  Asyncio clients: 0.
+    """
+    if not isinstance(client, redis.Redis) or not _eligible(client):
+        return 0
+    bound = getattr(client.connection_pool, "max_connections", 0)
+    return UNBOUNDED if bound >= UNBOUNDED else max(0, min(LANE_MAX, bound // 4))
 
 
 class _LaneBase:
@@ -106,31 +132,52 @@ class _LaneBase:
             return self._connection_class(**self._connection_kwargs)
 
 
-class Lane(_LaneBase):
-    """The lane of a synchronous ``redis.Redis`` client: safe to share between threads (each call
-    takes a connection off the free list) and across ``fork()`` (a child never uses the parent's
-    sockets)."""
+def _checkout(pool: Any) -> Any:
+    """``pool.get_connection`` as a function of no argument (redis-py < 5.3 wants a command name;
+    later ones warn when given one)."""
+    param = inspect.signature(pool.get_connection).parameters.get("command_name")
+    if param is not None and param.default is inspect.Parameter.empty:
+        return lambda: pool.get_connection("GET")
+    return pool.get_connection
 
-    def __init__(self, client: Any) -> None:
-        super().__init__(client)
+
+class Lane:
+    """The lane of a synchronous ``redis.Redis`` client: up to ``size`` connections checked out of
+    the client's pool and kept (so they count against ``max_connections``), shared between threads
+    (each call takes one off the free list) and safe across ``fork()`` (a child drops the parent's
+    and takes its own from the pool, which redis-py has reset)."""
+
+    def __init__(self, client: Any, size: int) -> None:
+        self.client = client
+        self.pool = client.connection_pool
+        self.size = size
+        self._get_connection = _checkout(self.pool)
+        self._free: list[Any] = []
+        self._held = 0  # connections taken from the pool and not given back
+        self._lock = threading.Lock()
+        # set by a connection failure: commands go through the client until one succeeds there
+        self._down = False
         self._pid = os.getpid()
         self._closed = False
 
     def call(self, *args: Any) -> Any:
         """The reply to the command ``args``, as ``client.execute_command(*args)`` returns it.
 
-        An error reply (``ResponseError``: NOSCRIPT, WRONGTYPE...) is raised and keeps the
-        connection.  A connection failure or timeout drops the lane's connections and sends the
-        command once more through the client, so its retries and errors (and
-        ``CACHEOPS_DEGRADE_ON_FAILURE`` above) are as without a lane.  Anything else drops the
-        connection in use and propagates.
+        Over a free lane connection, or one newly taken from the pool while the lane holds fewer
+        than ``size``; else (or when the pool has none to give) through the client.  An error reply
+        (``ResponseError``: NOSCRIPT, WRONGTYPE...) is raised and keeps the connection.  A
+        connection failure or timeout gives the lane's connections back to the pool (disconnected)
+        and sends the command once more through the client, so its retries and errors (and
+        ``CACHEOPS_DEGRADE_ON_FAILURE`` above) are as without a lane.  Anything else gives the
+        connection in use back, disconnected, and propagates.
         """
         if self._pid != os.getpid():
-            self._drain()  # the parent's sockets: redis-py closes them without a shutdown
-            self._pid = os.getpid()
-        if self._down:
+            self._forked()
+        if self._down or self._closed:
             return self._through_client(args)
         conn = self._connection()
+        if conn is None:
+            return self.client.execute_command(*args)
         try:
             conn.connect()  # a no-op when connected; a Sentinel connection finds the master here
             conn.send_packed_command(conn.pack_command(*args))
@@ -139,20 +186,41 @@ class Lane(_LaneBase):
             self._give_back(conn)
             raise
         except _RETRY_ON_CLIENT:
-            conn.disconnect()
+            self._discard(conn)
             self._down = True
             self._drain()  # the others are likely as stale (a restarted or killed server)
             return self._through_client(args)
         except BaseException:  # the reply may be half read
-            conn.disconnect()
+            self._discard(conn)
             raise
         self._give_back(conn)
         return reply
 
     def close(self) -> None:
-        """Disconnect the free connections; one in use is disconnected when given back."""
+        """Give the free connections back to the pool; one in use goes back when its call ends."""
         self._closed = True
         self._drain()
+
+    def _connection(self) -> Any:
+        """The most recently used free connection (LIFO), one new from the pool, or None."""
+        try:
+            return self._free.pop()
+        except IndexError:  # empty (or another thread took the last one)
+            pass
+        with self._lock:
+            if self._held >= self.size:
+                return None
+            self._held += 1
+        try:
+            return self._get_connection()
+        except _RETRY_ON_CLIENT:  # an exhausted pool, an unreachable server: the client decides
+            with self._lock:
+                self._held -= 1
+            return None
+        except BaseException:
+            with self._lock:
+                self._held -= 1
+            raise
 
     def _through_client(self, args: tuple[Any, ...]) -> Any:
         reply = self.client.execute_command(*args)
@@ -164,13 +232,33 @@ class Lane(_LaneBase):
         if self._closed:
             self._drain()
 
+    def _discard(self, conn: Any) -> None:
+        """Disconnect ``conn`` and give it back to the pool (which counts it no more as the lane's)."""
+        try:
+            conn.disconnect()
+        finally:
+            with self._lock:
+                self._held -= 1
+            self.pool.release(conn)
+
     def _drain(self) -> None:
         while True:
             try:
                 conn = self._free.pop()
             except IndexError:
                 return
-            conn.disconnect()
+            self._discard(conn)
+
+    def _forked(self) -> None:
+        """In a child process: forget the parent's connections (its pool forgets them too)."""
+        with self._lock:
+            if self._pid == os.getpid():
+                return
+            free, self._free = self._free, []
+            self._held = 0
+            self._pid = os.getpid()
+        for conn in free:
+            conn.disconnect()  # the parent's sockets: redis-py closes them without a shutdown
 
 
 class AsyncLane(_LaneBase):

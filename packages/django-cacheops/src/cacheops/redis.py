@@ -10,9 +10,10 @@ With ``CACHEOPS_DEGRADE_ON_FAILURE`` every Redis call made through
 and a fallback value.
 
 The hot commands (GET, MGET and the scripts of :mod:`cacheops.store`) travel over a
-:class:`~cacheops.connections.Lane` of cacheops' own connections only when the client's pool has no
-bound (:func:`cacheops.connections.lane_allowed`); with a ``max_connections`` they go through the
-client, its pool and redis-py ``Script`` objects, so the bound holds exactly.
+:class:`~cacheops.connections.Lane`: a few connections taken from the client's own pool and kept
+by cacheops (:func:`cacheops.connections.lane_size`), so a ``max_connections`` holds exactly; when
+they are all busy, or there is no lane (a ``BlockingConnectionPool``, a cluster, a tracing client
+class...), through the client, its pool and redis-py ``Script`` objects.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import redis.cluster
 from django.core.exceptions import ImproperlyConfigured
 
 from .conf import on_change, settings
-from .connections import Lane, lane_allowed
+from .connections import Lane, lane_size
 
 logger = logging.getLogger(__name__)
 
@@ -157,13 +158,15 @@ def get_client() -> Any:
         with _lock:
             if _client is None:
                 client = _make_client()
-                _lane = Lane(client) if lane_allowed(client) else None
+                size = lane_size(client)
+                _lane = Lane(client, size) if size else None
                 _client = client
     return _client
 
 
 def reset_client() -> None:
-    """Forget the client and close its lane, so the next use builds both from the (changed) settings."""
+    """Forget the client and close its lane (its connections go back to the pool), so the next use
+    builds both from the (changed) settings."""
     global _client, _lane
     with _lock:
         old, _client = _client, None
