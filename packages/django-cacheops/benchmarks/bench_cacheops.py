@@ -18,13 +18,12 @@ from __future__ import annotations
 import gc
 import json
 import os
-import subprocess
 import time
 from collections.abc import Callable
 from typing import Any
 
 import benchsetup
-from benchsetup import PACKAGE_DIR, configure, populate
+from benchsetup import configure, populate, run_child
 
 ROUNDS = max(1, int(os.environ.get("CACHEOPS_BENCH_ROUNDS", "5")))
 REPEAT = 5  # timed runs per measurement inside one process; the best one counts
@@ -131,14 +130,7 @@ def _count_queries(func: Callable[[], object]) -> int:
 
 
 def _child(python: str, redis_url: str, ours: bool) -> dict[str, Any] | None:
-    env = dict(os.environ, CACHEOPS_BENCH_CHILD=redis_url)
-    if ours:
-        env["PYTHONPATH"] = os.path.join(PACKAGE_DIR, "src")
-    proc = subprocess.run([python, __file__], env=env, capture_output=True, text=True, timeout=600)
-    if proc.returncode:
-        print(f"  ({'this package' if ours else 'original'} in {python} failed: {proc.stderr[-300:]})")
-        return None
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return run_child(__file__, python, redis_url, ours, timeout=600)
 
 
 def best_of(runs: list[dict[str, Any]]) -> dict[str, Any]:

@@ -19,14 +19,13 @@ from __future__ import annotations
 import json
 import os
 import random
-import subprocess
 import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
 import benchsetup
-from benchsetup import PACKAGE_DIR, configure
+from benchsetup import configure, run_child
 
 ROUNDS = max(1, int(os.environ.get("CACHEOPS_FALLBACK_ROUNDS", "200")))
 # read shape -> whether this package makes it depend on a whole table
@@ -125,14 +124,7 @@ def measure(redis_url: str) -> dict[str, Any]:
 
 
 def _child(python: str, redis_url: str, ours: bool) -> dict[str, Any] | None:
-    env = dict(os.environ, CACHEOPS_BENCH_CHILD=redis_url)
-    if ours:
-        env["PYTHONPATH"] = os.path.join(PACKAGE_DIR, "src")
-    proc = subprocess.run([python, __file__], env=env, capture_output=True, text=True, timeout=900)
-    if proc.returncode:
-        print(f"  ({'this package' if ours else 'original'} in {python} failed: {proc.stderr[-300:]})")
-        return None
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return run_child(__file__, python, redis_url, ours, timeout=900)
 
 
 def report(ours: dict[str, Any], orig: dict[str, Any] | None) -> None:

@@ -3,7 +3,9 @@ timing by the best of several runs.  Not a benchmark itself (nox runs ``bench_*.
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -12,6 +14,20 @@ from typing import Any
 
 PACKAGE_DIR = os.getcwd()  # the nox session and the README run the benchmarks from the package
 sys.path.insert(0, PACKAGE_DIR)  # the tests' model zoo lives in tests/testapp
+
+
+def run_child(script: str, python: str, redis_url: str, ours: bool, timeout: int) -> dict[str, Any] | None:
+    """Run ``script`` again in ``python`` as a child measuring on ``redis_url`` (it reads
+    ``CACHEOPS_BENCH_CHILD``), with this package's ``src`` first on its path when ``ours``; its
+    last line of output is the JSON it measured. None (and the child's error printed) on failure."""
+    env = dict(os.environ, CACHEOPS_BENCH_CHILD=redis_url)
+    if ours:
+        env["PYTHONPATH"] = os.path.join(PACKAGE_DIR, "src")
+    proc = subprocess.run([python, script], env=env, capture_output=True, text=True, timeout=timeout)
+    if proc.returncode:
+        print(f"  ({'this package' if ours else 'original'} in {python} failed: {proc.stderr[-300:]})")
+        return None
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def configure(redis_url: str, **extra: Any) -> None:
