@@ -82,13 +82,13 @@ def test_conf_is_a_leaf():
 
 # Below fast mode: it hears them through what they expose (``cacheops.signals.cache_invalidated``,
 # ``cacheops.redis.on_client_reset``, ``cacheops.redis.INVALIDATION_CHANNEL``), never the reverse.
-BELOW_FAST = ("conf", "redis", "keys", "tree", "store", "invalidation")
+BELOW_MEMORY = ("conf", "redis", "keys", "conditions", "store", "invalidation")
 
 
 def test_lower_modules_do_not_import_fast():
     graph = import_graph()
-    offenders = [name for name in BELOW_FAST if "fast" in graph[name]]
-    assert not offenders, f"cacheops.fast is imported by modules below it: {offenders}"
+    offenders = [name for name in BELOW_MEMORY if "memory" in graph[name]]
+    assert not offenders, f"cacheops.memory is imported by modules below it: {offenders}"
 
 
 def test_no_new_cycles():
@@ -121,8 +121,8 @@ LAYERS: dict[str, set[str]] = {
         "transaction",
     },
     "Redis client": {"redis", "connections"},
-    "rows, keys and plans": {"rows", "copies", "oldrows", "tree", "keys"},
-    "store and read": {"store", "reads", "fast", "samples", "counters"},
+    "rows, keys and plans": {"rows", "copies", "stored_rows", "conditions", "keys"},
+    "store and read": {"store", "reads", "memory", "samples", "counters"},
     "invalidation": {"invalidation", "bulk"},
     "Django integration": {
         "query",

@@ -14,7 +14,7 @@ from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 
 from cacheops import cached, cached_as, invalidate_all, invalidate_model, invalidate_obj, no_invalidation
 from cacheops.checks import check_settings
-from cacheops.fast import local_cache
+from cacheops.memory import local_cache
 from cacheops.management.commands.reapconjs import reap_conjs
 from cacheops.redis import get_client
 from tests.asyncrun import run

@@ -17,7 +17,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from cacheops import invalidate_model, no_invalidation
-from cacheops.fast import listener, local_cache
+from cacheops.memory import listener, local_cache
 from tests.tcpproxy import TcpProxy
 from tests.testapp.models import Category, Post
 
@@ -201,10 +201,10 @@ def test_the_fast_mode_listener_logs_losing_redis_once_and_listening_again(outag
     settings.CACHEOPS_DEGRADE_ON_FAILURE = True
     local_cache.clear()
     _wait_listening()
-    caplog.set_level(logging.INFO, logger="cacheops.fast")
+    caplog.set_level(logging.INFO, logger="cacheops.memory")
 
     def logged(level: int) -> list[str]:
-        return [r.getMessage() for r in caplog.records if r.name == "cacheops.fast" and r.levelno == level]
+        return [r.getMessage() for r in caplog.records if r.name == "cacheops.memory" and r.levelno == level]
 
     outage.proxy.refuse()  # the listener's connection is reset, and so is every reconnection
     eventually(lambda: logged(logging.WARNING), timeout=10)

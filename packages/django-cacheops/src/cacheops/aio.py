@@ -30,7 +30,7 @@ from django.db.models import QuerySet
 from django.db.models.query import MAX_GET_RESULTS
 from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 
-from . import fast
+from . import memory
 from .conf import model_profile, settings
 from .connections import AsyncLane, lane_allowed
 from .django_internals import (
@@ -168,26 +168,26 @@ async def aread(prefix: str, key: str) -> Any:
 
 
 async def _aread_fast(qs: Any, prefix: str, plan: QueryPlan) -> Any:
-    """Fast mode: the in-memory copy while it is valid (see :mod:`cacheops.fast`), else the Redis
+    """Fast mode: the in-memory copy while it is valid (see :mod:`cacheops.memory`), else the Redis
     payload (remembered in memory with what it depends on, noted just before it was read)."""
     key = plan.key
-    entry = fast.local_cache.lookup(prefix, key)
-    if entry is not None and fast.trusted(entry):
-        return fast.fresh_copy(entry.value)
+    entry = memory.local_cache.lookup(prefix, key)
+    if entry is not None and memory.trusted(entry):
+        return memory.fresh_copy(entry.value)
     client = get_async_client()
     try:
         if entry is not None:
-            noted = fast.listener.counts(entry.names) if fast.push_checked() else None
-            if fast.still_valid(entry, await client.mget(entry.stamp_keys)):
+            noted = memory.listener.counts(entry.names) if memory.push_checked() else None
+            if memory.still_valid(entry, await client.mget(entry.stamp_keys)):
                 if noted is not None:
                     entry.counts = noted
-                return fast.fresh_copy(entry.value)
-            fast.local_cache.discard(prefix, key)
+                return memory.fresh_copy(entry.value)
+            memory.local_cache.discard(prefix, key)
         tables = plan.get_conditions(qs)
-        names, noted = fast.prepare_read(prefix, tables)
+        names, noted = memory.prepare_read(prefix, tables)
         pipe = client.pipeline(transaction=False)
         script = _script("read_insideout") if settings.CACHEOPS_INSIDEOUT else None
-        keys, queued = fast.queue_read(pipe, prefix, key, tables, script)
+        keys, queued = memory.queue_read(pipe, prefix, key, tables, script)
         if queued is not None:
             await queued  # an asyncio script queues itself on the pipeline when awaited
         pipe.pttl(prefix + key)
@@ -195,7 +195,7 @@ async def _aread_fast(qs: Any, prefix: str, plan: QueryPlan) -> Any:
     except FAILURES as e:
         degrade(e)
         return MISSING
-    return fast.remember_read(prefix, key, keys, replies, names, noted)
+    return memory.remember_read(prefix, key, keys, replies, names, noted)
 
 
 async def _aread_op(qs: Any, op: str, extra: Any = "") -> tuple[bool, Any]:
@@ -264,7 +264,7 @@ async def _aread_remembered(qs: Any, shortcut: tuple) -> Any:
     profile, plan = remembered
     prefix = queryset_prefix(qs, plan)
     if profile.get("local"):
-        return fast.trusted_copy(prefix, plan.key)
+        return memory.trusted_copy(prefix, plan.key)
     return await aread(prefix, plan.key)
 
 

@@ -8,7 +8,7 @@ Django the package supports, so a release that renames or changes one fails ther
 fails when another cacheops module uses one of these names itself.
 
 The structure of ``Query`` itself (``where``, ``alias_map``, joins, lookups), which the
-fingerprints (:mod:`cacheops.keys`) and the invalidation conditions (:mod:`cacheops.tree`) walk, is
+fingerprints (:mod:`cacheops.keys`) and the invalidation conditions (:mod:`cacheops.conditions`) walk, is
 undocumented too but not private: it stays where it is read, and the same test file pins what is
 read of it (``test_query_api_cacheops_reads``), as do the differential and plan tests.
 

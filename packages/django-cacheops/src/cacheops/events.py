@@ -35,7 +35,7 @@ from .django_internals import (
 )
 from .invalidation import invalidate_model, invalidate_rows, no_invalidation
 from .keys import query_plan, queryset_prefix
-from .oldrows import old_rows
+from .stored_rows import old_rows
 from .store import snapshot, write
 from .transaction import defer
 

@@ -2,7 +2,7 @@
 
 It is the one place that knows every part that patches Django: the QuerySet and manager methods
 (:mod:`cacheops.query`), the admin, the invalidation signals (:mod:`cacheops.events`), the native
-async reads (:mod:`cacheops.aio`), fast mode (:mod:`cacheops.fast`), bulk writes
+async reads (:mod:`cacheops.aio`), fast mode (:mod:`cacheops.memory`), bulk writes
 (:mod:`cacheops.bulk`) and prefetching (:mod:`cacheops.prefetch`).  None of them imports another to
 install it, so the async reads and the synchronous ones stay independent of each other.
 """
@@ -14,7 +14,7 @@ from typing import Any
 from .aio import install_async
 from .bulk import install_bulk
 from .events import install_events
-from .fast import install_fast
+from .memory import install_fast
 from .prefetch import install_prefetch
 from .query import install_queryset
 

@@ -39,7 +39,7 @@ from .redis import (
 from .signals import cache_invalidated
 from .store import generation_key, local_gets
 from .transaction import defer
-from .tree import Skip, encode
+from .conditions import Skip, encode
 
 logger = logging.getLogger(__name__)
 
@@ -122,7 +122,7 @@ def _row(specs: Iterable[FieldSpec], values: dict[str, Any], vendor: str) -> tup
             continue
         try:
             row[column] = encode(prepare(value), vendor)
-        except Skip:  # a value conditions are never registered for (see cacheops.tree.encode)
+        except Skip:  # a value conditions are never registered for (see cacheops.conditions.encode)
             continue
         except (TypeError, ValueError):  # a value the field can't prepare: can't be pinned down
             complete = False

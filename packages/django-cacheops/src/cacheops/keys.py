@@ -29,7 +29,7 @@ from .django_internals import (
     values_fields,
 )
 from .redis import CLUSTER_TAG, is_cluster
-from .tree import compile_query, dnfs
+from .conditions import compile_query, dnfs
 
 
 @dataclass
@@ -321,7 +321,7 @@ class QueryPlan:
         self.from_aliases = from_aliases  # the aliases of the compiled FROM clause (None: unknown)
 
     def get_conditions(self, qs: Any) -> dict[str, list[dict[str, str]]]:
-        """``{table: [conjunction, ...]}`` of the query (see :func:`cacheops.tree.dnfs`), for the
+        """``{table: [conjunction, ...]}`` of the query (see :func:`cacheops.conditions.dnfs`), for the
         tables its compiled SQL reads (a table joined only to order or to select related rows
         matters whatever its row)."""
         if self.conditions is None:

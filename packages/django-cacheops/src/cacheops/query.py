@@ -32,7 +32,7 @@ from .django_internals import (
     result_cache,
     set_result_cache,
 )
-from .fast import fast_get_or_compute, trusted_copy
+from .memory import fast_get_or_compute, trusted_copy
 from .invalidation import invalidate_rows
 from .keys import (
     filter_built,

@@ -13,7 +13,7 @@ from django.db.models import Model, QuerySet
 from .conf import model_profile, settings
 from .keys import QueryPlan, digest, get_prefix, query_plan
 from .transaction import is_dirty, may_store
-from .tree import dnfs
+from .conditions import dnfs
 
 __all__ = ["Samples"]
 

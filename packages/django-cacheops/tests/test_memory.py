@@ -15,7 +15,7 @@ import pytest
 from django.db.models import Count
 
 from cacheops import invalidate_obj, no_invalidation
-from cacheops.fast import listener, local_cache
+from cacheops.memory import listener, local_cache
 from cacheops.redis import get_client
 from tests.asyncrun import run
 from tests.testapp.models import Category, Post

@@ -64,7 +64,7 @@ def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:
         reset_old_rows()
 
 
-setting_changed.connect(_on_setting_changed, dispatch_uid="cacheops.oldrows.reset")
+setting_changed.connect(_on_setting_changed, dispatch_uid="cacheops.stored_rows.reset")
 
 
 def _attnames(model: Any) -> list[str]:

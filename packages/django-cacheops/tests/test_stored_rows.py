@@ -13,7 +13,7 @@ import pytest
 from django.db import connection, connections, models, transaction
 from django.utils import timezone
 
-from cacheops.oldrows import old_rows
+from cacheops.stored_rows import old_rows
 from cacheops.transaction import is_dirty
 from tests.testapp.models import Category, Document, Extra, Media, Movie, Post, Weird
 

@@ -240,7 +240,7 @@ def _heard_here(sender: Any, obj_dict: Any = None, **kwargs: Any) -> None:
 
 def install_fast() -> None:
     """Count this process' own invalidations synchronously (from ``AppConfig.ready()``)."""
-    cache_invalidated.connect(_heard_here, dispatch_uid="cacheops.fast.heard_here")
+    cache_invalidated.connect(_heard_here, dispatch_uid="cacheops.memory.heard_here")
 
 
 class LocalCache:
