@@ -35,8 +35,8 @@ from .django_internals import (
 )
 from .invalidation import invalidate_model, invalidate_rows, no_invalidation
 from .keys import query_plan, queryset_prefix
-from .stored_rows import old_rows
 from .store import snapshot, write
+from .stored_rows import old_rows
 from .transaction import defer
 
 __all__ = ["connect_first", "install_events"]

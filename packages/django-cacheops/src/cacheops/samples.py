@@ -10,10 +10,10 @@ from django.core.exceptions import EmptyResultSet, ImproperlyConfigured
 from django.db import connections
 from django.db.models import Model, QuerySet
 
+from .conditions import dnfs
 from .conf import model_profile, settings
 from .keys import QueryPlan, digest, get_prefix, query_plan
 from .transaction import is_dirty, may_store
-from .conditions import dnfs
 
 __all__ = ["Samples"]
 
