@@ -120,7 +120,7 @@ LAYERS: dict[str, set[str]] = {
         "missed",
         "transaction",
     },
-    "Redis client": {"redis", "connections"},
+    "Redis client": {"redis", "connections", "async_redis"},
     "rows, keys and plans": {"rows", "copies", "stored_rows", "conditions", "keys"},
     "store and read": {"store", "reads", "memory", "samples", "counters"},
     "invalidation": {"invalidation", "bulk"},

@@ -235,9 +235,8 @@ def _lane_client_ids() -> set[int]:
 
 
 def test_async_hits_survive_a_killed_lane_connection(posts, reads, settings, redis_server):
-    import asyncio
 
-    from cacheops import aio
+    from cacheops import async_redis
     from cacheops.connections import UNBOUNDED
     from cacheops.redis import get_client
 
@@ -247,9 +246,8 @@ def test_async_hits_survive_a_killed_lane_connection(posts, reads, settings, red
     async def read_twice_with_a_kill_between() -> tuple[str, str, bool]:
         await Post.objects.aget(pk=post.pk)  # miss, stored through the worker thread
         first = (await Post.objects.aget(pk=post.pk)).title
-        lane = aio._lanes.get(asyncio.get_running_loop())
-        assert lane is not None  # a plain redis.asyncio client with an unbounded pool gets a lane
-        await aio._acall("CLIENT", "SETNAME", "cacheops-async-lane")
+        assert async_redis.get_async_lane() is not None  # a plain redis.asyncio client gets a lane
+        await async_redis.acall("CLIENT", "SETNAME", "cacheops-async-lane")
         for client_id in _lane_client_ids():
             get_client().client_kill_filter(_id=client_id)
         second = (await Post.objects.aget(pk=post.pk)).title  # the lane's socket is dead: resent
@@ -264,21 +262,21 @@ def test_async_hits_survive_a_killed_lane_connection(posts, reads, settings, red
 def test_a_cancelled_async_command_never_hands_its_late_reply_to_the_next(posts):
     import asyncio
 
-    from cacheops import aio
+    from cacheops import async_redis
     from cacheops.redis import get_client
 
     get_client().delete("cacheops-test-list")
 
     async def cancel_then_read() -> Any:
-        await aio._acall("SET", "cacheops-test-key", "value")
-        waiting = asyncio.ensure_future(aio._acall("BLPOP", "cacheops-test-list", 5))
+        await async_redis.acall("SET", "cacheops-test-key", "value")
+        waiting = asyncio.ensure_future(async_redis.acall("BLPOP", "cacheops-test-list", 5))
         await asyncio.sleep(0.2)  # BLPOP sent; its reply will come when the list gets an item
         waiting.cancel()
         with pytest.raises(asyncio.CancelledError):
             await waiting
         get_client().rpush("cacheops-test-list", "late")  # a reply lands on the cancelled connection
         await asyncio.sleep(0.1)
-        return await aio._acall("GET", "cacheops-test-key")
+        return await async_redis.acall("GET", "cacheops-test-key")
 
     assert run(cancel_then_read()) == b"value"
     get_client().delete("cacheops-test-list", "cacheops-test-key")

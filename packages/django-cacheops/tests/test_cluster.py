@@ -14,8 +14,8 @@ from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 
 from cacheops import cached, cached_as, invalidate_all, invalidate_model, invalidate_obj, no_invalidation
 from cacheops.checks import check_settings
-from cacheops.memory import local_cache
 from cacheops.management.commands.reapconjs import reap_conjs
+from cacheops.memory import local_cache
 from cacheops.redis import get_client
 from tests.asyncrun import run
 from tests.testapp.models import Category, Post
@@ -174,10 +174,11 @@ def test_async_reads_on_cluster(cluster, queries):
     async def native_hit() -> tuple[str, bool]:
         import asyncio
 
-        from cacheops import aio
+        from cacheops import async_redis
 
         title = (await Category.objects.aget(pk=cat.pk)).title
-        client = aio._clients.get(asyncio.get_running_loop())  # made by the hit: no thread fallback
+        held = async_redis._loops.get(asyncio.get_running_loop())  # made by the hit: no thread fallback
+        client = held and held.client
         return title, isinstance(client, AsyncRedisCluster)
 
     assert run(read()) == "a"

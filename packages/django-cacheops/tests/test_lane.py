@@ -1,12 +1,11 @@
 """The lane of cacheops (issue 18): GET, MGET and the store scripts over connections of its own.
 
-The synchronous lane takes up to ``cacheops.connections.lane_size`` connections from the client's
-own pool and keeps them (a quarter of ``max_connections``, at most 4, all it needs beside an
-unbounded pool), so ``max_connections`` holds exactly; busy, it leaves the command to the client.
-Each event loop's asyncio lane makes connections of its own, so it needs an unbounded pool
-(``cacheops.connections.lane_allowed``).  With a ``BlockingConnectionPool``, a cluster, a client
-class or tracing that overrides command execution, or client-side caching, every command goes
-through the client, so a tracer sees every command.
+The synchronous lane and each event loop's asyncio lane take up to
+``cacheops.connections.lane_size`` connections from their client's own pool and keep them (a
+quarter of ``max_connections``, at most 4, all they need beside an unbounded pool), so
+``max_connections`` holds exactly; busy, a lane leaves the command to the client.  With a
+``BlockingConnectionPool``, a cluster, a client class or tracing that overrides command execution,
+or client-side caching, every command goes through the client, so a tracer sees every command.
 Everything here talks to real redis-servers.
 """
 
@@ -27,7 +26,7 @@ from django.test import override_settings
 
 from cacheops import cached_as, invalidate_all
 from cacheops.conf import settings as cacheops_settings
-from cacheops.connections import LANE_MAX, UNBOUNDED, lane_allowed, lane_size
+from cacheops.connections import LANE_MAX, UNBOUNDED, lane_size
 from cacheops.redis import get, get_client, get_lane, mget, run_script
 from cacheops.store import MISSING, read, read_with_epochs, snapshot, write
 from tests.test_degrade import own_redis  # noqa: F401 - a redis-server the test can stop
@@ -148,50 +147,42 @@ def unbounded_url(redis_server: Any, db: int = 0) -> str:
     return redis_server.url_for_db(db) + f"?max_connections={UNBOUNDED}"
 
 
-def test_the_rule_allows_a_lane_only_beside_an_unbounded_pool():
+def test_the_rule_gives_no_lane_to_a_blocking_pool_a_cluster_or_an_overridden_client():
     import redis.asyncio
     import redis.cluster
 
     unbounded = {"max_connections": UNBOUNDED}
-    assert lane_allowed(redis.Redis(**unbounded))
-    assert lane_allowed(redis.asyncio.Redis(**unbounded))
-    assert lane_allowed(redis.Redis.from_url(f"redis://localhost/0?max_connections={UNBOUNDED}"))
-    assert lane_allowed(redis.Redis()) == (redis.ConnectionPool().max_connections >= UNBOUNDED)
-    assert lane_allowed(redis.asyncio.Redis()) == (
-        redis.asyncio.ConnectionPool().max_connections >= UNBOUNDED
-    )
+    assert lane_size(redis.Redis(**unbounded)) == UNBOUNDED  # as many as run at once
+    assert lane_size(redis.asyncio.Redis(**unbounded)) == UNBOUNDED
+    assert lane_size(redis.Redis.from_url(f"redis://localhost/0?max_connections={UNBOUNDED}")) == UNBOUNDED
     for never in (
-        redis.Redis(max_connections=2),
-        redis.asyncio.Redis(max_connections=2),
-        redis.Redis(connection_pool=redis.BlockingConnectionPool(max_connections=2)),
-        redis.asyncio.Redis(connection_pool=redis.asyncio.BlockingConnectionPool(max_connections=2)),
+        redis.Redis(connection_pool=redis.BlockingConnectionPool(max_connections=100)),
+        redis.asyncio.Redis(connection_pool=redis.asyncio.BlockingConnectionPool(max_connections=100)),
         redis.Redis(single_connection_client=True, **unbounded),
+        redis.asyncio.Redis(single_connection_client=True, **unbounded),
         TracedRedis(**unbounded),
         object.__new__(redis.cluster.RedisCluster),
+        object.__new__(redis.asyncio.cluster.RedisCluster),
     ):
-        assert not lane_allowed(never), never
+        assert lane_size(never) == 0, never
     callbacks = redis.Redis(**unbounded)
     callbacks.set_response_callback("GET", lambda reply: reply)
-    assert not lane_allowed(callbacks)
     instance = redis.Redis(**unbounded)
     instance.execute_command = lambda *args, **options: None  # type: ignore[method-assign]
-    assert not lane_allowed(instance)
-    for never in (callbacks, instance, redis.Redis(single_connection_client=True, **unbounded)):
+    for never in (callbacks, instance):
         assert lane_size(never) == 0
 
 
-def test_the_synchronous_lane_takes_a_quarter_of_a_bounded_pool_at_most_four():
+def test_a_lane_takes_a_quarter_of_a_bounded_pool_at_most_four():
     import redis.asyncio
 
-    assert lane_size(redis.Redis(max_connections=UNBOUNDED)) == UNBOUNDED  # as many as run at once
     assert LANE_MAX == 4
     for bound, size in ((1, 0), (2, 0), (3, 0), (4, 1), (8, 2), (12, 3), (16, 4), (50, 4), (100, 4)):
         assert lane_size(redis.Redis(max_connections=bound)) == size, bound
-    assert lane_size(redis.Redis()) == 4  # redis-py 8's default pool of 100 (or an unbounded one)
-    blocking = redis.BlockingConnectionPool(max_connections=100)
-    assert lane_size(redis.Redis(connection_pool=blocking)) == 0
-    assert lane_size(redis.asyncio.Redis(max_connections=100)) == 0
-    assert lane_size(redis.asyncio.Redis(max_connections=UNBOUNDED)) == 0  # AsyncLane: lane_allowed
+        assert lane_size(redis.asyncio.Redis(max_connections=bound)) == size, bound
+    for default in (redis.Redis(), redis.asyncio.Redis()):  # redis-py 8's default pool of 100
+        bound = default.connection_pool.max_connections
+        assert lane_size(default) == (UNBOUNDED if bound >= UNBOUNDED else LANE_MAX)
     assert lane_size(TracedRedis(max_connections=100)) == 0
 
 
@@ -200,7 +191,7 @@ def test_client_side_caching_keeps_the_client():
 
     client = redis.Redis(protocol=3, cache_config=CacheConfig(), max_connections=UNBOUNDED)
     assert client.connection_pool.cache is not None
-    assert not lane_allowed(client)
+    assert lane_size(client) == 0
 
 
 @pytest.mark.usefixtures("mode")
@@ -415,39 +406,63 @@ def test_a_blocking_pool_makes_threads_wait(settings, redis_server):
     assert max(seen) <= 2, f"{max(seen)} connections open with max_connections=2"
 
 
-def test_an_asyncio_pool_of_two_bounds_concurrent_async_reads(settings, redis_server):
-    """The asyncio client follows the same rule: with ``max_connections=2`` its reads go through
-    its pool, never more than 2 connections however many coroutines read at once."""
-    from cacheops import aio
-    from tests.asyncrun import run
+def stored_categories(count: int = 8) -> tuple[list[Category], list[list[Any]]]:
+    """``count`` categories whose get(), count() and fetch are stored by the synchronous path,
+    and what the synchronous path reads for each (a hit, read a second time)."""
+    cats = [Category.objects.create(title=f"c{i}") for i in range(count)]
+    expected = []
+    for _ in range(2):  # stored, then read back: the async reads below all hit
+        expected = [
+            [
+                Category.objects.get(pk=cat.pk).title,
+                Category.objects.filter(pk=cat.pk).count(),
+                list(Category.objects.filter(title__lte=cat.title).values_list("title", flat=True)),
+            ]
+            for cat in cats
+        ]
+    return cats, expected
 
-    cats = [Category.objects.create(title=f"c{i}") for i in range(8)]
-    for cat in cats:  # stored now: the async reads below all hit (a miss would store in a thread)
-        assert Category.objects.get(pk=cat.pk).title == cat.title
-        assert Category.objects.filter(pk=cat.pk).count() == 1
-    settings.CACHEOPS_REDIS = {
+
+async def read_async(cat: Category, rounds: int = 40) -> list[Any]:
+    """What the native async reads give for ``cat``, ``rounds`` times (an error: its type)."""
+    titles = Category.objects.filter(title__lte=cat.title).values_list("title", flat=True)
+    got: list[Any] = []
+    for _ in range(rounds):
+        try:
+            got.append(
+                [
+                    (await Category.objects.aget(pk=cat.pk)).title,
+                    await Category.objects.filter(pk=cat.pk).acount(),
+                    [title async for title in titles.all()],
+                ]
+            )
+        except redis.ConnectionError as e:
+            got.append(type(e))
+    return got
+
+
+def bounded(redis_server: Any, bound: int) -> dict[str, Any]:
+    return {
         "host": redis_server.host,
         "port": redis_server.port,
-        "max_connections": 2,
+        "max_connections": bound,
         "client_name": NAME,
     }
+
+
+def test_an_asyncio_pool_of_two_bounds_concurrent_async_reads(settings, redis_server):
+    """With ``max_connections=2`` (too few for a lane) the asyncio client's reads go through its
+    pool: never more than 2 connections however many coroutines read at once."""
+    from cacheops import async_redis
+    from tests.asyncrun import run
+
+    cats, expected = stored_categories()
+    settings.CACHEOPS_REDIS = bounded(redis_server, 2)
     watcher = redis_server.client()
 
-    async def reader(cat: Category) -> list[Any]:
-        got: list[Any] = []
-        for _ in range(40):
-            try:
-                got.append((await Category.objects.aget(pk=cat.pk)).title)
-                got.append(await Category.objects.filter(pk=cat.pk).acount())
-            except redis.ConnectionError as e:
-                got.append(type(e))
-        return got
-
     async def main() -> list[list[Any]]:
-        assert aio._lanes.get(asyncio.get_running_loop(), "none yet") in (None, "none yet")
-        aio.get_async_client()
-        assert aio._lanes[asyncio.get_running_loop()] is None  # bounded: no lane
-        return await asyncio.gather(*(reader(cat) for cat in cats))
+        assert async_redis.get_async_lane() is None  # bounded below 4: no lane
+        return await asyncio.gather(*(read_async(cat) for cat in cats))
 
     stop, seen = watch(watcher)
     try:
@@ -456,13 +471,68 @@ def test_an_asyncio_pool_of_two_bounds_concurrent_async_reads(settings, redis_se
         stop.set()
     seen.append(open_connections(watcher))
     assert max(seen) <= 2, f"{max(seen)} connections open with max_connections=2"
-    for cat, got in zip(cats, results):  # the reads that found no connection raise as redis-py does
-        assert set(got) <= {cat.title, 1, redis.exceptions.MaxConnectionsError}, got
-    assert sum(got.count(1) for got in results) >= 40  # and the pool served many
+    for want, got in zip(expected, results):  # the reads that found no connection raise as redis-py does
+        assert all(g == want or g is redis.exceptions.MaxConnectionsError for g in got), got
+    assert sum(got.count(want) for want, got in zip(expected, results)) >= 40  # and the pool served many
+
+
+@pytest.mark.parametrize("local", [False, True], ids=["classic", "fast"])
+@pytest.mark.parametrize("bound", [8, 12])
+def test_the_async_lane_takes_its_connections_from_a_bounded_pool(settings, redis_server, bound, local):
+    """As many coroutines as the bound read at once beside a pool of 8 (the loop's lane keeps 2)
+    or 12 (3), in the classic and the fast mode: never more connections than the bound, no
+    coroutine finds the pool exhausted, and every read gives what the synchronous path gives."""
+    from cacheops import async_redis
+    from tests.asyncrun import run
+
+    if local:
+        settings.CACHEOPS = {**settings.CACHEOPS, "testapp.category": {"ops": "all", "local": True}}
+        settings.CACHEOPS_LOCAL_CHECK = "stamps"  # every fast-mode hit sends its MGET
+    cats, expected = stored_categories(bound)
+    settings.CACHEOPS_REDIS = bounded(redis_server, bound)
+    watcher = redis_server.client()
+
+    async def main() -> tuple[list[list[Any]], int, int, bool]:
+        lane = async_redis.get_async_lane()
+        assert lane is not None and lane.size == bound // 4
+        results = await asyncio.gather(*(read_async(cat) for cat in cats))
+        in_use = lane.pool._in_use_connections
+        return results, lane._held, len(lane._free), all(conn in in_use for conn in lane._free)
+
+    stop, seen = watch(watcher)
+    try:
+        results, held, free, checked_out = run(main())
+    finally:
+        stop.set()
+    seen.append(open_connections(watcher))
+    assert max(seen) <= bound, f"{max(seen)} connections open with max_connections={bound}"
+    assert results == [[want] * 40 for want in expected]
+    assert 1 <= held <= bound // 4 and free == held  # all given back to the lane...
+    assert checked_out  # ...and still checked out of the pool: it counts them
+
+
+def test_the_async_lane_gives_its_connections_back(settings, redis_server):
+    """``aclose()`` ends the loop's lane: its connections go back to the pool."""
+    from cacheops import async_redis
+    from tests.asyncrun import run
+
+    cats, _ = stored_categories(2)
+    settings.CACHEOPS_REDIS = bounded(redis_server, 8)
+
+    async def main() -> tuple[int, int]:
+        await asyncio.gather(*(read_async(cat, rounds=5) for cat in cats))
+        lane = async_redis.get_async_lane()
+        assert lane is not None
+        held = lane._held
+        await async_redis.aclose()
+        return held, len(lane.pool._in_use_connections)
+
+    held, in_use = run(main())
+    assert held >= 1 and in_use == 0
 
 
 def test_an_unbounded_asyncio_pool_reads_over_the_lane(settings, redis_server):
-    from cacheops import aio
+    from cacheops import async_redis
     from tests.asyncrun import run
 
     cat = Category.objects.create(title="a")
@@ -471,8 +541,8 @@ def test_an_unbounded_asyncio_pool_reads_over_the_lane(settings, redis_server):
 
     async def main() -> tuple[str, int, bool]:
         title = (await Category.objects.aget(pk=cat.pk)).title
-        lane = aio._lanes[asyncio.get_running_loop()]
-        assert lane is not None
+        lane = async_redis.get_async_lane()
+        assert lane is not None and lane.size == UNBOUNDED
         return title, await Category.objects.filter(pk=cat.pk).acount(), bool(lane._free)
 
     assert run(main()) == ("a", 1, True)

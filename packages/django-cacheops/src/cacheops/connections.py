@@ -5,14 +5,14 @@ less CPU over a connection cacheops holds than through ``client.execute_command(
 no ``can_read()`` poll, no retry wrapper, no response callbacks or bookkeeping (see
 ``benchmarks/bench_lane.py``).
 
-The synchronous lane (:class:`Lane`, :mod:`cacheops.redis`) takes its connections from the
-client's own pool (``pool.get_connection()``) and keeps them checked out in a free list of its own,
-so they count against ``max_connections``; it holds at most :func:`lane_size` of them (a quarter of
-the bound, at most :data:`LANE_MAX`; none beside a pool of fewer than 4).  When all are busy a
-command goes through the client, so the lane never waits and never raises for want of a connection.
-Never beside a ``BlockingConnectionPool`` (its waiting callers must get every connection).
-The asyncio lane (:class:`AsyncLane`, :mod:`cacheops.aio`) makes connections the pool does not
-count, so it is only used beside a pool without a bound (:func:`lane_allowed`).
+The lane of a synchronous client (:class:`Lane`, :mod:`cacheops.redis`) and that of each event
+loop's asyncio client (:class:`AsyncLane`, :mod:`cacheops.async_redis`) take their connections from
+the client's own pool (``pool.get_connection()``) and keep them checked out in a free list of their
+own, so they count against ``max_connections``; a lane holds at most :func:`lane_size` of them (a
+quarter of the bound, at most :data:`LANE_MAX`; none beside a pool of fewer than 4).  When all are
+busy a command goes through the client, so a lane never waits and never raises for want of a
+connection.  Never beside a ``BlockingConnectionPool`` (its waiting callers must get every
+connection) or a cluster client.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from typing import Any
 import redis
 import redis.asyncio
 
-__all__ = ["LANE_MAX", "UNBOUNDED", "AsyncLane", "Lane", "lane_allowed", "lane_size"]
+__all__ = ["LANE_MAX", "UNBOUNDED", "AsyncLane", "Lane", "lane_size"]
 
 # redis-py's "no limit": the max_connections of its ConnectionPool (and the asyncio twin) before
 # redis-py 8, which sets 100 when none is given.  A pool below this has a bound the lane must keep.
@@ -74,6 +74,7 @@ def _eligible(client: Any) -> bool:
     pool = getattr(client, "connection_pool", None)
     if (
         getattr(client, "connection", None) is not None
+        or getattr(client, "single_connection_client", False)  # an asyncio one connects on first use
         or not isinstance(pool, pool_class)
         or isinstance(pool, blocking_class)
         or getattr(pool, "cache", None) is not None
@@ -87,49 +88,20 @@ def _eligible(client: Any) -> bool:
     return not any(callbacks.get(command) for command in LANE_COMMANDS)
 
 
-def lane_allowed(client: Any) -> bool:
-    """Whether cacheops may send ``client``'s GET, MGET and scripts over connections the pool does
-    not count (the asyncio lane).
-
-    Only for a ``redis.Redis`` or ``redis.asyncio.Redis`` whose pool is a plain ``ConnectionPool``
-    (Sentinel's included) with no bound (``max_connections`` of at least :data:`UNBOUNDED`), no
-    client-side cache, redis-py's own command execution and parsing, no response callback for
-    :data:`LANE_COMMANDS` and no single connection.  Never for a ``BlockingConnectionPool``, a
-    bounded pool or a cluster client: their commands go through the client and its pool.
-    """
-    return _eligible(client) and getattr(client.connection_pool, "max_connections", 0) >= UNBOUNDED
-
-
 def lane_size(client: Any) -> int:
-    """How many connections the synchronous lane of ``client`` may take from its pool (0: no lane).
+    """How many connections the lane of ``client`` may take from its pool (0: no lane).
 
-    The conditions of :func:`lane_allowed` but for the bound: beside an unbounded pool as many as
-    run at once; beside ``max_connections=n``, ``min(LANE_MAX, n // 4)``.  Asyncio clients: 0.
+    Only a ``redis.Redis`` or ``redis.asyncio.Redis`` whose pool is a plain ``ConnectionPool``
+    (Sentinel's included), with no client-side cache, redis-py's own command execution and
+    parsing, no response callback for :data:`LANE_COMMANDS` and no single connection has a lane:
+    beside an unbounded pool as many connections as run at once; beside ``max_connections=n``,
+    ``min(LANE_MAX, n // 4)``.  Never a ``BlockingConnectionPool`` or a cluster client: their
+    commands go through the client and its pool.
     """
-    if not isinstance(client, redis.Redis) or not _eligible(client):
+    if not _eligible(client):
         return 0
     bound = getattr(client.connection_pool, "max_connections", 0)
     return UNBOUNDED if bound >= UNBOUNDED else max(0, min(LANE_MAX, bound // 4))
-
-
-class _LaneBase:
-    """What a lane holds: its client, how the client's pool makes connections and a free list."""
-
-    def __init__(self, client: Any) -> None:
-        pool = client.connection_pool
-        self.client = client
-        self._connection_class = pool.connection_class
-        self._connection_kwargs = dict(pool.connection_kwargs)
-        self._free: list[Any] = []
-        # set by a connection failure: commands go through the client until one succeeds there
-        self._down = False
-
-    def _connection(self) -> Any:
-        """The most recently used free connection (LIFO), or a new one."""
-        try:
-            return self._free.pop()
-        except IndexError:  # empty (or another thread took the last one)
-            return self._connection_class(**self._connection_kwargs)
 
 
 def _checkout(pool: Any) -> Any:
@@ -261,40 +233,87 @@ class Lane:
             conn.disconnect()  # the parent's sockets: redis-py closes them without a shutdown
 
 
-class AsyncLane(_LaneBase):
-    """The lane of one event loop's ``redis.asyncio.Redis`` client (only that loop uses it)."""
+class AsyncLane:
+    """The lane of one event loop's ``redis.asyncio.Redis`` client (only that loop uses it): up to
+    ``size`` connections checked out of the client's pool (``await pool.get_connection()``) and
+    kept, so they count against ``max_connections``; as :class:`Lane`, a command goes through the
+    client when they are all busy or the pool has none to give."""
+
+    def __init__(self, client: Any, size: int) -> None:
+        self.client = client
+        self.pool = client.connection_pool
+        self.size = size
+        self._get_connection = _checkout(self.pool)
+        self._free: list[Any] = []
+        self._held = 0  # connections taken from the pool and not given back
+        # set by a connection failure: commands go through the client until one succeeds there
+        self._down = False
+        self._closed = False
 
     async def call(self, *args: Any) -> Any:
-        """As :meth:`Lane.call`, awaited."""
-        if self._down:
+        """As :meth:`Lane.call`, awaited.  A call cancelled while its command is out gives its
+        connection back disconnected: the late reply never reaches the next command."""
+        if self._down or self._closed:
             return await self._through_client(args)
-        conn = self._connection()
+        conn = await self._connection()
+        if conn is None:
+            return await self.client.execute_command(*args)
         try:
-            if not conn.is_connected:
-                await conn.connect()
             await conn.send_packed_command(conn.pack_command(*args))
             reply = await conn.read_response()
         except redis.ResponseError:  # read in full: the connection is sound
-            self._free.append(conn)
+            await self._give_back(conn)
             raise
         except _RETRY_ON_CLIENT:
-            await conn.disconnect(nowait=True)
+            await self._discard(conn)
             self._down = True
-            await self.close()  # the others are likely as stale
+            await self._drain()  # the others are likely as stale (a restarted or killed server)
             return await self._through_client(args)
         except BaseException:  # cancelled mid-reply: the connection can't be reused
-            await conn.disconnect(nowait=True)
+            await self._discard(conn)
             raise
-        self._free.append(conn)
+        await self._give_back(conn)
         return reply
 
     async def close(self) -> None:
-        """Disconnect the free connections."""
-        free, self._free = self._free, []
-        for conn in free:
-            await conn.disconnect(nowait=True)
+        """Give the free connections back to the pool; one in use goes back when its call ends."""
+        self._closed = True
+        await self._drain()
+
+    async def _connection(self) -> Any:
+        """The most recently used free connection (LIFO), one new from the pool, or None."""
+        if self._free:
+            return self._free.pop()
+        if self._held >= self.size:
+            return None
+        self._held += 1  # counted before the await: another call of this loop sees it
+        try:
+            return await self._get_connection()
+        except _RETRY_ON_CLIENT:  # an exhausted pool, an unreachable server: the client decides
+            self._held -= 1
+            return None
+        except BaseException:
+            self._held -= 1
+            raise
 
     async def _through_client(self, args: tuple[Any, ...]) -> Any:
         reply = await self.client.execute_command(*args)
         self._down = False
         return reply
+
+    async def _give_back(self, conn: Any) -> None:
+        self._free.append(conn)
+        if self._closed:
+            await self._drain()
+
+    async def _discard(self, conn: Any) -> None:
+        """Disconnect ``conn`` and give it back to the pool (which counts it no more as the lane's)."""
+        self._held -= 1
+        try:
+            await conn.disconnect(nowait=True)
+        finally:
+            await self.pool.release(conn)
+
+    async def _drain(self) -> None:
+        while self._free:
+            await self._discard(self._free.pop())

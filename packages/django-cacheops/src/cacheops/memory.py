@@ -42,6 +42,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+from .async_redis import acall, ascript, get_async_client
 from .conf import settings
 from .copies import fresh_copy, kept_copy
 from .redis import (
@@ -58,7 +59,7 @@ from .store import MISSING, epoch_keys, get_or_compute, loads, write
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["LocalCache", "fast_get_or_compute", "local_cache"]
+__all__ = ["LocalCache", "aread", "fast_get_or_compute", "local_cache", "trusted_copy"]
 
 
 CHANNEL = INVALIDATION_CHANNEL  # where the listener hears invalidations
@@ -313,12 +314,12 @@ class OneByOne:
         return self.replies
 
 
-def push_checked() -> bool:
+def _push_checked() -> bool:
     """Whether hits are checked against the listener's counters (CACHEOPS_LOCAL_CHECK='push')."""
     return settings.CACHEOPS_LOCAL_CHECK != "stamps"
 
 
-def trusted(entry: Entry) -> bool:
+def _trusted(entry: Entry) -> bool:
     """Whether the entry is valid by the listener's counters alone (no round trip)."""
     return entry.expires > time.monotonic() and listener.unchanged(entry.names, entry.counts)
 
@@ -331,12 +332,23 @@ def trusted_copy(prefix: str, key: str) -> Any:
     return fresh_copy(entry.value)
 
 
-def still_valid(entry: Entry, stamps: list[Any]) -> bool:
-    """Whether the stamps just read from Redis are the ones the entry was read under."""
-    return stamps == entry.stamps and entry.expires > time.monotonic()
+def _noted(names: list[str]) -> tuple | None:
+    """The listener's counters of ``names`` now (None: not checked by them), to note before a read."""
+    return listener.counts(names) if _push_checked() else None
 
 
-def queue_read(pipe: Any, prefix: str, key: str, tables: Any, script: Any = None) -> tuple[list[str], Any]:
+def _revalidated(prefix: str, key: str, entry: Entry, stamps: list[Any], noted: tuple | None) -> Any:
+    """A copy of the entry when the stamps just read from Redis are the ones it was read under
+    (then trusted by the counters ``noted`` before they were read); else MISSING, the entry dropped."""
+    if stamps == entry.stamps and entry.expires > time.monotonic():
+        if noted is not None:
+            entry.counts = noted  # valid as of before the stamps were read: trusted from now on
+        return fresh_copy(entry.value)
+    local_cache.discard(prefix, key)
+    return MISSING
+
+
+def _queue_read(pipe: Any, prefix: str, key: str, tables: Any, script: Any = None) -> tuple[list[str], Any]:
     """Queue on ``pipe``: make sure the generation stamp exists, read the stamps of ``tables``,
     then the payload and its remaining time to live. Returns the stamp keys and what queuing the
     insideout read script returned (an awaitable on an asyncio pipeline: await it before executing)."""
@@ -352,10 +364,10 @@ def queue_read(pipe: Any, prefix: str, key: str, tables: Any, script: Any = None
     return keys, queued
 
 
-def remember_read(
+def _remember_read(
     prefix: str, key: str, keys: list[str], replies: list[Any], names: list[str], noted: tuple | None
 ) -> Any:
-    """The value read by :func:`queue_read` (a copy), kept in memory; MISSING when not cached.
+    """The value read by :func:`_queue_read` (a copy), kept in memory; MISSING when not cached.
     ``noted``: the listener's counters of ``names`` taken before the read was sent."""
     _, stamps, data, pttl = replies
     if data is None or data is False:
@@ -365,12 +377,6 @@ def remember_read(
         expires = time.monotonic() + pttl / 1000
         local_cache.put(prefix, key, Entry(kept_copy(value), keys, stamps, expires, names, noted))
     return value
-
-
-def prepare_read(prefix: str, tables: Any) -> tuple[list[str], tuple | None]:
-    """The counter names of ``tables`` and their values now (to note before reading Redis)."""
-    names = counter_names(tables)
-    return names, (listener.counts(names) if push_checked() else None)
 
 
 def fast_get_or_compute(
@@ -386,29 +392,28 @@ def fast_get_or_compute(
     while no invalidation of the tables the result reads was heard of (or, without the listener,
     while their stamps in Redis are unchanged)."""
     entry = local_cache.lookup(prefix, key)
-    if entry is not None and trusted(entry):
+    if entry is not None and _trusted(entry):
         return fresh_copy(entry.value), True
     client = get_client()
     try:
         if entry is not None:
-            noted = listener.counts(entry.names) if push_checked() else None
-            if still_valid(entry, client.mget(entry.stamp_keys)):
-                if noted is not None:
-                    entry.counts = noted  # valid as of before the MGET: trusted from now on
-                return fresh_copy(entry.value), True
-            local_cache.discard(prefix, key)
+            noted = _noted(entry.names)
+            value = _revalidated(prefix, key, entry, client.mget(entry.stamp_keys), noted)
+            if value is not MISSING:
+                return value, True
         conditions = dnfs()
-        names, noted = prepare_read(prefix, conditions)
+        names = counter_names(conditions)
+        noted = _noted(names)
         # a cluster pipeline refuses MGET and EVALSHA: there the same calls go one by one
         pipe = OneByOne(client) if is_cluster() else client.pipeline(transaction=False)
         script = load_script("read_insideout") if settings.CACHEOPS_INSIDEOUT else None
-        keys, _ = queue_read(pipe, prefix, key, conditions, script)
+        keys, _ = _queue_read(pipe, prefix, key, conditions, script)
         pipe.pttl(prefix + key)
         replies = pipe.execute()
     except FAILURES as e:
         degrade(e)
         return compute(), False
-    value = remember_read(prefix, key, keys, replies, names, noted)
+    value = _remember_read(prefix, key, keys, replies, names, noted)
     if value is not MISSING:
         return value, True
     if lock:  # the dog-pile lock lives in the classic path
@@ -423,3 +428,33 @@ def fast_get_or_compute(
         expires = time.monotonic() + timeout
         local_cache.put(prefix, key, Entry(kept_copy(result), keys, stamps, expires, names, noted))
     return result, False
+
+
+async def aread(prefix: str, key: str, dnfs: Callable[[], dict[str, list[dict[str, str]]]]) -> Any:
+    """A hit read in the running event loop, as :func:`fast_get_or_compute` reads one: the copy in
+    memory while it is valid, else the Redis payload (remembered in memory with what it depends
+    on, noted just before it was read); MISSING on a miss (the caller computes and stores) and
+    when Redis fails and degrading is on."""
+    entry = local_cache.lookup(prefix, key)
+    if entry is not None and _trusted(entry):
+        return fresh_copy(entry.value)
+    try:
+        if entry is not None:
+            noted = _noted(entry.names)
+            value = _revalidated(prefix, key, entry, await acall("MGET", *entry.stamp_keys), noted)
+            if value is not MISSING:
+                return value
+        conditions = dnfs()
+        names = counter_names(conditions)
+        noted = _noted(names)
+        pipe = get_async_client().pipeline(transaction=False)
+        script = ascript("read_insideout") if settings.CACHEOPS_INSIDEOUT else None
+        keys, queued = _queue_read(pipe, prefix, key, conditions, script)
+        if queued is not None:
+            await queued  # an asyncio script queues itself on the pipeline when awaited
+        pipe.pttl(prefix + key)
+        replies = await pipe.execute()
+    except FAILURES as e:
+        degrade(e)
+        return MISSING
+    return _remember_read(prefix, key, keys, replies, names, noted)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import EmptyResultSet, ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.db.models import QuerySet
 from django.db.models.manager import BaseManager
@@ -32,31 +32,10 @@ from .django_internals import (
     result_cache,
     set_result_cache,
 )
-from .memory import fast_get_or_compute, trusted_copy
 from .invalidation import invalidate_rows
-from .keys import (
-    filter_built,
-    filter_was_built,
-    plan_tables,
-    query_key,
-    query_plan,
-    queryset_prefix,
-    remember_call,
-    remembered_call,
-)
-from .reads import (
-    bound,
-    caching_profile,
-    filter_shortcut,
-    get_result,
-    get_shortcut,
-    hit_rows,
-    is_local_get,
-    pending_shortcut,
-)
-from .signals import cache_read
-from .store import MISSING, get_or_compute, local_gets, read_with_epochs
-from .transaction import may_store
+from .keys import filter_built, filter_was_built
+from .reads import caching_profile, filter_shortcut, get_result, get_shortcut, read, read_remembered
+from .store import MISSING
 
 _original: dict[str, Any] = {}
 
@@ -75,65 +54,14 @@ def _require_profile(qs: Any) -> dict[str, Any]:
     return profile
 
 
-def _cached_call(qs: Any, op: str, profile: dict[str, Any], compute: Any, extra: Any = "") -> Any:
-    try:
-        plan = query_plan(qs, op, extra, db_agnostic=profile["db_agnostic"])
-    except EmptyResultSet:  # matches nothing: Django answers without a query (a miss, as in 7.2)
-        value = compute()
-        cache_read.send(sender=qs.model, func=None, hit=False)
-        return value
-    key = plan.key
-    prefix = queryset_prefix(qs, plan)
-    d = qs.__dict__
-    if "_cacheops_shortcut" in d and plan.conditions is not None:
-        remember_call(d["_cacheops_shortcut"], profile, plan)
-    known = d.get("_cacheops_known")
-    if known is not None and known[0] != key:
-        known = None
-    timeout = qs._cacheops_timeout or profile["timeout"]
-    lock = qs._cacheops_lock if qs._cacheops_lock is not None else profile["lock"]
-    conditions = lambda: plan.get_conditions(qs)  # noqa: E731 - only run on a miss
-    storable = lambda: may_store(qs.db)  # noqa: E731 - only run on a miss
-    if profile.get("local"):
-        value, hit = fast_get_or_compute(
-            prefix, key, compute, conditions, timeout=timeout, lock=lock, storable=storable
-        )
-    else:
-        value, hit = get_or_compute(
-            prefix,
-            key,
-            compute,
-            conditions,
-            timeout=timeout,
-            lock=lock,
-            tables=plan_tables(qs, plan),
-            known=known and known[1],
-            storable=storable,
-        )
-    cache_read.send(sender=qs.model, func=None, hit=hit)
-    return value
-
-
 # ------------------------------------------------------------------ QuerySet methods
 
 
 def _fetch_all(self: Any) -> None:
     if result_cache(self) is None:
-        op = "get" if self._cacheops_get else "fetch"
-        if op == "get" and is_local_get(self):
-            try:
-                key = query_key(self, op, db_agnostic=False)
-            except EmptyResultSet:
-                key = None
-            if key is not None:
-                rows = local_gets.get_or_compute(
-                    self.model._meta.db_table, key, lambda: list(iterable_class(self)(self))
-                )
-                set_result_cache(self, rows)
-        else:
-            result = _pending_call(self, op, lambda: _fetch_rows(self))
-            if result is not MISSING:
-                set_result_cache(self, result)
+        result = read(self, "get" if self._cacheops_get else "fetch", lambda: _fetch_rows(self))
+        if result is not MISSING:
+            set_result_cache(self, result)
     _original[FETCH_ALL](self)
 
 
@@ -151,8 +79,8 @@ def _get(self: Any, *args: Any, **kwargs: Any) -> Any:
         return _original["get"](self, *args, **kwargs)
     shortcut = get_shortcut(self, args, kwargs)
     if shortcut is not None:
-        hit, result = _read_remembered(self, shortcut)
-        if hit:
+        result = read_remembered(self, shortcut)
+        if result is not MISSING:
             return get_result(self, result)
     # the clones Django makes inside carry the flags: their fetch is a "get"
     self._cacheops_get = True
@@ -212,49 +140,6 @@ def _filter_or_exclude(self: Any, negate: bool, args: tuple, kwargs: dict[str, A
     return clone
 
 
-def _pending_call(qs: Any, op: str, compute: Any) -> Any:
-    """``op`` of ``qs`` through the cache (MISSING when it isn't cached): through the remembered
-    key of its deferred filter when there is one, else by the full path."""
-    profile = caching_profile(qs, op)
-    if profile is None:
-        return MISSING
-    db = qs.db  # a property that asks the routers: once from here on
-    shortcut = pending_shortcut(qs, op, db)
-    if shortcut is None:
-        return bound(qs, _cached_call(qs, op, profile, compute), db)
-    d = qs.__dict__
-    hit, result = _read_remembered(qs, shortcut, db)
-    if hit:
-        return result
-    qs._cacheops_shortcut = shortcut
-    try:
-        return bound(qs, _cached_call(qs, op, profile, compute), db)
-    finally:
-        d.pop("_cacheops_shortcut", None)
-        d.pop("_cacheops_known", None)
-
-
-def _read_remembered(qs: Any, shortcut: tuple, db: str | None = None) -> tuple[bool, Any]:
-    """``(True, rows)`` when the remembered get() key is a hit; else ``(False, None)`` (and the
-    epochs read with the miss noted on ``qs`` for the full path's race guard)."""
-    remembered = remembered_call(shortcut)
-    if remembered is None:
-        return False, None
-    profile, plan = remembered
-    prefix = queryset_prefix(qs, plan)
-    if profile.get("local"):
-        result = trusted_copy(prefix, plan.key)
-        if result is MISSING:
-            return False, None  # the full path checks stamps and reads Redis
-    else:
-        result, known = read_with_epochs(prefix, plan.key, list(plan.conditions or ()))
-        if result is MISSING:
-            if known is not None:
-                qs._cacheops_known = (plan.key, known)
-            return False, None
-    return True, hit_rows(qs, result, db)
-
-
 def _first(self: Any) -> Any:
     if result_cache(self) is not None or self._cacheops_get:
         return _original["first"](self)
@@ -279,7 +164,7 @@ def _last(self: Any) -> Any:
 
 def _count(self: Any) -> int:
     if result_cache(self) is None:
-        result = _pending_call(self, "count", lambda: _original["count"](self))
+        result = read(self, "count", lambda: _original["count"](self))
         if result is not MISSING:
             return result
     return _original["count"](self)
@@ -287,23 +172,24 @@ def _count(self: Any) -> int:
 
 def _exists(self: Any) -> bool:
     if result_cache(self) is None:
-        result = _pending_call(self, "exists", lambda: _original["exists"](self))
+        result = read(self, "exists", lambda: _original["exists"](self))
         if result is not MISSING:
             return result
     return _original["exists"](self)
 
 
 def _aggregate(self: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
-    profile = caching_profile(self, "aggregate")
-    if profile is not None:
+    if caching_profile(self, "aggregate") is not None:
         extra = repr((args, sorted(kwargs.items())))
         # expressions without a stable text (their repr shows an address) or reading subqueries
         if " at 0x" not in extra and "Subquery" not in extra and "Exists" not in extra:
             target = _aggregation(self, args, kwargs)
             if target is not None:
-                return _cached_call(
-                    target, "aggregate", profile, lambda: _original["aggregate"](self, *args, **kwargs), extra
+                result = read(
+                    target, "aggregate", lambda: _original["aggregate"](self, *args, **kwargs), extra
                 )
+                if result is not MISSING:
+                    return result
     return _original["aggregate"](self, *args, **kwargs)
 
 

@@ -1,7 +1,14 @@
-"""The read seam of a cached queryset, shared by the synchronous QuerySet methods
-(:mod:`cacheops.query`) and the native async ones (:mod:`cacheops.aio`).
+"""The read seam: how an op of a queryset is read from the cache, for the synchronous QuerySet
+methods (:mod:`cacheops.query`) and the native async ones (:mod:`cacheops.aio`).
 
-It answers what both read paths ask before and after they touch the cache: whether an op of a
+Both ask here, and only here: :func:`read` (an op, computed and stored on a miss) and
+:func:`read_remembered` (a get() or deferred filter() through its remembered key) in synchronous
+code, :func:`aread` and :func:`aread_remembered` (hits only) in an event loop.  The seam picks the
+path: ``local_get`` (:data:`cacheops.store.local_gets`), fast mode (:mod:`cacheops.memory`, for
+profiles with ``local``) or Redis (:mod:`cacheops.store`, or the running loop's asyncio client of
+:mod:`cacheops.async_redis`).
+
+It also answers what the read paths ask before and after they touch the cache: whether an op of a
 queryset is cached and with which profile, whether a get() is served from process memory, the
 shortcut key of a get() or of a deferred filter() (see ``remember_call`` in :mod:`cacheops.keys`),
 and how rows read from the cache are handed back (bound to the queryset's database, the hit
@@ -10,12 +17,15 @@ counted, what get() returns or raises for them).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from django.core.exceptions import FieldDoesNotExist
+from django.core.exceptions import EmptyResultSet, FieldDoesNotExist, SynchronousOnlyOperation
 from django.db.models import Model
 from django.db.models.query import MAX_GET_RESULTS
 
+from . import memory
+from .async_redis import acall, arun_script
 from .conf import model_profile, settings
 from .django_internals import (
     deferred_filter,
@@ -25,12 +35,26 @@ from .django_internals import (
     raw_query,
     values_fields,
 )
-from .keys import NOT_PLAIN, query_fingerprint, scalar_key
+from .keys import (
+    NOT_PLAIN,
+    plan_tables,
+    query_fingerprint,
+    query_key,
+    query_plan,
+    queryset_prefix,
+    remember_call,
+    remembered_call,
+    scalar_key,
+)
+from .redis import FAILURES, degrade, is_cluster
 from .signals import cache_read
+from .store import MISSING, get_or_compute, loads, local_gets, read_with_epochs
 from .transaction import is_dirty, may_store
 
 __all__ = [
     "PENDING_OPS",
+    "aread",
+    "aread_remembered",
     "bound",
     "caching_profile",
     "filter_shortcut",
@@ -39,6 +63,8 @@ __all__ = [
     "hit_rows",
     "is_local_get",
     "pending_shortcut",
+    "read",
+    "read_remembered",
 ]
 
 # the ops a deferred filter() can be read for through its remembered key
@@ -165,6 +191,169 @@ def _points_to_pk(model: Any, name: str) -> bool:
             )
         _to_pk[(model, name)] = found
     return found
+
+
+# ------------------------------------------------------------------ the seam: synchronous reads
+
+
+def read(qs: Any, op: str, compute: Callable[[], Any], extra: Any = "") -> Any:
+    """``op`` of ``qs`` through the cache: the cached value, else ``compute()`` (stored when it may
+    be), model instances bound to the queryset's database and the read counted (``cache_read``);
+    MISSING when ``op`` of ``qs`` is not cached (the caller runs Django's own code).  ``extra``:
+    what tells two such ops apart beyond the query (an aggregate's arguments)."""
+    if op == "get" and is_local_get(qs):
+        return _local_get(qs, compute)
+    profile = caching_profile(qs, op)
+    if profile is None:
+        return MISSING
+    db = qs.db  # a property that asks the routers: once from here on
+    shortcut = pending_shortcut(qs, op, db)
+    if shortcut is None:
+        return bound(qs, _cached_call(qs, op, profile, compute, extra), db)
+    result = read_remembered(qs, shortcut, db)
+    if result is not MISSING:
+        return result
+    d = qs.__dict__
+    d["_cacheops_shortcut"] = shortcut
+    try:
+        return bound(qs, _cached_call(qs, op, profile, compute, extra), db)
+    finally:
+        d.pop("_cacheops_shortcut", None)
+        d.pop("_cacheops_known", None)
+
+
+def read_remembered(qs: Any, shortcut: tuple, db: str | None = None) -> Any:
+    """The rows (or value) under the key remembered for ``shortcut`` (of a get() or of a deferred
+    filter()) when it is a hit, bound and counted; else MISSING, with the epochs read with the miss
+    noted on ``qs`` for the race guard of the full path's store."""
+    remembered = remembered_call(shortcut)
+    if remembered is None:
+        return MISSING
+    profile, plan = remembered
+    prefix = queryset_prefix(qs, plan)
+    if profile.get("local"):
+        result = memory.trusted_copy(prefix, plan.key)  # else the full path checks stamps, reads Redis
+    else:
+        result, known = read_with_epochs(prefix, plan.key, list(plan.conditions or ()))
+        if result is MISSING and known is not None:
+            qs._cacheops_known = (plan.key, known)
+    if result is MISSING:
+        return MISSING
+    return hit_rows(qs, result, db)
+
+
+def _local_get(qs: Any, compute: Callable[[], Any]) -> Any:
+    """A get() of a ``local_get`` profile: kept in this process until it writes to the table."""
+    try:
+        key = query_key(qs, "get", db_agnostic=False)
+    except EmptyResultSet:
+        return MISSING
+    return local_gets.get_or_compute(qs.model._meta.db_table, key, compute)
+
+
+def _cached_call(qs: Any, op: str, profile: dict[str, Any], compute: Any, extra: Any = "") -> Any:
+    try:
+        plan = query_plan(qs, op, extra, db_agnostic=profile["db_agnostic"])
+    except EmptyResultSet:  # matches nothing: Django answers without a query (a miss, as in 7.2)
+        value = compute()
+        cache_read.send(sender=qs.model, func=None, hit=False)
+        return value
+    key = plan.key
+    prefix = queryset_prefix(qs, plan)
+    d = qs.__dict__
+    if "_cacheops_shortcut" in d and plan.conditions is not None:
+        remember_call(d["_cacheops_shortcut"], profile, plan)
+    known = d.get("_cacheops_known")
+    if known is not None and known[0] != key:
+        known = None
+    timeout = qs._cacheops_timeout or profile["timeout"]
+    lock = qs._cacheops_lock if qs._cacheops_lock is not None else profile["lock"]
+    conditions = lambda: plan.get_conditions(qs)  # noqa: E731 - only run on a miss
+    storable = lambda: may_store(qs.db)  # noqa: E731 - only run on a miss
+    if profile.get("local"):
+        value, hit = memory.fast_get_or_compute(
+            prefix, key, compute, conditions, timeout=timeout, lock=lock, storable=storable
+        )
+    else:
+        value, hit = get_or_compute(
+            prefix,
+            key,
+            compute,
+            conditions,
+            timeout=timeout,
+            lock=lock,
+            tables=plan_tables(qs, plan),
+            known=known and known[1],
+            storable=storable,
+        )
+    cache_read.send(sender=qs.model, func=None, hit=hit)
+    return value
+
+
+# ------------------------------------------------------------------ the seam: reads in an event loop
+
+
+async def aread(qs: Any, op: str, extra: Any = "") -> Any:
+    """A cache hit of ``op`` on ``qs`` read in the running event loop, bound and counted; MISSING
+    when the synchronous path must run (not cached, a miss, fast mode on a cluster, or a key that
+    can't be built without the database)."""
+    if op == "get" and is_local_get(qs):
+        return MISSING
+    profile = caching_profile(qs, op)
+    if profile is None:
+        return MISSING
+    local = profile.get("local")
+    if local and is_cluster():  # fast mode on a cluster: the synchronous path reads
+        return MISSING
+    shortcut = pending_shortcut(qs, op)
+    if shortcut is not None:  # a deferred filter() whose key is remembered
+        value = await aread_remembered(qs, shortcut)
+        if value is not MISSING:
+            return value
+    try:
+        plan = query_plan(qs, op, extra, db_agnostic=profile["db_agnostic"])
+        prefix = queryset_prefix(qs, plan)
+    except (SynchronousOnlyOperation, EmptyResultSet):  # e.g. a backend that asks the server to quote
+        return MISSING
+    if local:
+        value = await memory.aread(prefix, plan.key, lambda: plan.get_conditions(qs))
+    else:
+        value = await _aread_redis(prefix, plan.key)
+    if value is MISSING:
+        return MISSING
+    return hit_rows(qs, value)
+
+
+async def aread_remembered(qs: Any, shortcut: tuple) -> Any:
+    """As :func:`read_remembered` in the running event loop (MISSING on a miss)."""
+    remembered = remembered_call(shortcut)
+    if remembered is None:
+        return MISSING
+    profile, plan = remembered
+    prefix = queryset_prefix(qs, plan)
+    if profile.get("local"):
+        value = memory.trusted_copy(prefix, plan.key)
+    else:
+        value = await _aread_redis(prefix, plan.key)
+    if value is MISSING:
+        return MISSING
+    return hit_rows(qs, value)
+
+
+async def _aread_redis(prefix: str, key: str) -> Any:
+    """The cached value under ``key`` read through the running loop's client, or MISSING (also when
+    Redis is unreachable and CACHEOPS_DEGRADE_ON_FAILURE is on)."""
+    try:
+        if settings.CACHEOPS_INSIDEOUT:
+            data = await arun_script("read_insideout", [prefix, key])
+        else:
+            data = await acall("GET", prefix + key)
+    except FAILURES as e:
+        degrade(e)
+        return MISSING
+    if data is None or data is False:
+        return MISSING
+    return loads(data)
 
 
 # ------------------------------------------------------------------ a hit, handed back

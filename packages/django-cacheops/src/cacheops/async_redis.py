@@ -1,0 +1,154 @@
+"""The ``redis.asyncio`` client of each running event loop, with its lane and its scripts.
+
+The asyncio client is built from the same settings as the synchronous one (``CACHEOPS_REDIS`` or
+``CACHEOPS_SENTINEL``; ``redis.asyncio.cluster.RedisCluster`` on a cluster).  redis.asyncio
+connections belong to one event loop, so each running loop gets a client of its own, and a lane
+(:class:`cacheops.connections.AsyncLane`) that takes its connections from that client's pool under
+the rule of :func:`cacheops.connections.lane_size`: ``max_connections`` bounds the lane too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import weakref
+from importlib import resources
+from typing import Any
+
+import redis
+import redis.asyncio
+from django.core.exceptions import ImproperlyConfigured
+from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
+
+from .conf import on_change, settings
+from .connections import AsyncLane, lane_size
+from .redis import check_cluster, is_cluster, register
+
+__all__ = ["acall", "aclose", "arun_script", "ascript", "get_async_client"]
+
+
+class _LoopRedis:
+    """What one event loop holds: its client, the client's lane (or None) and the loaded scripts."""
+
+    __slots__ = ("client", "lane", "scripts")
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        size = lane_size(client)
+        self.lane = AsyncLane(client, size) if size else None
+        self.scripts: dict[str, Any] = {}
+
+
+_loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopRedis] = weakref.WeakKeyDictionary()
+_lock = threading.Lock()
+
+
+def _sentinel_client(sentinel: Any, client_class: type) -> Any:
+    from redis.asyncio.sentinel import Sentinel
+
+    options = dict(sentinel)
+    try:
+        locations = options.pop("locations")
+        service = options.pop("service_name")
+    except KeyError as e:
+        raise ImproperlyConfigured(f"CACHEOPS_SENTINEL: missing {e.args[0]!r}") from None
+    db = options.pop("db", 0)
+    sentinel_kwargs = options.pop("sentinel_kwargs", None)
+    return Sentinel(locations, sentinel_kwargs=sentinel_kwargs, **options).master_for(
+        service, redis_class=client_class, db=db, **options
+    )
+
+
+def _make_async_client() -> Any:
+    conf = settings.CACHEOPS_REDIS
+    sentinel = settings.CACHEOPS_SENTINEL
+    if conf and sentinel:
+        raise ImproperlyConfigured("Specify only one of CACHEOPS_REDIS and CACHEOPS_SENTINEL, not both")
+    client_class = settings.CACHEOPS_CLIENT_CLASS
+    if is_cluster():
+        check_cluster(conf, sentinel)
+        if not issubclass(client_class, AsyncRedisCluster):
+            client_class = AsyncRedisCluster  # the asyncio twin of redis.cluster.RedisCluster
+        if isinstance(conf, str):
+            return client_class.from_url(conf)
+        return client_class(**{k: v for k, v in conf.items() if k != "db"})
+    if not (isinstance(client_class, type) and issubclass(client_class, redis.asyncio.Redis)):
+        client_class = redis.asyncio.Redis  # a synchronous client class can't serve the event loop
+    if sentinel:
+        return _sentinel_client(sentinel, client_class)
+    if isinstance(conf, str):
+        return client_class.from_url(conf)
+    return client_class(**conf)
+
+
+def _loop_redis() -> _LoopRedis:
+    loop = asyncio.get_running_loop()
+    held = _loops.get(loop)
+    if held is None:
+        with _lock:
+            held = _loops.get(loop)
+            if held is None:
+                held = _loops[loop] = _LoopRedis(_make_async_client())
+    return held
+
+
+def get_async_client() -> Any:
+    """The ``redis.asyncio`` client of the running event loop (created on first use in that loop)."""
+    return _loop_redis().client
+
+
+def get_async_lane() -> AsyncLane | None:
+    """The lane of the running loop's client, or None when its commands go through the client."""
+    return _loop_redis().lane
+
+
+async def acall(*args: Any) -> Any:
+    """The reply to the command ``args`` in the running loop: over the loop's lane when it has
+    one, else ``await client.execute_command(*args)``."""
+    held = _loop_redis()
+    if held.lane is None:
+        return await held.client.execute_command(*args)
+    return await held.lane.call(*args)
+
+
+def ascript(name: str) -> Any:
+    """The running loop's ``Script`` object of cacheops/lua/<name>.lua."""
+    held = _loop_redis()
+    script = held.scripts.get(name)
+    if script is None:
+        text = resources.files("cacheops").joinpath(f"lua/{name}.lua").read_text(encoding="utf-8")
+        script = held.scripts[name] = register(text, held.client)
+    return script
+
+
+async def arun_script(name: str, args: list[Any]) -> Any:
+    """The reply of a cacheops script (no keys) in the running loop: the ``Script`` object through
+    the client, or EVALSHA over the lane (EVAL of its text on NOSCRIPT)."""
+    script = ascript(name)
+    lane = _loop_redis().lane
+    if lane is None:
+        return await script(args=args)
+    try:
+        return await lane.call("EVALSHA", script.sha, 0, *args)
+    except redis.exceptions.NoScriptError:
+        return await lane.call("EVAL", script.script, 0, *args)
+
+
+@on_change
+def _setting_changed(setting: str) -> None:
+    if setting in ("CACHEOPS_REDIS", "CACHEOPS_SENTINEL", "CACHEOPS_CLIENT_CLASS"):
+        with _lock:
+            # the clients and lanes of loops that may not run now: dropped with their connections
+            _loops.clear()
+
+
+async def aclose() -> None:
+    """Close the asyncio client of the running event loop (e.g. before the loop ends); its lane
+    gives its connections back to the pool first."""
+    with _lock:
+        held = _loops.pop(asyncio.get_running_loop(), None)
+    if held is None:
+        return
+    if held.lane is not None:
+        await held.lane.close()
+    await held.client.aclose()
