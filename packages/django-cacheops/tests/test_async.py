@@ -165,6 +165,27 @@ def test_async_for_with_prefetch_and_evaluated_querysets(posts, queries):
     assert run(evaluated()) == (8, True)
 
 
+def test_a_filter_matching_nothing_reads_as_in_sync_code(posts):
+    """``pk__in=[]`` matches nothing without a query: Django answers, as the synchronous path does
+    (the async key building raised Django's internal EmptyResultSet before)."""
+    empty = Post.objects.filter(pk__in=[])
+    expected = (empty.count(), empty.exists(), list(empty), empty.aggregate(n=Count("id")), empty.first())
+
+    async def read() -> tuple[Any, ...]:
+        return (
+            await empty.acount(),
+            await empty.aexists(),
+            [p async for p in empty],
+            await empty.aaggregate(n=Count("id")),
+            await empty.afirst(),
+        )
+
+    assert expected == (0, False, [], {"n": 0}, None)
+    assert run(read()) == expected
+    with pytest.raises(Post.DoesNotExist):
+        run(Post.objects.aget(pk__in=[]))
+
+
 def test_not_cached_cases_use_djangos_path(posts, reads, settings):
     async def read() -> tuple[str, str]:
         nocache = await Post.objects.nocache().aget(pk=posts[0].pk)
