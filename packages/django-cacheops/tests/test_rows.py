@@ -6,7 +6,7 @@ import pytest
 from django.db.models import Count
 
 from cacheops.redis import redis_client
-from tests.testapp.models import Category, Document, Movie, Post, VideoProxy
+from tests.testapp.models import Category, Document, Movie, Post, Video, VideoProxy
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("mode")]
 
@@ -94,3 +94,59 @@ def test_compact_entries_are_smaller(data):
     assert len(keys) == 1
     stored = redis_client.memory_usage(keys[0])
     assert stored < len(pickle.dumps(rows, -1))
+
+
+def states(objs):
+    """Each instance's attributes and ModelState values (``peers`` aside: weak references to the
+    rows fetched with it, never stored; and an empty ``fields_cache``, which ModelState makes
+    when it is first read)."""
+    out = []
+    for obj in objs:
+        data = {k: v for k, v in obj.__dict__.items() if k != "_state"}
+        state = {
+            k: v for k, v in obj._state.__dict__.items() if k != "peers" and not (k == "fields_cache" and v == {})
+        }
+        out.append((type(obj), data, state))
+    return out
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", "slave"])
+def test_rows_come_back_exactly_as_fetched(queries, data):
+    """Whatever the compact form leaves out (the field names of full rows, the usual state of a
+    fetched row) comes back: every attribute and state value equals the plain queryset's."""
+    other = Category.objects.using("slave").create(title="s")
+    Post.objects.using("slave").create(title="s", category=other, rating=9)
+    Video.objects.create(title="v")
+    pk = Post.objects.nocache().order_by("pk").first().pk
+    cases = [
+        (Post, lambda qs: [qs.get(pk=pk)]),
+        (Post, lambda qs: qs.order_by("pk")),
+        (Post, lambda qs: qs.order_by("pk").only("title")),
+        (Post, lambda qs: qs.order_by("pk").defer("rating")),
+        (Post, lambda qs: qs.using("slave")),
+        (Category, lambda qs: qs.annotate(n=Count("posts"))),
+        (VideoProxy, lambda qs: qs),
+    ]
+    for model, make in cases:
+        fresh, cached = cached_twice(queries, lambda: make(model.objects.all()))
+        plain = list(make(model.objects.nocache()))
+        assert states(cached) == states(fresh) == states(plain)
+
+
+def test_entries_in_the_longer_form_still_read(data):
+    """An entry stored with every name and the whole state (as before) reads the same."""
+    from cacheops.rows import MARK, pack, unpack
+
+    rows = list(Post.objects.nocache().order_by("pk"))
+    _, cls, names, state, values = pack(rows)
+    assert names is None and state == "default"  # the short form for fetched rows
+    longer = (MARK, cls, tuple(f.attname for f in Post._meta.concrete_fields), rows[0]._state.__dict__, values)
+    assert states(unpack(longer)) == states(rows)
+
+
+def test_a_cached_get_is_small(data):
+    """A cached get(pk) takes about a hundred bytes of value (class, database and the values)."""
+    from cacheops.store import dumps
+
+    post = Post.objects.nocache().order_by("pk").first()
+    assert len(dumps([post])) < 120

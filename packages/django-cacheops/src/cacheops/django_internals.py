@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import Model, QuerySet, deletion
+from django.db.models.base import ModelState
 from django.db.models.deletion import Collector
 from django.db.models.sql.query import Query
 
@@ -50,6 +51,7 @@ __all__ = [
     "defer_filter",
     "deferred_filter",
     "fetch_all",
+    "fetched_state",
     "filter_deferral_blocked",
     "first_last_check",
     "get_drops_ordering",
@@ -290,6 +292,19 @@ def state_dict(obj: Model) -> dict[str, Any]:
     """``obj._state.__dict__``: the ModelState's own values (db, adding, fields_cache, ...), which a
     compact row stores once for all rows of a result."""
     return obj._state.__dict__
+
+
+def fetched_state() -> dict[str, Any]:
+    """The ``ModelState.__dict__`` of a row a plain queryset fetched (``db`` set to None):
+    ``Model.from_db`` sets ``adding`` and ``db``, and Django 6.1's iterator the queryset's
+    ``fetch_mode`` (by default the one ModelState's descriptor gives). rows.py stores no state for
+    rows whose state is this one with their database."""
+    state = ModelState()
+    state.adding = False
+    state.db = None
+    if "fetch_mode" in ModelState.__dict__:  # Django 6.1: reading it sets the default
+        state.fetch_mode  # noqa: B018
+    return dict(state.__dict__)
 
 
 # ------------------------------------------------------------------ deletion: Collector, on_delete
