@@ -144,65 +144,63 @@ def verdict(met: bool) -> str:
     return "met" if met else "MISSED"
 
 
-def report(bench: Bench, bytes_per_get: float, keys_per_get: float) -> None:
-    from shared_testing.bench import readme_row
+def _us(t: Times) -> str:
+    return f"{t[0] * 1e6:.0f} / {t[1] * 1e6:.0f}"
 
-    b = bench.best
+
+def _ratio(a: Times, c: Times) -> str:
+    return f"{a[0] / c[0]:.2f} / {a[1] / c[1]:.2f}"
+
+
+def print_times(b: dict[str, Times]) -> None:
     print("\nReads: microseconds per operation (best of each), speed ratio none/cached (higher is better)")
     print(f"{'':<22}{'none':>14}{'hit':>14}{'miss+store':>14}{'none/hit':>13}{'none/miss':>13}")
-    print(f"{'':<22}{'cpu / wall':>14}{'cpu / wall':>14}{'cpu / wall':>14}{'cpu / wall':>13}{'cpu / wall':>13}")
-
-    def us(t: Times) -> str:
-        return f"{t[0] * 1e6:.0f} / {t[1] * 1e6:.0f}"
-
-    def ratio(a: Times, c: Times) -> str:
-        return f"{a[0] / c[0]:.2f} / {a[1] / c[1]:.2f}"
-
+    print(f"{'':<22}" + f"{'cpu / wall':>14}" * 3 + f"{'cpu / wall':>13}" * 2)
     for name in READS:
         none, hit, miss = b[f"{name} none"], b[f"{name} hit"], b[f"{name} miss"]
-        print(f"{name:<22}{us(none):>14}{us(hit):>14}{us(miss):>14}{ratio(none, hit):>13}{ratio(none, miss):>13}")
+        times = f"{_us(none):>14}{_us(hit):>14}{_us(miss):>14}"
+        print(f"{name:<22}{times}{_ratio(none, hit):>13}{_ratio(none, miss):>13}")
     print("\nsave() with N cached queries depending on the row: microseconds per save, plain (no")
     print("invalidation) and cached, speed ratio plain/cached (higher is better); N>0 timed one save")
     print("at a time, right after the filling, both ways")
     print(f"{'':<22}{'plain':>14}{'cached':>14}{'plain/cached':>14}")
     for n in SAVES:
         plain, saved = b[f"plain save N={n}"], b[f"save N={n}"]
-        print(f"{'N=' + str(n):<22}{us(plain):>14}{us(saved):>14}{ratio(plain, saved):>14}")
+        print(f"{'N=' + str(n):<22}{_us(plain):>14}{_us(saved):>14}{_ratio(plain, saved):>14}")
+
+
+# (label, uncached measure, cached measure, target: the least speed ratio); None: no target
+TARGETS: list[tuple[str, str, str, float | None]] = [
+    *((f"hit: {NAMES[name]}", f"{name} none", f"{name} hit", 8.0 if name == "group-by aggregate" else None)
+      for name in READS),
+    *((f"miss+store: {NAMES[name]}", f"{name} none", f"{name} miss", 0.6) for name in READS),
+    *((f"`save()` with {n} dependent queries", f"plain save N={n}", f"save N={n}", {0: 0.7, 1000: 0.6}.get(n))
+      for n in SAVES),
+]  # fmt: skip
+MEMORY_TARGET = 500  # bytes per cached get(pk)
+
+
+def report(b: dict[str, Times], bytes_per_get: float, keys_per_get: float) -> None:
+    from shared_testing.bench import readme_row
+
+    print_times(b)
     print(f"\nRedis per cached get(pk): {bytes_per_get:.0f} bytes, {keys_per_get:.2f} keys")
-
     print("\nTargets (issue 18), judged on wall time: a query to PostgreSQL is mostly waiting for the server")
-    rows: list[tuple[str, float, float, str]] = []  # (label, wall ratio, cpu ratio, target text)
-    checks: list[tuple[str, float, float, bool]] = []
-    for name in READS:
-        none, miss = b[f"{name} none"], b[f"{name} miss"]
-        checks.append((f"miss+store: {NAMES[name]}", none[1] / miss[1], none[0] / miss[0], none[1] / miss[1] >= 0.6))
-    for n, target in ((0, 0.7), (1000, 0.6)):
-        plain, saved = b[f"plain save N={n}"], b[f"save N={n}"]
-        ok = plain[1] / saved[1] >= target
-        checks.append((f"`save()` with {n} dependent queries", plain[1] / saved[1], plain[0] / saved[0], ok))
-    none, hit = b["group-by aggregate none"], b["group-by aggregate hit"]
-    checks.append(("hit: GROUP BY aggregate", none[1] / hit[1], none[0] / hit[0], none[1] / hit[1] >= 8))
-    targets = ["≥ 0.6"] * len(READS) + ["≥ 0.7", "≥ 0.6", "≥ 8"]
-    for (label, wall, cpu, ok), target in zip(checks, targets, strict=True):
-        print(f"  {label:<40} wall {wall:>6.2f}  (cpu {cpu:>5.2f})  target {target:<6} {verdict(ok)}")
-        rows.append((label, wall, cpu, target))
-    memory_ok = bytes_per_get <= 500
-    print(f"  {'Redis bytes per cached get(pk)':<40} {bytes_per_get:>11.0f}{'':<14}target ≤ 500  {verdict(memory_ok)}")
-
+    rows = []
+    for label, plain, cached, target in TARGETS:
+        wall, cpu = b[plain][1] / b[cached][1], b[plain][0] / b[cached][0]
+        if target is not None:
+            met = verdict(wall >= target)
+            print(f"  {label:<40} wall {wall:>6.2f}  (cpu {cpu:>5.2f})  target ≥ {target:<4g} {met}")
+        rows.append([label, f"{wall:.2f}", f"{cpu:.2f}", "" if target is None else f"≥ {target:g}"])
+    met = verdict(bytes_per_get <= MEMORY_TARGET)
+    label = "Redis bytes per cached get(pk)"
+    print(f"  {label:<40} {bytes_per_get:>11.0f}{'':<14}target ≤ {MEMORY_TARGET} {met}\n")
+    size = f"{bytes_per_get:.0f} ({keys_per_get:.2f} keys)"
+    rows.append(["Redis bytes per cached `get(pk)`", size, "", f"≤ {MEMORY_TARGET}"])
     header = ("against no cache, PostgreSQL", "wall", "CPU", "target (wall)")
-    for name in READS:
-        none, hit = b[f"{name} none"], b[f"{name} hit"]
-        target = "≥ 8" if name == "group-by aggregate" else ""
-        readme_row(header, [f"hit: {NAMES[name]}", f"{none[1] / hit[1]:.2f}", f"{none[0] / hit[0]:.2f}", target])
-    for label, wall, cpu, target in rows:
-        if not label.startswith("hit:"):
-            readme_row(header, [label, f"{wall:.2f}", f"{cpu:.2f}", target])
-    plain, saved = b["plain save N=100"], b["save N=100"]
-    readme_row(header, ["`save()` with 100 dependent queries", f"{plain[1] / saved[1]:.2f}", f"{plain[0] / saved[0]:.2f}", ""])
-    readme_row(
-        header,
-        ["Redis bytes per cached `get(pk)`", f"{bytes_per_get:.0f} ({keys_per_get:.2f} keys)", "", "≤ 500"],
-    )
+    for row in rows:
+        readme_row(header, row)
 
 
 def main() -> None:
@@ -227,7 +225,7 @@ def main() -> None:
         "each workload measured with and without the cache in turn; commits "
         + ("wait for the disk" if durable else "don't wait for the disk (CACHEOPS_BENCH_DURABLE=1: they do)")
     )
-    report(bench, size, keys)
+    report(bench.best, size, keys)
     print(f"({time.perf_counter() - started:.0f} s wall)")
 
 

@@ -104,7 +104,9 @@ def states(objs):
     for obj in objs:
         data = {k: v for k, v in obj.__dict__.items() if k != "_state"}
         state = {
-            k: v for k, v in obj._state.__dict__.items() if k != "peers" and not (k == "fields_cache" and v == {})
+            k: v
+            for k, v in obj._state.__dict__.items()
+            if k != "peers" and not (k == "fields_cache" and v == {})
         }
         out.append((type(obj), data, state))
     return out
@@ -128,7 +130,7 @@ def test_rows_come_back_exactly_as_fetched(queries, data):
         (VideoProxy, lambda qs: qs),
     ]
     for model, make in cases:
-        fresh, cached = cached_twice(queries, lambda: make(model.objects.all()))
+        fresh, cached = cached_twice(queries, lambda make=make, model=model: make(model.objects.all()))
         plain = list(make(model.objects.nocache()))
         assert states(cached) == states(fresh) == states(plain)
 
@@ -140,7 +142,13 @@ def test_entries_in_the_longer_form_still_read(data):
     rows = list(Post.objects.nocache().order_by("pk"))
     _, cls, names, state, values = pack(rows)
     assert names is None and state == "default"  # the short form for fetched rows
-    longer = (MARK, cls, tuple(f.attname for f in Post._meta.concrete_fields), rows[0]._state.__dict__, values)
+    longer = (
+        MARK,
+        cls,
+        tuple(f.attname for f in Post._meta.concrete_fields),
+        rows[0]._state.__dict__,
+        values,
+    )
     assert states(unpack(longer)) == states(rows)
 
 
