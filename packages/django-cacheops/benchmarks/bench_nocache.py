@@ -5,9 +5,10 @@ process: ``CACHEOPS_BENCH_ROUNDS`` rounds (3 by default), each measuring every w
 in turn, and the best time of each over the rounds counts. Ratios are speed ratios, uncached time
 over cached time: higher is better, 0.6 means the cached path takes 1/0.6 of the plain one.
 
-Times are both CPU time of this process and wall time. The targets are judged on wall time: a
-query to PostgreSQL mostly waits for the server (another process), which CPU time of this process
-doesn't count, so CPU ratios make the plain query look far cheaper than a user finds it.
+Times are both CPU time of this process and wall time. The targets are judged on wall time, what
+a user waits for: CPU time of this process leaves out the work of the PostgreSQL server (another
+process; across a network, another machine), so CPU ratios make the plain query look cheaper
+than a user finds it.
 
 Commits don't wait for the WAL to reach the disk (``synchronous_commit=off``, see
 benchsetup.postgresql_database): that flush swings with whatever else writes to a shared disk, and
@@ -185,7 +186,7 @@ def report(b: dict[str, Times], bytes_per_get: float, keys_per_get: float) -> No
 
     print_times(b)
     print(f"\nRedis per cached get(pk): {bytes_per_get:.0f} bytes, {keys_per_get:.2f} keys")
-    print("\nTargets (issue 18), judged on wall time: a query to PostgreSQL is mostly waiting for the server")
+    print("\nTargets (issue 18), judged on wall time (CPU time leaves out the server's work)")
     rows = []
     for label, plain, cached, target in TARGETS:
         wall, cpu = b[plain][1] / b[cached][1], b[plain][0] / b[cached][0]

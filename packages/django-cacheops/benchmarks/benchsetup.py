@@ -126,8 +126,8 @@ def best(func: Callable[[], object], number: int, repeat: int) -> tuple[float, f
 
     On SQLite CPU time of this process is what the targets use: the machine running the benchmarks
     is shared, and its wall clock swings with the other load far more than with the code measured.
-    Against a database server the plain query mostly waits for the server, which CPU time of this
-    process doesn't see: there wall time is what the user waits for (bench_nocache.py)."""
+    Against a database server, CPU time of this process leaves out the server's work: there wall
+    time is what the user waits for (bench_nocache.py)."""
     cpu, wall = [], []
     for _ in range(repeat):
         c, w = time.process_time(), time.perf_counter()

@@ -49,6 +49,7 @@ from cacheops.django_internals import (
     defer_filter,
     deferred_filter,
     fetch_all,
+    fetched_state,
     filter_deferral_blocked,
     first_last_check,
     get_drops_ordering,
@@ -475,6 +476,19 @@ def test_instance_state(posts):
     for name in STATE_UNPICKLED:
         if name != FIELDS_CACHE:
             assert not hasattr(ModelState, name) or name not in state_dict(copy), f"ModelState pickles {name}"
+
+
+def test_fetched_state(posts):
+    """The state of a row a plain queryset fetched is fetched_state() with its database (of the
+    values a plain fetch leaves; an empty fields_cache is made when first read)."""
+    from django.db import models
+
+    expected = {**fetched_state(), "db": "default"}
+    assert expected["adding"] is False
+    for post in [Post.objects.nocache().get(title="p1"), *Post.objects.nocache().order_by("pk")]:
+        state = {k: v for k, v in state_dict(post).items() if k not in STATE_UNPICKLED}
+        assert state == expected
+    assert ("fetch_mode" in expected) == hasattr(models, "FETCH_PEERS")
 
 
 def test_peers(posts):
