@@ -44,9 +44,9 @@ def _field_names(cls: type) -> tuple[str, ...]:
     return names
 
 
-def _state_of(state: dict[str, Any]) -> dict[str, Any]:
+def _state_of(state: dict[str, Any] | str) -> dict[str, Any]:
     """The state dict back from what :func:`pack` kept of it."""
-    if type(state) is str:
+    if isinstance(state, str):
         return {k: state if k == "db" else v for k, v in _FETCHED.items()}
     return state
 
