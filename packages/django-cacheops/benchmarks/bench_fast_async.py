@@ -134,7 +134,8 @@ def main() -> None:
         print(
             f"  {name:<16} {total[0] * 1e6:6.1f} us (classic hit {classic[0] * 1e6:6.1f} us, "
             f"{total[0] / classic[0]:.2f}x): building the queryset {build[0] * 1e6:.1f}, "
-            f"copying the result {copy[0] * 1e6:.1f}, the rest (cacheops' checks, Django around it) {rest * 1e6:.1f}"
+            f"copying the result {copy[0] * 1e6:.1f}, "
+            f"the rest (cacheops' checks, Django around it) {rest * 1e6:.1f}"
         )
         rows.append([f"fast-mode hit: {labels[name]} (CPU µs)", f"{total[0] * 1e6:.1f}", ""])
 

@@ -298,3 +298,170 @@ def test_redis_down_degrades(settings):
     rename_silently(cat, "b")
     with pytest.warns(RuntimeWarning, match="unreachable"):
         assert Category.objects.get(pk=cat.pk).title == "b"  # memory is never trusted unchecked
+
+
+# ------------------------------------------------------------------ what a hit skips, and when not
+
+
+def test_a_transaction_that_has_written_reads_its_own_rows_not_memory(queries):
+    """A hit asks whether its database is in a dirty transaction only while an atomic block is open
+    somewhere; inside one that has written, reads go to the database, as on the plain path."""
+    from django.db import transaction
+
+    from cacheops.transaction import any_block_open
+
+    cat = Category.objects.create(title="a")
+    wait_listening()
+    assert Category.objects.get(pk=cat.pk).title == "a"
+    assert Category.objects.get(pk=cat.pk).title == "a"  # kept in memory
+    assert not any_block_open()
+
+    class Undo(Exception):
+        pass
+
+    with pytest.raises(Undo), transaction.atomic():
+        assert any_block_open()
+        with queries() as q:
+            assert Category.objects.get(pk=cat.pk).title == "a"  # clean transaction: from memory
+        assert q.count == 0
+        Category.objects.filter(pk=cat.pk).update(title="uncommitted")
+        with transaction.atomic():  # a savepoint: still dirty
+            assert Category.objects.get(pk=cat.pk).title == "uncommitted"
+        assert Category.objects.get(pk=cat.pk).title == "uncommitted"
+        assert Category.objects.filter(pk=cat.pk).count() == 1
+        raise Undo
+    assert not any_block_open()
+    with queries() as q:
+        assert Category.objects.get(pk=cat.pk).title == "a"  # rolled back: memory holds again
+    assert q.count == 0
+
+
+def test_blocks_that_fail_to_open_or_close_are_not_left_counted():
+    from django.db import transaction
+
+    from cacheops.transaction import any_block_open
+
+    with transaction.atomic():
+        with pytest.raises(RuntimeError), transaction.atomic(durable=True):  # refused in __enter__
+            pass
+        assert any_block_open()
+    assert not any_block_open()
+    with pytest.raises(ZeroDivisionError), transaction.atomic(), transaction.atomic():
+        raise ZeroDivisionError
+    assert not any_block_open()
+
+    @transaction.atomic  # one Atomic object, entered once per call
+    def nested(depth: int) -> bool:
+        return any_block_open() if depth == 0 else nested(depth - 1)
+
+    assert nested(3)
+    assert not any_block_open()
+
+
+def test_a_block_open_in_another_thread_leaves_hits_here_alone(queries):
+    """The count is per process; whether *this* thread's connection is dirty is still checked."""
+    from django.db import connections, transaction
+
+    from cacheops.transaction import any_block_open
+
+    cat = Category.objects.create(title="a")
+    wait_listening()
+    Category.objects.get(pk=cat.pk)
+    plain = Category.objects.nocache().get(pk=cat.pk)
+    opened, done = threading.Event(), threading.Event()
+
+    def other() -> None:
+        try:
+            with transaction.atomic():
+                opened.set()
+                done.wait(10)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    try:
+        assert opened.wait(10)
+        assert any_block_open()
+        with queries() as q:
+            got = Category.objects.get(pk=cat.pk)
+        assert q.count == 0
+        assert (got.pk, got.title, got._state.db, got._state.adding) == (
+            plain.pk,
+            plain.title,
+            plain._state.db,
+            plain._state.adding,
+        )
+    finally:
+        done.set()
+        thread.join()
+    assert not any_block_open()
+
+
+def test_hits_send_cache_read_to_receivers_when_there_are_some():
+    from cacheops.signals import cache_read
+
+    cat = Category.objects.create(title="a")
+    wait_listening()
+    Category.objects.get(pk=cat.pk)
+    Category.objects.get(pk=cat.pk)  # kept in memory, read through the remembered key from now on
+    heard: list[tuple[Any, bool]] = []
+
+    def receiver(sender: Any, func: Any, hit: bool, **kwargs: Any) -> None:
+        heard.append((sender, hit))
+
+    cache_read.connect(receiver)
+    try:
+        assert Category.objects.get(pk=cat.pk).title == "a"
+        assert Category.objects.filter(title="a").count() == 1
+        assert Category.objects.filter(title="a").count() == 1
+    finally:
+        cache_read.disconnect(receiver)
+    assert heard[0] == (Category, True)
+    assert heard[-1] == (Category, True)
+    assert all(sender is Category for sender, _ in heard)
+    Category.objects.get(pk=cat.pk)
+    assert len(heard) == 3  # none sent once it is disconnected
+
+
+def test_a_copy_found_unchanged_is_dropped_by_the_next_write_of_its_table(queries):
+    """Hits remember that nothing was counted since they last found a copy's counters unchanged;
+    any invalidation makes the next hit compare the counters again."""
+    a = Category.objects.create(title="a")
+    post = Post.objects.create(title="p", category=a)
+    wait_listening()
+    for _ in range(3):
+        assert Post.objects.get(pk=post.pk).title == "p"
+    Category.objects.create(title="another table")  # counted: the copy is compared, still good
+    with queries() as q:
+        assert Post.objects.get(pk=post.pk).title == "p"
+        assert Post.objects.get(pk=post.pk).title == "p"
+    assert q.count == 0
+    post.title = "saved"
+    post.save()
+    assert Post.objects.get(pk=post.pk).title == "saved"
+    with no_invalidation:
+        Post.objects.filter(pk=post.pk).update(title="silent")
+    assert Post.objects.get(pk=post.pk).title == "saved"
+    invalidate_obj(post)
+    assert Post.objects.get(pk=post.pk).title == "silent"
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork() here")
+def test_a_forked_child_trusts_no_copy_until_its_own_listener_listens():
+    import warnings
+
+    cat = Category.objects.create(title="a")
+    wait_listening()
+    Category.objects.get(pk=cat.pk)
+    Category.objects.get(pk=cat.pk)
+    entries = list(local_cache._data.values())
+    assert entries and all(listener.trusts(entry) for entry in entries)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork() of a multi-threaded process
+        pid = os.fork()
+    if pid == 0:  # the child: its parent's listener thread does not run here
+        os._exit(1 if any(listener.trusts(entry) for entry in entries) else 0)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert all(listener.trusts(entry) for entry in entries)  # the parent's copies are still good

@@ -67,7 +67,7 @@ _ZEROS = itertools.repeat(0)  # the default of every counter (map() stops at the
 
 
 class Entry:
-    __slots__ = ("value", "stamp_keys", "stamps", "expires", "names", "counts")
+    __slots__ = ("value", "stamp_keys", "stamps", "expires", "names", "counts", "checked")
 
     def __init__(
         self,
@@ -84,14 +84,16 @@ class Entry:
         self.expires = expires
         self.names = names  # the listener's counters of the tables read
         self.counts = counts  # their values seen before the payload was read
+        self.checked = -1  # the listener's change number when the counters were last found unchanged
 
 
 class Listener:
     """A daemon thread (one per process) subscribed to :data:`CHANNEL`, counting invalidations.
 
     ``counts(names)`` notes the counters of some tables (and the era: bumped by
-    ``invalidate_all()`` and by every (re)subscription); ``unchanged(noted)`` tells whether none
-    of them moved since, and is False whenever the listener is not subscribed, or has heard
+    ``invalidate_all()`` and by every (re)subscription); ``trusts(entry)`` tells whether none
+    of the counters an entry noted moved since, and is False whenever the listener is not
+    subscribed (in a forked child, until its own listener is), or has heard
     nothing from Redis (a message or the reply to its ping) for :attr:`TRUST_FOR` seconds: a
     silent network partition (no reset, packets dropped) stops the memory copies from being
     trusted within that time, as a closed connection does at once."""
@@ -104,6 +106,7 @@ class Listener:
         self._lock = threading.Lock()
         self._counters: dict[str, int] = {}
         self._era = 0
+        self._changes = 0  # bumped after every change of a counter or of the era
         self._subscribed = False
         self._heard = 0.0  # time.monotonic() of the last word from Redis
         self._pid = 0
@@ -118,12 +121,20 @@ class Listener:
             return None
         return (self._era, *map(self._counters.get, names, _ZEROS))
 
-    def unchanged(self, names: list[str], noted: tuple | None) -> bool:
-        if noted is None or not self._subscribed or self._pid != os.getpid():
+    def trusts(self, entry: Entry) -> bool:
+        """Whether none of the counters ``entry`` noted moved since it noted them."""
+        noted = entry.counts
+        if noted is None or not self._subscribed:
             return False
         if time.monotonic() - self._heard > self.TRUST_FOR:
             return False
-        return noted == (self._era, *map(self._counters.get, names, _ZEROS))
+        changes = self._changes  # read before the counters: every change moves it after them
+        if entry.checked == changes:
+            return True  # nothing at all was counted since the entry was last found unchanged
+        if noted != (self._era, *map(self._counters.get, entry.names, _ZEROS)):
+            return False
+        entry.checked = changes
+        return True
 
     # -- what invalidation calls
     def bump(self, name: str) -> None:
@@ -133,6 +144,7 @@ class Listener:
                 self._counters[name] = self._counters.get(name, 0) + 1
             else:
                 self._era += 1
+            self._changes += 1
 
     # -- the thread
     def start(self) -> None:
@@ -143,6 +155,7 @@ class Listener:
             self._pid = os.getpid()
             self._subscribed = False
             self._era += 1
+            self._changes += 1
             self._stop = stop = threading.Event()
         thread = threading.Thread(target=self._run, args=(stop,), name="cacheops-listener", daemon=True)
         thread.start()
@@ -154,7 +167,18 @@ class Listener:
                 self._stop.set()
             self._subscribed = False
             self._era += 1
+            self._changes += 1
             self._pid = 0
+
+    def forked(self) -> None:
+        """In a forked child (``os.register_at_fork``): no listener thread runs here, so nothing
+        is trusted until the child's own listener is subscribed (the next fast-mode read starts it)."""
+        self._lock = threading.Lock()  # another thread may have held it at the fork
+        self._subscribed = False
+        self._era += 1
+        self._changes += 1
+        self._pid = 0
+        self._stop = None
 
     def _run(self, stop: threading.Event) -> None:
         delay = 0.05
@@ -198,6 +222,7 @@ class Listener:
                     if self._stop is stop:
                         self._subscribed = False
                         self._era += 1
+                        self._changes += 1
                 if pubsub is not None:
                     try:
                         pubsub.close()
@@ -217,11 +242,14 @@ class Listener:
             with self._lock:
                 if self._stop is stop:
                     self._era += 1  # copies made before now may have missed messages
+                    self._changes += 1
                     self._subscribed = True
 
 
 listener = Listener()
 on_client_reset(listener.restart)  # it listens through the client reset_client() forgets
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=listener.forked)  # the parent's thread does not listen here
 
 
 def counter_names(tables: Any) -> list[str]:
@@ -321,13 +349,13 @@ def _push_checked() -> bool:
 
 def _trusted(entry: Entry) -> bool:
     """Whether the entry is valid by the listener's counters alone (no round trip)."""
-    return entry.expires > time.monotonic() and listener.unchanged(entry.names, entry.counts)
+    return entry.expires > time.monotonic() and listener.trusts(entry)
 
 
 def trusted_copy(prefix: str, key: str) -> Any:
     """A copy of the result in memory when the listener's counters vouch for it, else MISSING."""
     entry = local_cache.lookup(prefix, key)  # expired entries are not found
-    if entry is None or not listener.unchanged(entry.names, entry.counts):
+    if entry is None or not listener.trusts(entry):
         return MISSING
     return fresh_copy(entry.value)
 
@@ -343,6 +371,7 @@ def _revalidated(prefix: str, key: str, entry: Entry, stamps: list[Any], noted: 
     if stamps == entry.stamps and entry.expires > time.monotonic():
         if noted is not None:
             entry.counts = noted  # valid as of before the stamps were read: trusted from now on
+            entry.checked = -1
         return fresh_copy(entry.value)
     local_cache.discard(prefix, key)
     return MISSING

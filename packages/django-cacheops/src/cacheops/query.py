@@ -79,7 +79,7 @@ def _get(self: Any, *args: Any, **kwargs: Any) -> Any:
         return _original["get"](self, *args, **kwargs)
     shortcut = get_shortcut(self, args, kwargs)
     if shortcut is not None:
-        result = read_remembered(self, shortcut)
+        result = read_remembered(self, shortcut, shortcut[1])  # the shortcut holds qs.db
         if result is not MISSING:
             return get_result(self, result)
     # the clones Django makes inside carry the flags: their fetch is a "get"

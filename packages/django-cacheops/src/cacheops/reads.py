@@ -49,7 +49,7 @@ from .keys import (
 from .redis import FAILURES, degrade, is_cluster
 from .signals import cache_read
 from .store import MISSING, get_or_compute, loads, local_gets, read_with_epochs
-from .transaction import is_dirty, may_store
+from .transaction import any_block_open, is_dirty, may_store
 
 __all__ = [
     "PENDING_OPS",
@@ -71,8 +71,9 @@ __all__ = [
 PENDING_OPS = frozenset({"fetch", "count", "exists"})
 
 
-def caching_profile(qs: Any, op: str) -> dict[str, Any] | None:
-    """The profile to cache ``op`` of ``qs`` with, or None when it must not be cached."""
+def caching_profile(qs: Any, op: str, db: str | None = None) -> dict[str, Any] | None:
+    """The profile to cache ``op`` of ``qs`` with, or None when it must not be cached (``db``:
+    ``qs.db`` when the caller has it already)."""
     if not settings.CACHEOPS_ENABLED:
         return None
     profile = model_profile(qs.model)
@@ -84,23 +85,30 @@ def caching_profile(qs: Any, op: str) -> dict[str, Any] | None:
     if op not in ops:
         return None
     # the raw query: a filter() still deferred (see query._filter_or_exclude) never locks rows
-    if raw_query(qs).select_for_update or is_dirty(qs.db):
+    if raw_query(qs).select_for_update:
+        return None
+    if any_block_open() and is_dirty(qs.db if db is None else db):
         return None
     return profile
 
 
-def is_local_get(qs: Any) -> bool:
+def is_local_get(qs: Any, db: str | None = None) -> bool:
     """Whether a get() is served from process memory (profiles with ``local_get``)."""
     profile = model_profile(qs.model)
-    return bool(
+    if not (
         profile
         and profile["local_get"]
         and settings.CACHEOPS_ENABLED
         and qs._cacheops_ops is None
         and not qs.query.select_for_update
-        and not is_dirty(qs.db)
-        and may_store(qs.db)  # what a snapshot read would keep in memory may be stale
-    )
+    ):
+        return False
+    if not any_block_open():
+        return True
+    if db is None:
+        db = qs.db
+    # what a snapshot read would keep in memory may be stale
+    return not is_dirty(db) and may_store(db)
 
 
 # get() with plain keyword values on a plain queryset: once the full path has run, the key it
@@ -113,12 +121,15 @@ def get_shortcut(qs: Any, args: tuple, kwargs: dict[str, Any]) -> tuple | None:
     if args or not kwargs or qs.query.combinator or prefetch_lookups(qs) or known_related_objects(qs):
         return None
     values = _value_keys(qs.model, kwargs)
-    if values is None or caching_profile(qs, "get") is None or is_local_get(qs):
+    if values is None:
+        return None
+    db = qs.db  # a property that asks the routers: once (the caller reads it from the shortcut)
+    if caching_profile(qs, "get", db) is None or is_local_get(qs, db):
         return None
     fingerprint = query_fingerprint(qs.query)
     if fingerprint is None:
         return None
-    return (fingerprint, qs.db, iterable_class(qs), values_fields(qs), values)
+    return (fingerprint, db, iterable_class(qs), values_fields(qs), values)
 
 
 def filter_shortcut(qs: Any, negate: bool, kwargs: dict[str, Any]) -> tuple | None:
@@ -256,7 +267,7 @@ def _cached_call(qs: Any, op: str, profile: dict[str, Any], compute: Any, extra:
         plan = query_plan(qs, op, extra, db_agnostic=profile["db_agnostic"])
     except EmptyResultSet:  # matches nothing: Django answers without a query (a miss, as in 7.2)
         value = compute()
-        cache_read.send(sender=qs.model, func=None, hit=False)
+        _counted(qs, False)
         return value
     key = plan.key
     prefix = queryset_prefix(qs, plan)
@@ -286,7 +297,7 @@ def _cached_call(qs: Any, op: str, profile: dict[str, Any], compute: Any, extra:
             known=known and known[1],
             storable=storable,
         )
-    cache_read.send(sender=qs.model, func=None, hit=hit)
+    _counted(qs, hit)
     return value
 
 
@@ -361,8 +372,15 @@ async def _aread_redis(prefix: str, key: str) -> Any:
 
 def hit_rows(qs: Any, result: list, db: str | None = None) -> list:
     """Rows read from the cache for ``qs``, made ready: the hit counted, instances bound to its db."""
-    cache_read.send(sender=qs.model, func=None, hit=True)
+    _counted(qs, True)
     return bound(qs, result, db)
+
+
+def _counted(qs: Any, hit: bool) -> None:
+    """Send ``cache_read`` for a read of ``qs`` (with no receiver connected, send() would return at
+    once: the call and its arguments are skipped)."""
+    if cache_read.receivers:
+        cache_read.send(sender=qs.model, func=None, hit=hit)
 
 
 def bound(qs: Any, result: Any, db: str | None = None) -> Any:

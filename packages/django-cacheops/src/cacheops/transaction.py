@@ -84,7 +84,32 @@ def _open(connection: Any) -> bool:
 
 def in_transaction(using: str) -> bool:
     """Whether a transaction (that cacheops doesn't ignore) is open on ``using``."""
-    return _open(connections[using])
+    return _blocks_open > 0 and _open(connections[using])
+
+
+# ------------------------------------------------------------------ are any blocks open at all
+#
+# Reads ask whether their database is in a dirty transaction on every cache hit; Django's
+# per-thread connection lookup costs more than the rest of a fast-mode hit's checks.  So every
+# Atomic.__enter__/__exit__ is counted (in every thread): while no block is open anywhere, no
+# connection is in an atomic block, and the answer is known without looking one up.  The count
+# never falls below the blocks open (it may stay above: a block whose __enter__ failed after
+# leaving its connection in an atomic block stays counted until the process ends).
+
+_blocks_open = 0
+_count_lock = threading.Lock()
+
+
+def _count_block(step: int) -> None:
+    global _blocks_open
+    with _count_lock:
+        _blocks_open += step
+
+
+def any_block_open() -> bool:
+    """False when no atomic block is open on any connection, in any thread (then no transaction is
+    open, dirty or reading a snapshot); True when one may be."""
+    return _blocks_open > 0
 
 
 # ------------------------------------------------------------------ entries in run_on_commit
@@ -134,6 +159,8 @@ def _mark(connection: Any, marker: Callable[[], None]) -> None:
 
 def mark_dirty(using: str) -> None:
     """Remember that the current transaction on ``using`` has written."""
+    if not _blocks_open:
+        return
     connection = connections[using]
     if _open(connection):
         _mark(connection, _mark_dirty)
@@ -141,6 +168,8 @@ def mark_dirty(using: str) -> None:
 
 def is_dirty(using: str) -> bool:
     """Whether reads on ``using`` may see uncommitted writes of this transaction."""
+    if not _blocks_open:
+        return False
     connection = connections[using]
     if not _open(connection):
         return False
@@ -150,6 +179,8 @@ def is_dirty(using: str) -> bool:
 def may_store(using: str) -> bool:
     """Whether a result just read on ``using`` may be stored: not when it may come from a
     transaction's snapshot, older than the invalidations that cacheops has seen."""
+    if not _blocks_open:
+        return True
     connection = connections[using]
     if not _open(connection):
         return True
@@ -189,6 +220,9 @@ def _sqlite_wal(connection: Any) -> bool:
 def defer(using: str, func: Callable[[], Any]) -> None:
     """Run ``func`` now, or at the outermost commit on ``using`` before user on_commit callbacks;
     a rollback (of the transaction or of the savepoint it was queued in) drops it."""
+    if not _blocks_open:
+        func()
+        return
     connection = connections[using]
     if not _open(connection):
         func()
@@ -282,6 +316,7 @@ def install_cacheops_transaction_support() -> None:
     _watch_cursors()
     _collect_commit_failures()
     _end_ignored_blocks()
+    _count_blocks()
 
 
 def _watch(db: Any, sql: Any) -> None:
@@ -369,3 +404,33 @@ def _end_ignored_blocks() -> None:
         return result
 
     Atomic.__exit__ = __exit__  # type: ignore[method-assign]
+
+
+def _count_blocks() -> None:
+    """Patch ``Atomic.__enter__``/``__exit__`` to keep :data:`_blocks_open` (see
+    :func:`any_block_open`); blocks this thread opened before count too."""
+    original_enter = Atomic.__enter__
+    original_exit = Atomic.__exit__
+
+    def __enter__(self: Atomic) -> Any:
+        connection = get_connection(self.using)
+        was_open = connection.in_atomic_block
+        _count_block(1)  # before: the connection is in the block before __enter__ returns
+        try:
+            return original_enter(self)
+        except BaseException:
+            if was_open or not connection.in_atomic_block:  # no block left open by this one
+                _count_block(-1)
+            raise
+
+    def __exit__(self: Atomic, exc_type: Any, exc_value: Any, traceback: Any) -> Any:
+        try:
+            return original_exit(self, exc_type, exc_value, traceback)
+        finally:
+            _count_block(-1)
+
+    Atomic.__enter__ = __enter__  # type: ignore[method-assign]
+    Atomic.__exit__ = __exit__  # type: ignore[method-assign]
+    for connection in connections.all(initialized_only=True):
+        if connection.in_atomic_block:
+            _count_block(max(len(connection.atomic_blocks), 1))
