@@ -267,21 +267,34 @@ def _raw_log_rows(alias):
 @pytest.mark.parametrize("use_tz", [True, False])
 @pytest.mark.parametrize("alias", ["default", "remote"])
 def test_a_logged_save_writes_the_row_the_orm_would_write(alias, use_tz):
-    """The save receiver's own INSERT stores exactly what ``ChangeLog.objects.create`` stores."""
+    """The receivers' own INSERTs store exactly what ``ChangeLog.objects.create`` stores.
+
+    Saves (no natural key column), a deletion (with one) and an m2m change.
+    """
     with override_settings(USE_TZ=use_tz):
         before = timezone.now()
         author = Author.objects.using(alias).create(name="a")
         author.name = "b"
         author.save()
+        tag = Tag.objects.using(alias).create(name="t")
+        Book.objects.using(alias).create(title="b", author=author).tags.add(tag)
+        tag_pk = tag.pk
+        tag.delete()
         after = timezone.now()
         entries = list(ChangeLog.objects.using(alias).order_by("id"))
-        assert [(e.object_id, e.action) for e in entries] == [(str(author.pk), 1), (str(author.pk), 2)]
+        assert [(e.model, e.object_id, e.action) for e in entries[:3]] == [
+            ("testapp.author", str(author.pk), ChangeLog.ADDITION),
+            ("testapp.author", str(author.pk), ChangeLog.CHANGE),
+            ("testapp.tag", str(tag_pk), ChangeLog.ADDITION),
+        ]
+        assert {e.action for e in entries} == {1, 2, 3, 4}
+        assert entries[-1].natural_key == ["t"]
         assert all(before <= e.date <= after for e in entries)
         fast = _raw_log_rows(alias)
         ChangeLog.objects.using(alias).all().delete()
         for e in entries:
             ChangeLog.objects.using(alias).create(
-                model=e.model, object_id=e.object_id, action=e.action, date=e.date
+                model=e.model, object_id=e.object_id, action=e.action, date=e.date, natural_key=e.natural_key
             )
         assert _raw_log_rows(alias) == fast
 

@@ -79,22 +79,23 @@ def logging_enabled() -> bool:
     return _disabled.get() == 0
 
 
-_SQL: dict[tuple[str, bool], str] = {}
-_NATIVE_SQL: dict[str, str] = {}  # vendor -> the INSERT with the driver's placeholders
+# A log row is (model, object_id, action, date) or, with a natural key, those and natural_key;
+# a row without one leaves the column out (NULL), which binds one value less on every save.
+_COLUMNS = ("model", "object_id", "action", "date", "natural_key")
+_SQL: dict[tuple[str, bool, int], str] = {}  # (vendor, native, columns) -> the INSERT
 
 
-def _insert_sql(connection: Any, native: bool) -> str:
-    """The log INSERT, with Django's ``%s`` placeholders or the driver's own (``native``)."""
-    key = (connection.vendor, native)
+def _insert_sql(connection: Any, native: bool, columns: int) -> str:
+    """The log INSERT of the first ``columns`` columns, with Django's ``%s`` placeholders or
+    the driver's own (``native``)."""
+    key = (connection.vendor, native, columns)
     sql = _SQL.get(key)
     if sql is None:
         qn = connection.ops.quote_name
-        columns = ", ".join(qn(c) for c in ("model", "object_id", "action", "date", "natural_key"))
+        names = ", ".join(qn(c) for c in _COLUMNS[:columns])
         mark = "?" if native and connection.Database.paramstyle == "qmark" else "%s"
-        sql = f"INSERT INTO {qn(ChangeLog._meta.db_table)} ({columns}) VALUES ({', '.join([mark] * 5)})"
+        sql = f"INSERT INTO {qn(ChangeLog._meta.db_table)} ({names}) VALUES ({', '.join([mark] * columns)})"
         _SQL[key] = sql
-        if native:
-            _NATIVE_SQL[connection.vendor] = sql
     return sql
 
 
@@ -157,26 +158,31 @@ def write_logs(
     connection = connections[using]
     label = model._meta.label_lower
     date = log_date(connection)
-    key_field = ChangeLog._meta.get_field("natural_key")
-    rows = []
-    for object_id in object_ids:
-        key = (natural_keys or {}).get(object_id)
-        key_value = key_field.get_db_prep_save(key, connection) if key is not None else None
-        rows.append((label, str(object_id), action, date, key_value))
+    rows: list[tuple[Any, ...]]
+    if natural_keys:
+        key_field = ChangeLog._meta.get_field("natural_key")
+        rows = []
+        for object_id in object_ids:
+            key = natural_keys.get(object_id)
+            key_value = key_field.get_db_prep_save(key, connection) if key is not None else None
+            rows.append((label, str(object_id), action, date, key_value))
+    else:
+        rows = [(label, str(object_id), action, date) for object_id in object_ids]
     if rows:
         _insert(connection, rows)
 
 
 def _insert(connection: Any, rows: list[tuple[Any, ...]]) -> None:
+    """INSERT log ``rows`` (all of one length: 4 columns, or 5 with the natural key)."""
     raw = connection.connection
     if raw is None or connection.queries_logged or connection.execute_wrappers:
         # Django's cursor connects when needed, and keeps recorded or instrumented queries.
         with connection.cursor() as cursor:
-            cursor.executemany(_insert_sql(connection, native=False), rows)
+            cursor.executemany(_insert_sql(connection, False, len(rows[0])), rows)
         return
     # The hot path: one INSERT on the driver's cursor; errors are mapped to Django's as its
     # cursor maps them (the mapping is only entered when there is an error to map).
-    sql = _NATIVE_SQL.get(connection.vendor) or _insert_sql(connection, native=True)
+    sql = _SQL.get((connection.vendor, True, len(rows[0]))) or _insert_sql(connection, True, len(rows[0]))
     cursor = raw.cursor()
     try:
         if len(rows) == 1:
@@ -260,7 +266,7 @@ def on_post_save(sender, instance, created, using, **kwargs) -> None:
     if label is not None:  # the hot path of every logged save: one row, no natural key
         connection = connections[using] if current is None else current[1]
         action = ADDITION if created else CHANGE
-        _insert(connection, [(label, str(instance.pk), action, log_date(connection), None)])
+        _insert(connection, [(label, str(instance.pk), action, log_date(connection))])
     else:
         _log_owners(model, instance, using)
     if current is not None and current[2] is not None:
