@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import datetime
 import threading
+import zoneinfo
 
 import pytest
 from django.db import connections
 from django.test import override_settings
+from django.utils import timezone
 
 from synchro import DisableSynchroLog, disable_synchro_log, log_changes
 from synchro.models import ChangeLog
@@ -225,18 +228,142 @@ def test_only_watched_models_get_the_one_commit_save():
     assert ChangeLog.objects.filter(model="testapp.tag").count() == 1
 
 
-@pytest.mark.parametrize("use_tz", [True, False])
-def test_log_date_is_what_the_backend_adapter_gives(use_tz):
-    import datetime
+def test_a_save_inside_another_save_logs_on_its_own_database():
+    """A receiver of one watched save that saves another watched object on the other database."""
+    from django.db.models.signals import post_save
 
+    def tag_on_remote(sender, instance, created, using, **kwargs):
+        if created and using == "default":
+            Tag.objects.using("remote").create(name=f"for {instance.name}")
+
+    post_save.connect(tag_on_remote, sender=Author)
+    try:
+        Author.objects.create(name="a")
+    finally:
+        post_save.disconnect(tag_on_remote, sender=Author)
+    assert _actions() == [("testapp.author", ChangeLog.ADDITION)]
+    remote = ChangeLog.objects.using("remote").values_list("model", "action")
+    assert list(remote) == [("testapp.tag", ChangeLog.ADDITION)]
+
+
+def test_a_post_save_sent_by_hand_logs_on_the_database_it_names():
+    from django.db.models.signals import post_save
+
+    author = Author.objects.create(name="a")
+    post_save.send(sender=Author, instance=author, created=False, using="remote")
+    remote = ChangeLog.objects.using("remote").values_list("model", "object_id", "action")
+    assert list(remote) == [("testapp.author", str(author.pk), ChangeLog.CHANGE)]
+
+
+def _raw_log_rows(alias):
+    """The log rows of ``alias`` as the database holds them (dates as stored, not parsed)."""
+    with connections[alias].cursor() as cursor:
+        cursor.execute(
+            "SELECT model, object_id, action, date, natural_key FROM synchro_changelog ORDER BY id"
+        )
+        return [tuple(row) for row in cursor.fetchall()]
+
+
+@pytest.mark.parametrize("use_tz", [True, False])
+@pytest.mark.parametrize("alias", ["default", "remote"])
+def test_a_logged_save_writes_the_row_the_orm_would_write(alias, use_tz):
+    """The receivers' own INSERTs store exactly what ``ChangeLog.objects.create`` stores.
+
+    Saves (no natural key column), a deletion (with one) and an m2m change.
+    """
+    with override_settings(USE_TZ=use_tz):
+        before = timezone.now()
+        author = Author.objects.using(alias).create(name="a")
+        author.name = "b"
+        author.save()
+        tag = Tag.objects.using(alias).create(name="t")
+        Book.objects.using(alias).create(title="b", author=author).tags.add(tag)
+        tag_pk = tag.pk
+        tag.delete()
+        after = timezone.now()
+        entries = list(ChangeLog.objects.using(alias).order_by("id"))
+        assert [(e.model, e.object_id, e.action) for e in entries[:3]] == [
+            ("testapp.author", str(author.pk), ChangeLog.ADDITION),
+            ("testapp.author", str(author.pk), ChangeLog.CHANGE),
+            ("testapp.tag", str(tag_pk), ChangeLog.ADDITION),
+        ]
+        assert {e.action for e in entries} == {1, 2, 3, 4}
+        assert entries[-1].natural_key == ["t"]
+        assert all(before <= e.date <= after for e in entries)
+        fast = _raw_log_rows(alias)
+        ChangeLog.objects.using(alias).all().delete()
+        for e in entries:
+            ChangeLog.objects.using(alias).create(
+                model=e.model, object_id=e.object_id, action=e.action, date=e.date, natural_key=e.natural_key
+            )
+        assert _raw_log_rows(alias) == fast
+
+
+@pytest.mark.parametrize("use_tz", [True, False])
+def test_log_date_is_now_as_the_backend_adapter_writes_it(use_tz):
     from synchro.handlers import log_date
 
-    moments = [
-        datetime.datetime(2024, 2, 29, 23, 59, 59, 123456, tzinfo=datetime.timezone.utc),
-        datetime.datetime(2024, 3, 1, 0, 0, 0, tzinfo=datetime.timezone.utc),  # no microseconds
-    ]
     with override_settings(USE_TZ=use_tz):
         for alias in ("default", "remote"):
             connection = connections[alias]
-            for now in moments if use_tz else [m.replace(tzinfo=None) for m in moments]:
-                assert log_date(connection, now) == connection.ops.adapt_datetimefield_value(now)
+            ops = connection.ops
+            before = ops.adapt_datetimefield_value(timezone.now())
+            date = log_date(connection)
+            after = ops.adapt_datetimefield_value(timezone.now())
+            assert type(date) is type(before)
+            if isinstance(date, str):  # text columns (SQLite, MySQL): compare what is stored
+                assert before[:19] <= date[:19] <= after[:19] and len(date) in (19, 26)
+            else:
+                assert before <= date <= after
+
+
+def test_utc_text_is_what_the_sqlite_and_mysql_adapters_give():
+    """Every kind of moment, each second's text reused and replaced, and time going backwards."""
+    from django.db.backends.mysql.operations import DatabaseOperations as MySQLOperations
+    from django.db.backends.sqlite3.operations import DatabaseOperations as SQLiteOperations
+
+    from synchro.handlers import utc_text
+
+    class UTCConnection:
+        timezone = datetime.timezone.utc
+
+    epoch = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+    moments = [
+        datetime.datetime(2024, 2, 29, 23, 59, 59, 123456, tzinfo=datetime.timezone.utc),
+        datetime.datetime(2024, 2, 29, 23, 59, 59, 999999, tzinfo=datetime.timezone.utc),
+        datetime.datetime(2024, 3, 1, 0, 0, 0, tzinfo=datetime.timezone.utc),  # no microseconds
+        datetime.datetime(2024, 3, 1, 0, 0, 0, 1, tzinfo=datetime.timezone.utc),
+        datetime.datetime(2024, 2, 29, 23, 59, 59, 5, tzinfo=datetime.timezone.utc),  # back in time
+        datetime.datetime(1999, 12, 31, 23, 0, 9, 100000, tzinfo=datetime.timezone.utc),
+        datetime.datetime(2038, 1, 19, 3, 14, 8, 10, tzinfo=datetime.timezone.utc),
+    ]
+    with override_settings(USE_TZ=True):
+        for ops_class in (SQLiteOperations, MySQLOperations):
+            ops = ops_class(UTCConnection())
+            for moment in moments:
+                micros = (moment - epoch) // datetime.timedelta(microseconds=1)
+                for extra_ns in (0, 1, 999):  # below a microsecond: floored, as datetime.now() does
+                    assert utc_text(micros * 1000 + extra_ns) == ops.adapt_datetimefield_value(moment)
+
+
+def test_a_database_with_its_own_time_zone_logs_its_local_time():
+    """``DATABASES[...]["TIME_ZONE"]`` (text-dated databases only) is honoured, as the ORM does."""
+    connection = connections["default"]
+    if connection.features.supports_timezones:
+        pytest.skip("TIME_ZONE per database is for backends without time zone support")
+    zone_aware = ("timezone", "timezone_name")
+    connection.settings_dict["TIME_ZONE"] = "Asia/Tokyo"
+    for name in zone_aware:
+        connection.__dict__.pop(name, None)
+    try:
+        before = timezone.now()
+        Author.objects.create(name="in Tokyo")
+        after = timezone.now()
+        entry = ChangeLog.objects.get()
+        assert before <= entry.date <= after  # read back in the database's zone: the same moment
+        stored = _raw_log_rows("default")[0][3]
+        assert str(stored)[:16] == str(entry.date.astimezone(zoneinfo.ZoneInfo("Asia/Tokyo")))[:16]
+    finally:
+        connection.settings_dict["TIME_ZONE"] = None
+        for name in zone_aware:
+            connection.__dict__.pop(name, None)

@@ -17,6 +17,7 @@ import datetime
 import functools
 import json
 import sys
+import time
 from collections.abc import Callable, Iterable
 from contextlib import ContextDecorator
 from typing import Any, TypeVar
@@ -78,22 +79,23 @@ def logging_enabled() -> bool:
     return _disabled.get() == 0
 
 
-_SQL: dict[tuple[str, bool], str] = {}
-_NATIVE_SQL: dict[str, str] = {}  # vendor -> the INSERT with the driver's placeholders
+# A log row is (model, object_id, action, date) or, with a natural key, those and natural_key;
+# a row without one leaves the column out (NULL), which binds one value less on every save.
+_COLUMNS = ("model", "object_id", "action", "date", "natural_key")
+_SQL: dict[tuple[str, bool, int], str] = {}  # (vendor, native, columns) -> the INSERT
 
 
-def _insert_sql(connection: Any, native: bool) -> str:
-    """The log INSERT, with Django's ``%s`` placeholders or the driver's own (``native``)."""
-    key = (connection.vendor, native)
+def _insert_sql(connection: Any, native: bool, columns: int) -> str:
+    """The log INSERT of the first ``columns`` columns, with Django's ``%s`` placeholders or
+    the driver's own (``native``)."""
+    key = (connection.vendor, native, columns)
     sql = _SQL.get(key)
     if sql is None:
         qn = connection.ops.quote_name
-        columns = ", ".join(qn(c) for c in ("model", "object_id", "action", "date", "natural_key"))
+        names = ", ".join(qn(c) for c in _COLUMNS[:columns])
         mark = "?" if native and connection.Database.paramstyle == "qmark" else "%s"
-        sql = f"INSERT INTO {qn(ChangeLog._meta.db_table)} ({columns}) VALUES ({', '.join([mark] * 5)})"
+        sql = f"INSERT INTO {qn(ChangeLog._meta.db_table)} ({names}) VALUES ({', '.join([mark] * columns)})"
         _SQL[key] = sql
-        if native:
-            _NATIVE_SQL[connection.vendor] = sql
     return sql
 
 
@@ -111,16 +113,38 @@ def natural_key_of(instance: models.Model) -> list[Any] | None:
     return json.loads(json.dumps(list(key), cls=DjangoJSONEncoder))
 
 
-def log_date(connection: Any, now: datetime.datetime) -> Any:
-    """``now`` as the log's ``date`` column is written on ``connection``.
+_second: tuple[int, str] = (-1, "")  # a UTC second and its text, "YYYY-MM-DD HH:MM:SS"
 
-    The same as ``connection.ops.adapt_datetimefield_value(now)``, which every logged save
-    pays for; the common case (SQLite or MySQL storing UTC as text) is done directly.
+
+def utc_text(ns: int) -> str:
+    """``str()`` of the naive UTC datetime ``ns`` nanoseconds after the epoch.
+
+    That is what Django writes for an aware datetime to SQLite and to MySQL when the
+    connection's time zone is UTC. Microseconds are floored, as ``datetime.now()``
+    floors them. Logged saves come many to a second, so each second's text is made once.
     """
-    utc_text = connection.vendor in ("sqlite", "mysql") and connection.timezone_name == "UTC"
-    if utc_text and now.tzinfo is datetime.timezone.utc:
-        return str(now.replace(tzinfo=None))
-    return connection.ops.adapt_datetimefield_value(now)
+    global _second
+    second, rest = divmod(ns, 1_000_000_000)
+    cached, text = _second
+    if second != cached:
+        text = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(second))
+        _second = (second, text)
+    micro = rest // 1000
+    return text + "." + str(micro).zfill(6) if micro else text
+
+
+def log_date(connection: Any) -> Any:
+    """``timezone.now()`` as the log's ``date`` column is written on ``connection``.
+
+    The same as ``connection.ops.adapt_datetimefield_value(timezone.now())``, which every
+    logged save pays for. The common case is done directly from the clock: SQLite or MySQL
+    (datetimes stored as text) with ``USE_TZ`` on and the connection in UTC, which is when
+    Django's ``connection.timezone`` is ``datetime.timezone.utc`` (it is None without
+    ``USE_TZ``; reading that is much cheaper than reading ``settings.USE_TZ``).
+    """
+    if connection.timezone is datetime.timezone.utc and connection.vendor in ("sqlite", "mysql"):
+        return utc_text(time.time_ns())
+    return connection.ops.adapt_datetimefield_value(timezone.now())
 
 
 def write_logs(
@@ -133,47 +157,51 @@ def write_logs(
     """Append log entries for ``object_ids`` of ``model`` on database ``using``."""
     connection = connections[using]
     label = model._meta.label_lower
-    date = log_date(connection, timezone.now())
-    key_field = ChangeLog._meta.get_field("natural_key")
-    rows = []
-    for object_id in object_ids:
-        key = (natural_keys or {}).get(object_id)
-        key_value = key_field.get_db_prep_save(key, connection) if key is not None else None
-        rows.append((label, str(object_id), action, date, key_value))
+    date = log_date(connection)
+    rows: list[tuple[Any, ...]]
+    if natural_keys:
+        key_field = ChangeLog._meta.get_field("natural_key")
+        rows = []
+        for object_id in object_ids:
+            key = natural_keys.get(object_id)
+            key_value = key_field.get_db_prep_save(key, connection) if key is not None else None
+            rows.append((label, str(object_id), action, date, key_value))
+    else:
+        rows = [(label, str(object_id), action, date) for object_id in object_ids]
     if rows:
         _insert(connection, rows)
 
 
 def _insert(connection: Any, rows: list[tuple[Any, ...]]) -> None:
-    if connection.queries_logged or connection.execute_wrappers:
-        # Keep Django's cursor when queries are recorded or instrumented.
-        with connection.cursor() as cursor:
-            cursor.executemany(_insert_sql(connection, native=False), rows)
-        return
-    # The hot path: one INSERT on the driver's cursor, errors still mapped to Django's.
+    """INSERT log ``rows`` (all of one length: 4 columns, or 5 with the natural key)."""
     raw = connection.connection
-    if raw is None:
-        connection.ensure_connection()
-        raw = connection.connection
-    sql = _NATIVE_SQL.get(connection.vendor) or _insert_sql(connection, native=True)
-    with connection.wrap_database_errors:
-        cursor = raw.cursor()
-        try:
-            if len(rows) == 1:
-                cursor.execute(sql, rows[0])
-            else:
-                cursor.executemany(sql, rows)
-        finally:
-            cursor.close()
+    if raw is None or connection.queries_logged or connection.execute_wrappers:
+        # Django's cursor connects when needed, and keeps recorded or instrumented queries.
+        with connection.cursor() as cursor:
+            cursor.executemany(_insert_sql(connection, False, len(rows[0])), rows)
+        return
+    # The hot path: one INSERT on the driver's cursor; errors are mapped to Django's as its
+    # cursor maps them (the mapping is only entered when there is an error to map).
+    sql = _SQL.get((connection.vendor, True, len(rows[0]))) or _insert_sql(connection, True, len(rows[0]))
+    cursor = raw.cursor()
+    try:
+        if len(rows) == 1:
+            cursor.execute(sql, rows[0])
+        else:
+            cursor.executemany(sql, rows)
+    except Exception:
+        with connection.wrap_database_errors:
+            raise
+    finally:
+        cursor.close()
 
 
 class _OpenSave:
     """The transaction a watched model's ``save_base`` opened in autocommit mode."""
 
-    __slots__ = ("atomic", "instance", "using")
+    __slots__ = ("atomic",)
 
-    def __init__(self, instance: models.Model, using: str) -> None:
-        self.instance, self.using = instance, using
+    def __init__(self, using: str) -> None:
         self.atomic: Any = transaction.atomic(using=using)
 
     def close(self, exc_info: Any = (None, None, None)) -> None:
@@ -182,8 +210,11 @@ class _OpenSave:
             atomic.__exit__(*exc_info)
 
 
-_open_save: contextvars.ContextVar[_OpenSave | None] = contextvars.ContextVar(
-    "synchro_open_save", default=None
+# The watched model's save in progress in this thread / task: (instance, its connection, the
+# transaction the save opened or None). The post_save receiver takes the connection from it
+# rather than looking it up a second time (``connections[alias]`` is not free).
+_current_save: contextvars.ContextVar[tuple[models.Model, Any, _OpenSave | None] | None] = (
+    contextvars.ContextVar("synchro_current_save", default=None)
 )
 
 
@@ -199,21 +230,24 @@ def _one_commit(save_base):
     @functools.wraps(save_base)
     def wrapper(self, raw=False, force_insert=False, force_update=False, using=None, update_fields=None):
         using = using or router.db_for_write(self.__class__, instance=self)
-        connection = connections[using]
-        if _disabled.get() or connection.in_atomic_block or not connection.get_autocommit():
+        if _disabled.get():
             return save_base(self, raw, force_insert, force_update, using, update_fields)
-        opened = _OpenSave(self, using)
-        opened.atomic.__enter__()
-        token = _open_save.set(opened)
+        connection = connections[using]
+        opened = None
+        if not connection.in_atomic_block and connection.get_autocommit():
+            opened = _OpenSave(using)
+            opened.atomic.__enter__()
+        token = _current_save.set((self, connection, opened))
         try:
             result = save_base(self, raw, force_insert, force_update, using, update_fields)
         except BaseException:
-            opened.close(sys.exc_info())
+            if opened is not None:
+                opened.close(sys.exc_info())
             raise
-        else:
-            opened.close()
         finally:
-            _open_save.reset(token)
+            _current_save.reset(token)
+        if opened is not None:
+            opened.close()
         return result
 
     return wrapper
@@ -224,17 +258,19 @@ def on_post_save(sender, instance, created, using, **kwargs) -> None:
         return
     model = sender._meta.concrete_model
     label = synchro_settings.watched_label(model)
-    if label is not None:  # the hot path of every logged save: one row, no natural key
-        connection = connections[using]
-        action = ADDITION if created else CHANGE
-        _insert(connection, [(label, str(instance.pk), action, log_date(connection, timezone.now()), None)])
-    elif model in _through_owners:
-        _log_owners(model, instance, using)
-    else:
+    if label is None and model not in _through_owners:
         return
-    opened = _open_save.get()
-    if opened is not None and opened.instance is instance and opened.using == using:
-        opened.close()  # commit the row and its log entry; later receivers run as before
+    current = _current_save.get()
+    if current is None or current[0] is not instance or current[1].alias != using:
+        current = None  # a save that did not pass through the wrapper (or another one's)
+    if label is not None:  # the hot path of every logged save: one row, no natural key
+        connection = connections[using] if current is None else current[1]
+        action = ADDITION if created else CHANGE
+        _insert(connection, [(label, str(instance.pk), action, log_date(connection))])
+    else:
+        _log_owners(model, instance, using)
+    if current is not None and current[2] is not None:
+        current[2].close()  # commit the row and its log entry; later receivers run as before
 
 
 def on_post_delete(sender, instance, using, **kwargs) -> None:
