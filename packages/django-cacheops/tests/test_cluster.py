@@ -16,7 +16,7 @@ from cacheops import cached, cached_as, invalidate_all, invalidate_model, invali
 from cacheops.checks import check_settings
 from cacheops.management.commands.reapconjs import reap_conjs
 from cacheops.memory import local_cache
-from cacheops.redis import get_client
+from cacheops.redis import get_client, shard_tags
 from tests.asyncrun import run
 from tests.testapp.models import Category, Post
 
@@ -59,10 +59,14 @@ def test_caching_and_granular_invalidation(cluster, queries, redis_server):
     assert q.count == 0
 
     keys = cluster_keys(cluster)
-    assert any(b"q:" in k for k in keys) and any(b"conj:" in k for k in keys)
-    # one hash tag: the keys of a script always share a slot
-    assert all(k.startswith(b"{cacheops}") for k in keys)
-    assert len({cluster.keyslot(k) for k in keys}) == 1
+    entries = [k for k in keys if b"q:" in k]
+    assert entries and any(b"conj:" in k for k in keys)
+    # every key is behind the hash tag of a shard, and what an entry depends on shares its slot
+    tags = {tag.encode() for tag in shard_tags()}
+    assert all(k[: k.index(b"}") + 1] in tags for k in keys)
+    for entry in entries:
+        tag = entry[: entry.index(b"}") + 1]
+        assert any(k.startswith(tag) and b"conj:" in k for k in keys)
     # nothing went to the single test server
     assert not list(redis_server.client().scan_iter(match="*q:*"))
 
@@ -71,6 +75,27 @@ def test_caching_and_granular_invalidation(cluster, queries, redis_server):
     with queries() as q:
         assert Category.objects.get(pk=a.pk).title == "a2"  # dropped: read again
         assert Category.objects.get(pk=b.pk).title == "b"  # unrelated: still cached
+    assert q.count == 1
+
+
+def test_keys_and_reads_spread_over_every_primary(cluster, queries):
+    cats = [Category.objects.create(title=f"c{i}") for i in range(60)]
+    for cat in cats:
+        assert Category.objects.get(pk=cat.pk).title == cat.title
+    with queries() as q:
+        for cat in cats:
+            assert Category.objects.get(pk=cat.pk).title == cat.title
+    assert q.count == 0
+    nodes = cluster.nodes_manager
+    owners = {
+        nodes.get_node_from_slot(cluster.keyslot(k)).name for k in cluster_keys(cluster) if b"q:" in k
+    }
+    assert len(owners) == 3  # every primary holds cached results
+    cats[0].title = "changed"
+    cats[0].save()  # the invalidation runs in every shard
+    with queries() as q:
+        assert Category.objects.get(pk=cats[0].pk).title == "changed"
+        assert Category.objects.get(pk=cats[1].pk).title == cats[1].title
     assert q.count == 1
 
 
@@ -86,7 +111,7 @@ def test_invalidate_obj_model_and_all(cluster, queries):
     assert Category.objects.get(pk=cat.pk).title == "b"
 
     rename_silently(cat, "c")
-    invalidate_model(Category)  # SCAN on every primary, then the drop script
+    invalidate_model(Category)  # SCAN on every primary, then the drop script in each shard
     assert Category.objects.get(pk=cat.pk).title == "c"
     assert list(Category.objects.filter(title__startswith="a").values_list("title", flat=True)) == []
 

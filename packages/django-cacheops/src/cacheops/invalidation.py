@@ -34,7 +34,9 @@ from .redis import (
     get_client,
     is_cluster,
     load_script,
+    run_in_shards,
     set_before_use,
+    shard_tags,
 )
 from .signals import cache_invalidated
 from .store import generation_key, local_gets
@@ -162,28 +164,51 @@ def _apply(tables: dict[str, tuple[list, bool]], using: str) -> None:
         prefix = get_prefix()  # the same for every database and table
     else:
         prefix = get_prefix(dbs=[using], tables=list(tables))
-    script = load_script("invalidate_insideout" if settings.CACHEOPS_INSIDEOUT else "invalidate")
+    name = "invalidate_insideout" if settings.CACHEOPS_INSIDEOUT else "invalidate"
+    cluster = is_cluster()
     for table, (rows, complete) in tables.items():
         if not complete:
             _drop_table(prefix, table)
-            continue
-        script(args=[prefix, table, json.dumps(rows)])
+        elif cluster:  # every shard holds conjunctions of the table: the script runs in each
+            encoded = json.dumps(rows)
+            run_in_shards(name, [[tag + prefix, table, encoded] for tag in shard_tags()])
+        else:
+            load_script(name)(args=[prefix, table, json.dumps(rows)])
 
 
 def _drop_table(prefix: str, table: str) -> None:
-    """Drop everything cached for ``table``: all its conjunctions, whatever their values."""
+    """Drop everything cached for ``table``: all its conjunctions, whatever their values (in
+    every shard on a cluster)."""
     client = get_client()
-    client.incr(f"{prefix}epoch:{table}")
-    pattern = f"{prefix}conj:{table}:*"
+    if is_cluster():
+        pipe = client.pipeline(transaction=False)
+        for tag in shard_tags():
+            pipe.incr(f"{tag}{prefix}epoch:{table}")
+        pipe.execute()
+        pattern = f"{{cacheops:*}}{prefix}conj:{table}:*"
+    else:
+        client.incr(f"{prefix}epoch:{table}")
+        pattern = f"{prefix}conj:{table}:*"
     conj_keys = list(client.scan_iter(match=pattern, count=1000))
     if settings.CACHEOPS_INSIDEOUT:
         for i in range(0, len(conj_keys), 1000):
-            client.delete(*conj_keys[i : i + 1000])
+            client.delete(*conj_keys[i : i + 1000])  # split by slot on a cluster
     else:
         script = load_script("drop_conjs")
-        for i in range(0, len(conj_keys), 500):
-            script(args=conj_keys[i : i + 500])
+        for chunk in _by_shard(conj_keys, 500):
+            script(args=chunk)
     client.publish(INVALIDATION_CHANNEL, table)  # once the entries are gone (fast mode's listeners)
+
+
+def _by_shard(keys: list[Any], size: int) -> list[list[Any]]:
+    """``keys`` in chunks of at most ``size``, each in one shard (one hash tag) on a cluster."""
+    groups: dict[Any, list[Any]] = {}
+    if is_cluster():
+        for key in keys:
+            groups.setdefault(key[: key.index(b"}" if isinstance(key, bytes) else "}") + 1], []).append(key)
+    else:
+        groups[""] = keys
+    return [group[i : i + size] for group in groups.values() for i in range(0, len(group), size)]
 
 
 def _run(model: Any, values_list: list[dict[str, Any]], using: str, send: list[dict[str, Any]]) -> None:
@@ -244,8 +269,8 @@ def invalidate_model(model: type[Model], using: str = DEFAULT_DB_ALIAS) -> None:
 def invalidate_all() -> None:
     """Drop everything in cacheops' Redis database (FLUSHDB), in every prefix.
 
-    On a Redis Cluster every primary is flushed, then a new generation is set: a result read
-    before the flush then fails the race guard instead of being stored."""
+    On a Redis Cluster every primary is flushed, then a new generation is set in every shard: a
+    result read before the flush then fails the race guard instead of being stored."""
     if no_invalidation.active:
         return
     local_gets.clear()
@@ -261,7 +286,8 @@ def _flush() -> None:
     client = get_client()
     if is_cluster():
         client.flushdb(target_nodes=client.PRIMARIES)
-        client.set(generation_key(), uuid.uuid4().hex)
+        generation = uuid.uuid4().hex
+        client.mset_nonatomic({generation_key(tag): generation for tag in shard_tags()})
         client.publish(INVALIDATION_CHANNEL, "")
         return
     pipe = client.pipeline(transaction=True)

@@ -28,7 +28,7 @@ from .django_internals import (
     query_state,
     values_fields,
 )
-from .redis import CLUSTER_TAG, is_cluster
+from .redis import placed
 from .conditions import compile_query, dnfs
 
 
@@ -68,12 +68,12 @@ def get_prefix(dbs: Iterable[str] = (), tables: Iterable[str] = (), func: Any = 
     """The key prefix for an operation on ``dbs``/``tables`` ('' without CACHEOPS_PREFIX; a
     callable returning None means '' too).
 
-    On a Redis Cluster it starts with the cacheops hash tag, so all keys share one slot."""
+    On a Redis Cluster an entry's keys go behind the hash tag of its shard as well (see
+    :func:`cacheops.redis.placed`; :func:`queryset_prefix` gives the placed prefix)."""
     prefix = settings.CACHEOPS_PREFIX
-    tag = CLUSTER_TAG if is_cluster() else ""
     if prefix is None:
-        return tag
-    return tag + (prefix(PrefixQuery(dbs=list(dbs), tables=list(tables), func=func)) or "")
+        return ""
+    return prefix(PrefixQuery(dbs=list(dbs), tables=list(tables), func=func)) or ""
 
 
 def plan_tables(qs: Any, plan: QueryPlan) -> list[str]:
@@ -84,14 +84,16 @@ def plan_tables(qs: Any, plan: QueryPlan) -> list[str]:
 
 
 def queryset_prefix(qs: Any, plan: QueryPlan | None = None) -> str:
-    """The key prefix of a queryset's entries (its database and the tables it reads)."""
+    """The key prefix of a queryset's entries (its database and the tables it reads; on a Redis
+    Cluster behind the hash tag of the shard of the plan's key)."""
     if settings.CACHEOPS_PREFIX is None:
-        return get_prefix()  # '' (the cluster hash tag on a Redis Cluster)
-    if plan is None:
+        prefix = ""
+    elif plan is None:
         tables = [join.table_name for join in qs.query.alias_map.values()] or [qs.model._meta.db_table]
+        prefix = get_prefix(dbs=[qs.db], tables=tables)
     else:
-        tables = plan_tables(qs, plan)
-    return get_prefix(dbs=[qs.db], tables=tables)
+        prefix = get_prefix(dbs=[qs.db], tables=plan_tables(qs, plan))
+    return prefix if plan is None else placed(prefix, plan.key)
 
 
 def _param(value: Any) -> str:

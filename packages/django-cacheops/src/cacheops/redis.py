@@ -3,8 +3,11 @@
 ``redis_client`` is a proxy: the real client is created on first use from
 ``CACHEOPS_REDIS`` (URL or dict of kwargs) or ``CACHEOPS_SENTINEL``, using
 ``CACHEOPS_CLIENT_CLASS`` when set.  When that class is ``redis.cluster.RedisCluster`` (or a
-subclass) cacheops runs in cluster mode: every key it writes starts with the hash tag
-:data:`CLUSTER_TAG`, so each Lua script and multi-key command touches a single hash slot.
+subclass) cacheops runs in cluster mode: its keys are spread over :func:`shard_tags`, hash tags
+whose slots lie evenly over the slot space (so over every primary). A cached result and
+everything its freshness depends on (the stamps, conjunction sets and epochs of the tables it
+reads, the generation) share the shard of the result's key (:func:`placed`), so each Lua script
+and multi-key command still touches a single hash slot.
 With ``CACHEOPS_DEGRADE_ON_FAILURE`` every Redis call made through
 :func:`handle_connection_failure` turns a connection error or timeout into a ``RuntimeWarning``
 and a fallback value.
@@ -28,8 +31,11 @@ from importlib import resources
 from typing import Any, TypeVar
 from urllib.parse import urlparse
 
+import zlib
+
 import redis
 import redis.cluster
+from redis.crc import REDIS_CLUSTER_HASH_SLOTS, key_slot
 from django.core.exceptions import ImproperlyConfigured
 
 from .conf import on_change, settings
@@ -69,19 +75,55 @@ class CacheopsRedisError(redis.ConnectionError):
     pass
 
 
-# On a cluster every cacheops key begins with this hash tag: one slot holds them all, because a
-# query's cache key and the conjunction sets and epochs of every table it reads meet in one script.
-CLUSTER_TAG = "{cacheops}"
 # Invalidations are published here (also in lua/invalidate*.lua); fast mode's listeners subscribe.
 INVALIDATION_CHANNEL = "cacheops:invalidated"
-# KEYS[1] of every script on a cluster: it routes the call to the node owning CLUSTER_TAG's slot
-ROUTE_KEY = CLUSTER_TAG + "route"
+
+_cluster: bool | None = None  # is_cluster(), worked out once per value of CACHEOPS_CLIENT_CLASS
+_tags: list[str] = []  # shard_tags(), worked out once per value of CACHEOPS_CLUSTER_SHARDS
 
 
 def is_cluster() -> bool:
     """Whether CACHEOPS_CLIENT_CLASS is a Redis Cluster client (decided from the settings alone)."""
-    client_class = settings.CACHEOPS_CLIENT_CLASS
-    return isinstance(client_class, type) and issubclass(client_class, redis.cluster.RedisCluster)
+    global _cluster
+    if _cluster is None:
+        client_class = settings.CACHEOPS_CLIENT_CLASS
+        _cluster = isinstance(client_class, type) and issubclass(client_class, redis.cluster.RedisCluster)
+    return _cluster
+
+
+def shard_tags() -> list[str]:
+    """The hash tags of the ``CACHEOPS_CLUSTER_SHARDS`` shards of cacheops on a cluster.
+
+    Shard ``s``'s tag is ``{cacheops:s.i}`` with the least ``i`` whose slot lies in the ``s``-th of
+    equal windows of the slot space: the shards are evenly spread over the slots, so primaries
+    holding equal slot ranges hold equal numbers of shards (within one)."""
+    global _tags
+    count = max(1, int(settings.CACHEOPS_CLUSTER_SHARDS))
+    if len(_tags) != count:
+        tags = []
+        for s in range(count):
+            low = s * REDIS_CLUSTER_HASH_SLOTS // count
+            high = (s + 1) * REDIS_CLUSTER_HASH_SLOTS // count
+            i = 0
+            while not low <= key_slot(f"cacheops:{s}.{i}".encode()) < high:
+                i += 1
+            tags.append(f"{{cacheops:{s}.{i}}}")
+        _tags = tags
+    return _tags
+
+
+def placed(prefix: str, key: str) -> str:
+    """``prefix`` for an entry under ``key``: on a cluster, behind the tag of the key's shard
+    (unchanged when it has one already); elsewhere ``prefix`` itself."""
+    if not is_cluster() or prefix.startswith("{cacheops:"):
+        return prefix
+    tags = shard_tags()
+    return tags[zlib.crc32(key.encode()) % len(tags)] + prefix
+
+
+def shard_of(prefix: str) -> str:
+    """The shard tag a placed prefix begins with ('' off a cluster)."""
+    return prefix[: prefix.index("}") + 1] if is_cluster() else ""
 
 
 def check_cluster(conf: Any, sentinel: Any) -> None:
@@ -185,7 +227,9 @@ def reset_client() -> None:
 
 @on_change
 def _setting_changed(setting: str) -> None:
+    global _cluster
     if setting in ("CACHEOPS_REDIS", "CACHEOPS_SENTINEL", "CACHEOPS_CLIENT_CLASS"):
+        _cluster = None
         reset_client()
 
 
@@ -241,18 +285,20 @@ def handle_connection_failure(fallback: Any = None) -> Callable[[F], F]:
 
 
 class _RoutedScript:
-    """A script of cacheops (its keys travel in ARGV) sent with ``ROUTE_KEY`` as KEYS[1], so a
-    cluster client runs it on the node holding the one slot of every cacheops key."""
+    """A script of cacheops (its keys travel in ARGV) sent with its first argument (a placed prefix
+    or a key, see :func:`placed`) as KEYS[1], so a cluster client runs it on the node holding the
+    slot of the shard its keys live in."""
 
     def __init__(self, script: Any) -> None:
         self.script = script
+        self.sha = script.sha
 
     def __call__(self, keys: Any = None, args: Any = None, client: Any = None) -> Any:
-        return self.script(keys=list(keys or [ROUTE_KEY]), args=args, client=client)
+        return self.script(keys=list(keys or [args[0]]), args=args, client=client)
 
 
 def register(text: str, client: Any = None) -> Any:
-    """``client.register_script(text)``, routed to the cacheops slot when on a cluster."""
+    """``client.register_script(text)``, routed to the shard of its first argument on a cluster."""
     script = (client or get_client()).register_script(text)
     return _RoutedScript(script) if is_cluster() else script
 
@@ -300,3 +346,19 @@ def run_script(name: str, args: list[Any]) -> Any:
         return lane.call("EVALSHA", script.sha, 0, *args)
     except redis.exceptions.NoScriptError:
         return lane.call("EVAL", script.script, 0, *args)
+
+
+def run_in_shards(name: str, arg_lists: list[list[Any]]) -> None:
+    """Run the script of :func:`load_script` once per argument list (each list's first item a
+    placed prefix, so each run stays in its shard), pipelined: one round trip per node of a
+    cluster. A node that lost the script (NOSCRIPT) gets it again, through one call per run."""
+    script = load_script(name)
+    pipe = get_client().pipeline(transaction=False)
+    for args in arg_lists:
+        pipe.evalsha(script.sha, 1, args[0], *args)
+    replies = pipe.execute(raise_on_error=False)
+    for args, reply in zip(arg_lists, replies):
+        if isinstance(reply, redis.exceptions.NoScriptError):
+            script(args=args)
+        elif isinstance(reply, Exception):
+            raise reply

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, Protocol
 
 from .conf import settings
 from .keys import func_key, get_prefix
-from .redis import get_client, handle_connection_failure
+from .redis import get_client, handle_connection_failure, placed
 from .samples import Samples
 from .signals import cache_read
 from .store import MISSING, dumps, get_or_compute, loads
@@ -200,8 +200,9 @@ class _CachedAs:
         return func_key(func, args, kwargs, (extra_value(self.extra, args, kwargs), self.samples.key()))
 
     def key(self, func: Callable, args: tuple, kwargs: dict) -> str:
-        """The Redis key of a call."""
-        return self.samples.prefix(func) + self.call_key(func, args, kwargs)
+        """The Redis key of a call (behind its shard's hash tag on a cluster)."""
+        key = self.call_key(func, args, kwargs)
+        return placed(self.samples.prefix(func), key) + key
 
     def call(self, func: Callable[..., _R], args: tuple, kwargs: dict) -> _R:
         """A call of the cached function: the stored result, or the function's (then stored).

@@ -15,15 +15,15 @@ from collections.abc import Callable
 from typing import Any
 
 from .conf import settings
-from .redis import CLUSTER_TAG, get, get_client, handle_connection_failure, is_cluster, mget, run_script
+from .redis import get, get_client, handle_connection_failure, mget, placed, run_script, shard_of
 from .rows import pack, unpack
 
 GENERATION_KEY = "cacheops:generation"  # replaced by invalidate_all(), which flushes the database
 
 
-def generation_key() -> str:
-    """The generation key's name (in the cacheops hash slot on a cluster)."""
-    return CLUSTER_TAG + GENERATION_KEY if is_cluster() else GENERATION_KEY
+def generation_key(prefix: str = "") -> str:
+    """The generation key's name (on a cluster, one per shard: in the shard of placed ``prefix``)."""
+    return shard_of(prefix) + GENERATION_KEY
 
 
 class _Missing:
@@ -76,7 +76,7 @@ def read_with_epochs(prefix: str, key: str, tables: Any) -> tuple[Any, list[list
 
 
 def epoch_keys(prefix: str, tables: Any) -> list[str]:
-    return [generation_key(), *(f"{prefix}epoch:{t}" for t in sorted(set(tables)))]
+    return [generation_key(prefix), *(f"{prefix}epoch:{t}" for t in sorted(set(tables)))]
 
 
 @handle_connection_failure(fallback=None)
@@ -109,6 +109,7 @@ def write(
     """Store ``value`` under ``key`` linked to ``dnfs``; False when an invalidation raced with it."""
     if epochs is None:  # the snapshot failed: storing could be stale
         return False
+    prefix = placed(prefix, key)
     args = [prefix, key, dumps(value), encode_dnfs(dnfs), int(timeout), json.dumps(epochs)]
     if settings.CACHEOPS_INSIDEOUT:
         return bool(run_script("cache_thing_insideout", [*args, uuid.uuid4().hex]))
@@ -156,6 +157,7 @@ def get_or_compute(
     ``storable()`` (asked on a miss) False: the result is returned but not stored (it may come
     from a transaction's snapshot, see :func:`cacheops.transaction.may_store`).
     """
+    prefix = placed(prefix, key)  # its shard's, on a cluster
     if known is not None:  # the caller has just read a miss with these epochs
         value = MISSING
     elif tables is not None:

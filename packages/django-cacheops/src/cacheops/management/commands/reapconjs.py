@@ -18,7 +18,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from cacheops.keys import get_prefix
-from cacheops.redis import get_client, register
+from cacheops.redis import get_client, is_cluster, register
 
 # KEYS[1]: a conjunction set; ARGV[1]: "1" for a dry run; ARGV[2..]: members to check.
 # Returns the number of members whose cache key is gone (removed unless dry run).
@@ -77,7 +77,10 @@ def reap_conjs(
     flag = "1" if dry_run else "0"
     result = ReapResult()
     # scan_iter walks every primary of a Redis Cluster (one server otherwise)
-    pattern = "*conj:*" if using is None else _glob_escape(get_prefix(dbs=[using])) + "conj:*"
+    if using is None:
+        pattern = "*conj:*"
+    else:  # behind the shards' hash tags on a cluster
+        pattern = ("{cacheops:*}" if is_cluster() else "") + _glob_escape(get_prefix(dbs=[using])) + "conj:*"
     found = client.scan_iter(match=pattern, count=chunk_size)
     while True:
         keys = list(islice(found, chunk_size))
