@@ -8,7 +8,7 @@ is run through the cache and with ``.nocache()``, and the two results must be eq
 compares them (instances with the related objects loaded with them, values, counts, aggregates).
 
 It runs in classic, insideout and both fast modes (``local`` with ``CACHEOPS_LOCAL_CHECK``
-"push" and "stamps") over the whole grammar (nothing filtered out), with a fixed budget of
+"push" and "stamps"), and in classic and insideout on a 3-primary Redis Cluster, over the whole grammar (nothing filtered out), with a fixed budget of
 derandomized examples (no example database, so a failure is never hidden). Each example favours
 the shapes of one family of the grammar (see ``FAMILIES``), a different one from example to
 example. A family that still fails in some mode is listed in ``OPEN``: the tests of those modes
@@ -62,9 +62,13 @@ DIFF_MODES: dict[str, tuple[dict[str, Any], bool]] = {
     "insideout": (STORAGE_MODES["insideout"], False),
     "fast-push": ({"CACHEOPS_LOCAL_CHECK": "push"}, True),
     "fast-stamps": ({"CACHEOPS_LOCAL_CHECK": "stamps"}, True),
+    # on the 3-primary Redis Cluster of the harness (issue 22): keys spread over the shards
+    "cluster": ({"CACHEOPS_CLIENT_CLASS": "redis.cluster.RedisCluster"}, False),
+    "cluster-insideout": ({"CACHEOPS_CLIENT_CLASS": "redis.cluster.RedisCluster", **STORAGE_MODES["insideout"]}, False),
 }
+CLUSTER = ("cluster", "cluster-insideout")
 FAST = ("fast-push", "fast-stamps")
-EVERY_MODE = tuple(DIFF_MODES)
+EVERY_MODE = tuple(m for m in DIFF_MODES if m not in CLUSTER)  # on the single test server
 
 # The families that fail today, and the modes they fail in (see the module's docstring).
 OPEN: dict[str, tuple[str, ...]] = {}
@@ -80,9 +84,12 @@ FAMILY_EXAMPLES = 20  # a family of OPEN, alone
 SEEDS = st.integers(0, 2**32 - 1)
 
 
-def use_mode(settings: Any, mode: str) -> None:
+def use_mode(settings: Any, mode: str, request: Any = None) -> None:
     """Switch the storage mode through settings (as a user would) and give diffapp a profile."""
     values, local = DIFF_MODES[mode]
+    if mode in CLUSTER:  # the URL of one node of the harness' cluster
+        node = request.getfixturevalue("redis_cluster_server").nodes[0]
+        settings.CACHEOPS_REDIS = f"redis://{node.host}:{node.port}/0"
     for name, value in values.items():
         setattr(settings, name, value)
     profile: dict[str, Any] = {"ops": "all", "timeout": 60 * 60}
@@ -247,11 +254,11 @@ def _open_in(mode: str) -> list[str]:
 
 # (the whole grammar may or may not meet an open family within its budget: not strict there)
 @pytest.mark.parametrize(
-    "diff_mode", [pytest.param(m, marks=_xfail(_open_in(m), strict=False)) for m in EVERY_MODE]
+    "diff_mode", [pytest.param(m, marks=_xfail(_open_in(m), strict=False)) for m in (*EVERY_MODE, *CLUSTER)]
 )
-def test_cached_reads_equal_uncached_reads(diff_mode, settings):
+def test_cached_reads_equal_uncached_reads(diff_mode, settings, request):
     """The whole grammar (every family), each example focused on one family or on none."""
-    use_mode(settings, diff_mode)
+    use_mode(settings, diff_mode, request)
     # a failing example of a family still open is not shrunk (that takes long and says nothing new)
     run_machine(frozenset(FAMILIES), EXAMPLES, shrink=not _open_in(diff_mode) or FUZZ)
 
@@ -266,8 +273,8 @@ if OPEN:  # while a family fails somewhere, it also runs alone where it fails
             for mode in modes
         ],
     )
-    def test_open_family(family, diff_mode, settings):
+    def test_open_family(family, diff_mode, settings, request):
         """A family of OPEN (drawn half the time, on top of the whole grammar) in a mode it fails
         in: fixing it turns this test into an unexpected pass."""
-        use_mode(settings, diff_mode)
+        use_mode(settings, diff_mode, request)
         run_machine(frozenset(FAMILIES), FAMILY_EXAMPLES, focus=frozenset({family}), shrink=False)
