@@ -11,6 +11,15 @@ Reported per operation: CPU seconds of the client process (what the cluster clie
 lookup, node routing) and wall-clock seconds (which also hold the servers' work and the round
 trips, and swing with the load of a shared machine), as cluster/single ratios. There is no target:
 the numbers are informational.
+
+Then the spread (issue 22): a mixed workload over 12 tables (about 1,900 distinct cached queries:
+gets by primary key, filters, counts, joins) runs on the cluster, its misses store, then every
+query is read again (all hits). Per primary: its share of cacheops' keys (DBSIZE), of their bytes
+(MEMORY USAGE of each key) and of the commands of the hit phase (INFO commandstats deltas, the
+commands run inside scripts included). Target: no primary above 45 % of any of the three. The same
+run with ``CACHEOPS_CLUSTER_SHARDS=1`` (one hash tag: the layout before issue 22) is the baseline.
+Hit throughput with several client processes on 1 vs 3 primaries is not measured: the machine
+the benchmarks run on has two cores, shared by the client processes and the servers.
 """
 
 from __future__ import annotations
@@ -80,8 +89,123 @@ def measure(redis_url: str, cluster: bool) -> dict[str, Any]:
     return out
 
 
-def _child(redis_url: str, cluster: bool) -> dict[str, Any] | None:
-    env = dict(os.environ, CACHEOPS_BENCH_CLUSTER_CHILD=json.dumps({"redis": redis_url, "cluster": cluster}))
+SPREAD_TARGET = 0.45
+ROWS = 100  # rows per table of the spread workload
+
+
+def spread_queries() -> list[Callable[[], object]]:
+    """Rows in 12 tables (written without invalidation) and the distinct cached reads over them."""
+    from tests.testapp import models as m
+
+    from cacheops import no_invalidation
+
+    with no_invalidation:
+        cats = [m.Category.objects.create(title=f"c{i}") for i in range(ROWS)]
+        for i in range(ROWS):
+            m.Post.objects.create(title=f"p{i}", category=cats[i % 10], rating=i % 20)
+            m.Label.objects.create(text=f"l{i % 20}")
+            m.LabelT.objects.create(text=f"t{i % 20}")
+            m.Video.objects.create(title=f"v{i % 20}")
+            m.Media.objects.create(name=f"m{i % 20}")
+            m.Movie.objects.create(name=f"mv{i % 20}", year=1900 + i % 20)
+            m.Article.objects.create(title=f"a{i % 20}", published=bool(i % 2))
+            m.Weird.objects.create(custom=f"w{i % 20}")
+            m.Gauge.objects.create(ratio=i % 20)
+            m.Switch.objects.create(on=bool(i % 2))
+            brand = m.Brand.objects.create(name=f"b{i % 20}")
+            brand.labels.add(m.Label.objects.nocache().order_by("pk")[i % 20])
+    by_field = [
+        (m.Category, "title", lambda i: f"c{i}"),
+        (m.Post, "rating", lambda i: i),
+        (m.Label, "text", lambda i: f"l{i}"),
+        (m.LabelT, "text", lambda i: f"t{i}"),
+        (m.Video, "title", lambda i: f"v{i}"),
+        (m.Media, "name", lambda i: f"m{i}"),
+        (m.Movie, "year", lambda i: 1900 + i),
+        (m.Article, "title", lambda i: f"a{i}"),
+        (m.Weird, "custom", lambda i: f"w{i}"),
+        (m.Gauge, "ratio", lambda i: float(i)),
+        (m.Switch, "on", lambda i: bool(i % 2)),
+        (m.Brand, "name", lambda i: f"b{i}"),
+    ]
+    queries: list[Callable[[], object]] = []
+    for model, field, value in by_field:
+        pks = list(model.objects.nocache().values_list("pk", flat=True))
+        queries += [lambda model=model, pk=pk: model.objects.get(pk=pk) for pk in pks]
+        queries += [lambda model=model, f=field, v=value(i): list(model.objects.filter(**{f: v})) for i in range(20)]
+        queries += [lambda model=model, pk=pk: model.objects.filter(pk__gte=pk).count() for pk in pks[::5]]
+    queries += [lambda c=c: list(m.Post.objects.filter(category=c, rating__lt=10)) for c in cats[:10]]
+    queries += [lambda i=i: list(m.Post.objects.filter(category__title=f"c{i}")) for i in range(10)]
+    queries += [lambda i=i: list(m.Brand.objects.filter(labels__text=f"l{i}")) for i in range(20)]
+    return queries
+
+
+def _commands(node: Any) -> int:
+    stats = node.info("commandstats")
+    return sum(v["calls"] for k, v in stats.items() if k not in ("cmdstat_info", "cmdstat_cluster"))
+
+
+def measure_spread(redis_url: str, shards: int) -> dict[str, Any]:
+    """Per primary (by port): keys, bytes and hit-phase commands of the mixed 12-table workload."""
+    configure(redis_url, CACHEOPS_CLIENT_CLASS="redis.cluster.RedisCluster", CACHEOPS_CLUSTER_SHARDS=shards)
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from cacheops import invalidate_all
+    from cacheops.redis import get_client
+
+    client = get_client()
+    invalidate_all()
+    queries = spread_queries()
+    for query in queries:  # misses: stored
+        query()
+    primaries = {node.name: node.redis_connection for node in client.get_primaries()}
+    before = {name: _commands(node) for name, node in primaries.items()}
+    with CaptureQueriesContext(connection) as db:
+        for query in queries:  # hits
+            query()
+    after = {name: _commands(node) for name, node in primaries.items()}
+    out: dict[str, Any] = {"queries": len(queries), "db_queries_in_hit_phase": len(db.captured_queries)}
+    for name, node in primaries.items():
+        keys = list(node.scan_iter(count=1000))
+        out[name] = {
+            "keys": len(keys),
+            "bytes": sum(node.memory_usage(k) or 0 for k in keys),
+            "commands": after[name] - before[name],
+        }
+    return out
+
+
+def report_spread(sharded: dict[str, Any], single_tag: dict[str, Any], shards: int) -> bool:
+    """Print the shares per primary; True when every share of the sharded run is within target."""
+    ok = True
+    print(
+        f"\nspread over the primaries: {sharded['queries']} distinct cached queries over 12 tables, "
+        f"each read twice (database queries in the hit phase: {sharded['db_queries_in_hit_phase']})"
+    )
+    print(f"target: every share <= {SPREAD_TARGET:.0%}; baseline: the same run with one hash tag\n")
+    print(f"{'':<28}{'keys':>16}{'bytes':>22}{'hit-phase commands':>24}")
+    for title, run in ((f"CACHEOPS_CLUSTER_SHARDS={shards}", sharded), ("one tag (baseline)", single_tag)):
+        nodes = sorted(k for k in run if isinstance(run[k], dict))
+        totals = {what: sum(run[n][what] for n in nodes) or 1 for what in ("keys", "bytes", "commands")}
+        for n in nodes:
+            cells = [(run[n][what], run[n][what] / totals[what]) for what in ("keys", "bytes", "commands")]
+            print(f"{title:<18}{n.rsplit(':', 1)[-1]:>10}" + "".join(f"{v:>14}{share:>8.1%}" for v, share in cells))
+        worst = {what: max(run[n][what] for n in nodes) / totals[what] for what in totals}
+        print(
+            f"{title:<18}{'max share':>10}"
+            + "".join(f"{'':>14}{worst[what]:>8.1%}" for what in ("keys", "bytes", "commands"))
+        )
+        if run is sharded:
+            ok = all(share <= SPREAD_TARGET for share in worst.values())
+            per_hit = totals["commands"] / run["queries"]
+            print(f"{'':<28}hit-phase commands per cached read: {per_hit:.2f}")
+    return ok
+
+
+def _child(redis_url: str, cluster: bool, shards: int = 0) -> dict[str, Any] | None:
+    conf = {"redis": redis_url, "cluster": cluster, "shards": shards}
+    env = dict(os.environ, CACHEOPS_BENCH_CLUSTER_CHILD=json.dumps(conf))
     env["PYTHONPATH"] = os.pathsep.join(
         filter(None, [os.path.join(PACKAGE_DIR, "src"), env.get("PYTHONPATH")])
     )
@@ -121,7 +245,10 @@ def main() -> None:
     child = os.environ.get("CACHEOPS_BENCH_CLUSTER_CHILD")
     if child:
         conf = json.loads(child)
-        print(json.dumps(measure(conf["redis"], conf["cluster"])))
+        if conf["shards"]:
+            print(json.dumps(measure_spread(conf["redis"], conf["shards"])))
+        else:
+            print(json.dumps(measure(conf["redis"], conf["cluster"])))
         return
     from shared_testing.servers import get_redis_cluster, get_redis_server
 
@@ -140,6 +267,11 @@ def main() -> None:
     if not singles:
         sys.exit("every round failed")
     report(singles, clusters)
+    shards = int(os.environ.get("CACHEOPS_BENCH_SHARDS", "16"))
+    sharded = _child(cluster_url, cluster=True, shards=shards)
+    single_tag = _child(cluster_url, cluster=True, shards=1)
+    spread_ok = bool(sharded and single_tag and report_spread(sharded, single_tag, shards))
+    print(f"spread: {'met' if spread_ok else 'MISSED'} (every share <= {SPREAD_TARGET:.0%})")
     print(f"({time.perf_counter() - started:.0f} s wall)")
 
 
