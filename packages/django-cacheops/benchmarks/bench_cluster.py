@@ -184,22 +184,23 @@ def report_spread(sharded: dict[str, Any], single_tag: dict[str, Any], shards: i
         f"each read twice (database queries in the hit phase: {sharded['db_queries_in_hit_phase']})"
     )
     print(f"target: every share <= {SPREAD_TARGET:.0%}; baseline: the same run with one hash tag\n")
-    print(f"{'':<28}{'keys':>16}{'bytes':>22}{'hit-phase commands':>24}")
-    for title, run in ((f"CACHEOPS_CLUSTER_SHARDS={shards}", sharded), ("one tag (baseline)", single_tag)):
+    print(f"{'':<26}{'primary':>8}{'keys':>18}{'bytes':>22}{'hit-phase commands':>24}")
+    for title, run in ((f"CACHEOPS_CLUSTER_SHARDS={shards}", sharded), ("one hash tag (baseline)", single_tag)):
         nodes = sorted(k for k in run if isinstance(run[k], dict))
         totals = {what: sum(run[n][what] for n in nodes) or 1 for what in ("keys", "bytes", "commands")}
         for n in nodes:
             cells = [(run[n][what], run[n][what] / totals[what]) for what in ("keys", "bytes", "commands")]
-            print(f"{title:<18}{n.rsplit(':', 1)[-1]:>10}" + "".join(f"{v:>14}{share:>8.1%}" for v, share in cells))
+            port = n.rsplit(":", 1)[-1]
+            print(f"{title:<26}{port:>8}" + "".join(f"{v:>14}{share:>8.1%}" for v, share in cells))
         worst = {what: max(run[n][what] for n in nodes) / totals[what] for what in totals}
         print(
-            f"{title:<18}{'max share':>10}"
+            f"{title:<26}{'max':>8}"
             + "".join(f"{'':>14}{worst[what]:>8.1%}" for what in ("keys", "bytes", "commands"))
         )
         if run is sharded:
             ok = all(share <= SPREAD_TARGET for share in worst.values())
             per_hit = totals["commands"] / run["queries"]
-            print(f"{'':<28}hit-phase commands per cached read: {per_hit:.2f}")
+            print(f"{'':<34}hit-phase commands per cached read: {per_hit:.2f}")
     return ok
 
 

@@ -171,7 +171,9 @@ def _apply(tables: dict[str, tuple[list, bool]], using: str) -> None:
             _drop_table(prefix, table)
         elif cluster:  # every shard holds conjunctions of the table: the script runs in each
             encoded = json.dumps(rows)
-            run_in_shards(name, [[tag + prefix, table, encoded] for tag in shard_tags()])
+            run_in_shards(name, [[tag + prefix, table, encoded, "quiet"] for tag in shard_tags()])
+            # once, when every shard is done (fast mode's listeners)
+            get_client().publish(INVALIDATION_CHANNEL, table)
         else:
             load_script(name)(args=[prefix, table, json.dumps(rows)])
 

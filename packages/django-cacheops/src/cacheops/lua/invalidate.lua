@@ -1,13 +1,16 @@
 -- Drop every cached result a changed row may affect, and bump the table's epoch.
--- ARGV: prefix, table, rows (json [{column: value}, ...]: old and new values)
+-- ARGV: prefix, table, rows (json [{column: value}, ...]: old and new values)[, 'quiet']
 -- Returns the number of cache keys deleted.
 local prefix = ARGV[1]
 local tbl = ARGV[2]
 local rows = cjson.decode(ARGV[3])
 
 redis.call('incr', prefix .. 'epoch:' .. tbl)
--- heard by the fast-mode listeners of every process (cacheops/fast.py)
-redis.call('publish', 'cacheops:invalidated', tbl)
+-- heard by the fast-mode listeners of every process (cacheops/memory.py); on a cluster the
+-- client publishes once the script has run in every shard (ARGV[4] is then 'quiet')
+if ARGV[4] ~= 'quiet' then
+    redis.call('publish', 'cacheops:invalidated', tbl)
+end
 
 local schemes = redis.call('smembers', prefix .. 'schemes:' .. tbl)
 local seen, conj_keys = {}, {}

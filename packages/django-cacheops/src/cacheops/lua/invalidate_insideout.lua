@@ -1,12 +1,15 @@
 -- Insideout mode: drop the stamps of every conjunction a changed row matches (O(conditions)).
--- ARGV: prefix, table, rows (json [{column: value}, ...]). Returns the number of stamps dropped.
+-- ARGV: prefix, table, rows (json [{column: value}, ...])[, 'quiet']. Returns the number of stamps dropped.
 local prefix = ARGV[1]
 local tbl = ARGV[2]
 local rows = cjson.decode(ARGV[3])
 
 redis.call('incr', prefix .. 'epoch:' .. tbl)
--- heard by the fast-mode listeners of every process (cacheops/fast.py)
-redis.call('publish', 'cacheops:invalidated', tbl)
+-- heard by the fast-mode listeners of every process (cacheops/memory.py); on a cluster the
+-- client publishes once the script has run in every shard (ARGV[4] is then 'quiet')
+if ARGV[4] ~= 'quiet' then
+    redis.call('publish', 'cacheops:invalidated', tbl)
+end
 
 local schemes = redis.call('smembers', prefix .. 'schemes:' .. tbl)
 local conj_keys = {}
