@@ -18,7 +18,7 @@ from cacheops.management.commands.reapconjs import reap_conjs
 from cacheops.memory import local_cache
 from cacheops.redis import get_client, shard_tags
 from tests.asyncrun import run
-from tests.testapp.models import Category, Post
+from tests.testapp.models import CacheOnSaveModel, Category, Post
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("mode")]
 
@@ -143,6 +143,38 @@ def test_cached_as_and_cached(cluster):
     assert len(calls) == 2
     assert answer(21) == 42 and answer(21) == 42
     assert calls.count(21) == 1
+    titles.invalidate()  # the key of the entry, in its shard
+    assert titles() == ["b"]
+    assert len(calls) == 4
+
+
+def test_cache_on_save_on_cluster(cluster, queries):
+    obj = CacheOnSaveModel.objects.create(title="a")  # stored by the save, in the key's shard
+    with queries() as q:
+        assert CacheOnSaveModel.objects.get(pk=obj.pk).title == "a"
+    assert q.count == 0
+    obj.title = "b"
+    obj.save()
+    with queries() as q:
+        assert CacheOnSaveModel.objects.get(pk=obj.pk).title == "b"
+    assert q.count == 0
+
+
+def test_one_message_per_invalidated_table(cluster):
+    """The invalidation runs in every shard; fast mode's listeners hear of it once, when all are done."""
+    cat = Category.objects.create(title="a")
+    pubsub = cluster.pubsub()
+    pubsub.subscribe("cacheops:invalidated")
+    try:
+        assert pubsub.get_message(timeout=2)["type"] == "subscribe"
+        cat.title = "b"
+        cat.save()
+        heard = []
+        while (message := pubsub.get_message(timeout=0.5)) is not None:
+            heard.append(message["data"])
+    finally:
+        pubsub.close()
+    assert heard == [b"testapp_category"]
 
 
 def test_transaction_invalidates_on_commit(cluster, queries):
