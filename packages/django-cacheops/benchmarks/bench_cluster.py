@@ -132,7 +132,10 @@ def spread_queries() -> list[Callable[[], object]]:
     for model, field, value in by_field:
         pks = list(model.objects.nocache().values_list("pk", flat=True))
         queries += [lambda model=model, pk=pk: model.objects.get(pk=pk) for pk in pks]
-        queries += [lambda model=model, f=field, v=value(i): list(model.objects.filter(**{f: v})) for i in range(20)]
+        lookups = [{field: value(i)} for i in range(20)]
+        queries += [
+            lambda model=model, lookup=lookup: list(model.objects.filter(**lookup)) for lookup in lookups
+        ]
         queries += [lambda model=model, pk=pk: model.objects.filter(pk__gte=pk).count() for pk in pks[::5]]
     queries += [lambda c=c: list(m.Post.objects.filter(category=c, rating__lt=10)) for c in cats[:10]]
     queries += [lambda i=i: list(m.Post.objects.filter(category__title=f"c{i}")) for i in range(10)]
@@ -185,7 +188,10 @@ def report_spread(sharded: dict[str, Any], single_tag: dict[str, Any], shards: i
     )
     print(f"target: every share <= {SPREAD_TARGET:.0%}; baseline: the same run with one hash tag\n")
     print(f"{'':<26}{'primary':>8}{'keys':>18}{'bytes':>22}{'hit-phase commands':>24}")
-    for title, run in ((f"CACHEOPS_CLUSTER_SHARDS={shards}", sharded), ("one hash tag (baseline)", single_tag)):
+    for title, run in (
+        (f"CACHEOPS_CLUSTER_SHARDS={shards}", sharded),
+        ("one hash tag (baseline)", single_tag),
+    ):
         nodes = sorted(k for k in run if isinstance(run[k], dict))
         totals = {what: sum(run[n][what] for n in nodes) or 1 for what in ("keys", "bytes", "commands")}
         for n in nodes:

@@ -87,9 +87,7 @@ def test_keys_and_reads_spread_over_every_primary(cluster, queries):
             assert Category.objects.get(pk=cat.pk).title == cat.title
     assert q.count == 0
     nodes = cluster.nodes_manager
-    owners = {
-        nodes.get_node_from_slot(cluster.keyslot(k)).name for k in cluster_keys(cluster) if b"q:" in k
-    }
+    owners = {nodes.get_node_from_slot(cluster.keyslot(k)).name for k in cluster_keys(cluster) if b"q:" in k}
     assert len(owners) == 3  # every primary holds cached results
     cats[0].title = "changed"
     cats[0].save()  # the invalidation runs in every shard

@@ -8,11 +8,12 @@ is run through the cache and with ``.nocache()``, and the two results must be eq
 compares them (instances with the related objects loaded with them, values, counts, aggregates).
 
 It runs in classic, insideout and both fast modes (``local`` with ``CACHEOPS_LOCAL_CHECK``
-"push" and "stamps"), and in classic and insideout on a 3-primary Redis Cluster, over the whole grammar (nothing filtered out), with a fixed budget of
-derandomized examples (no example database, so a failure is never hidden). Each example favours
-the shapes of one family of the grammar (see ``FAMILIES``), a different one from example to
-example. A family that still fails in some mode is listed in ``OPEN``: the tests of those modes
-are then marked ``xfail(strict=True)`` with the issue named, and the family also runs alone.
+"push" and "stamps"), and in classic and insideout on a 3-primary Redis Cluster, over the whole
+grammar (nothing filtered out), with a fixed budget of derandomized examples (no example
+database, so a failure is never hidden). Each example favours the shapes of one family of the
+grammar (see ``FAMILIES``), a different one from example to example. A family that still fails
+in some mode is listed in ``OPEN``: the tests of those modes are then marked
+``xfail(strict=True)`` with the issue named, and the family also runs alone.
 
 Longer runs: ``CACHEOPS_DIFF_SCALE=5`` multiplies the budget, ``CACHEOPS_DIFF_FUZZ=1`` draws new
 examples instead of the fixed ones (``pytest --hypothesis-seed=N`` replays a run;
@@ -64,7 +65,10 @@ DIFF_MODES: dict[str, tuple[dict[str, Any], bool]] = {
     "fast-stamps": ({"CACHEOPS_LOCAL_CHECK": "stamps"}, True),
     # on the 3-primary Redis Cluster of the harness (issue 22): keys spread over the shards
     "cluster": ({"CACHEOPS_CLIENT_CLASS": "redis.cluster.RedisCluster"}, False),
-    "cluster-insideout": ({"CACHEOPS_CLIENT_CLASS": "redis.cluster.RedisCluster", **STORAGE_MODES["insideout"]}, False),
+    "cluster-insideout": (
+        {"CACHEOPS_CLIENT_CLASS": "redis.cluster.RedisCluster", **STORAGE_MODES["insideout"]},
+        False,
+    ),
 }
 CLUSTER = ("cluster", "cluster-insideout")
 FAST = ("fast-push", "fast-stamps")

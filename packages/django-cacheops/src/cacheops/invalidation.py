@@ -24,6 +24,7 @@ from typing import Any
 from django.db import DEFAULT_DB_ALIAS, connections, router
 from django.db.models import Model
 
+from .conditions import Skip, encode
 from .conf import settings
 from .keys import get_prefix
 from .missed import MissedInvalidations
@@ -41,7 +42,6 @@ from .redis import (
 from .signals import cache_invalidated
 from .store import generation_key, local_gets
 from .transaction import defer
-from .conditions import Skip, encode
 
 logger = logging.getLogger(__name__)
 

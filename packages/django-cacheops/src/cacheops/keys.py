@@ -20,6 +20,7 @@ from django.db.models.lookups import Lookup
 from django.db.models.sql.datastructures import BaseTable, Join
 from django.db.models.sql.where import WhereNode
 
+from .conditions import compile_query, dnfs
 from .conf import on_change, settings
 from .django_internals import (
     QUERY_BOOKKEEPING,
@@ -29,7 +30,6 @@ from .django_internals import (
     values_fields,
 )
 from .redis import placed
-from .conditions import compile_query, dnfs
 
 
 @dataclass

@@ -25,18 +25,17 @@ import logging
 import threading
 import time
 import warnings
+import zlib
 from collections.abc import Callable
 from functools import wraps
 from importlib import resources
 from typing import Any, TypeVar
 from urllib.parse import urlparse
 
-import zlib
-
 import redis
 import redis.cluster
-from redis.crc import REDIS_CLUSTER_HASH_SLOTS, key_slot
 from django.core.exceptions import ImproperlyConfigured
+from redis.crc import REDIS_CLUSTER_HASH_SLOTS, key_slot
 
 from .conf import on_change, settings
 from .connections import Lane, lane_size
