@@ -232,9 +232,12 @@ CLUSTER_MASTERS = 3
 
 @dataclass
 class RedisClusterServer:
-    """Three cluster-enabled redis-server processes forming one 3-master cluster."""
+    """Cluster-enabled redis-server processes forming one cluster: ``nodes`` are the primaries
+    (three by default), ``replicas`` their replicas (none by default; ``replicas[i]`` replicates
+    ``nodes[i]`` when there is one per primary)."""
 
     nodes: list[RedisServer]
+    replicas: list[RedisServer] = field(default_factory=list)
 
     @property
     def startup_nodes(self) -> list[tuple[str, int]]:
@@ -254,37 +257,69 @@ class RedisClusterServer:
         )
 
     def stop(self) -> None:
-        for node in self.nodes:
+        for node in [*self.nodes, *self.replicas]:
             node.stop()
 
 
-def _cluster_ok(node: RedisServer, masters: int) -> bool:
+def _cluster_ok(node: RedisServer, known: int) -> bool:
     info = node.client().cluster("INFO")  # parsed by redis-py into a dict
-    return info.get("cluster_state") == "ok" and int(info.get("cluster_known_nodes", 0)) == masters
+    return info.get("cluster_state") == "ok" and int(info.get("cluster_known_nodes", 0)) == known
 
 
-def start_redis_cluster(masters: int = CLUSTER_MASTERS) -> RedisClusterServer:
-    """Start ``masters`` cluster-enabled servers, split the slots and join them."""
-    nodes = [
-        start_redis_server("--cluster-enabled", "yes", "--cluster-node-timeout", "5000")
-        for _ in range(masters)
-    ]
+def _replicating(replica: RedisServer) -> bool:
+    info = replica.client().info("replication")
+    return info.get("role") == "slave" and info.get("master_link_status") == "up"
+
+
+def start_redis_cluster(
+    masters: int = CLUSTER_MASTERS, replicas: int = 0, node_timeout_ms: int = 5000
+) -> RedisClusterServer:
+    """Start ``masters`` cluster-enabled servers, split the slots and join them; with ``replicas``
+    (0 or 1) each primary gets a replica of its own, which takes over when the primary fails for
+    ``node_timeout_ms`` (the cluster's ``cluster-node-timeout``)."""
+    if replicas not in (0, 1):
+        raise ValueError(f"replicas must be 0 or 1, not {replicas!r}")
+    options = ("--cluster-enabled", "yes", "--cluster-node-timeout", str(node_timeout_ms))
+    nodes = [start_redis_server(*options) for _ in range(masters)]
     cluster = RedisClusterServer(nodes)
     try:
+        cluster.replicas = [start_redis_server(*options) for _ in range(masters * replicas)]
         per_node = CLUSTER_SLOTS // masters
         for index, node in enumerate(nodes):
             first = index * per_node
             last = CLUSTER_SLOTS - 1 if index == masters - 1 else first + per_node - 1
             node.client().execute_command("CLUSTER ADDSLOTS", *range(first, last + 1))
-        for node in nodes[1:]:
+        every = [*nodes, *cluster.replicas]
+        for node in every[1:]:
             nodes[0].client().execute_command("CLUSTER MEET", node.host, node.port)
         wait_until(
-            lambda: all(_cluster_ok(node, masters) for node in nodes), timeout=30, what="cluster_state:ok"
+            lambda: all(_cluster_ok(node, len(every)) for node in nodes), timeout=30, what="cluster_state:ok"
         )
+        ids = []
+        for primary, replica in zip(nodes, cluster.replicas):
+            ids.append(primary.client().execute_command("CLUSTER MYID"))
+            wait_until(  # the replica must know the primary before it can replicate it
+                lambda replica=replica: _cluster_ok(replica, len(every)), timeout=30, what="replica joined"
+            )
+            replica.client().execute_command("CLUSTER REPLICATE", ids[-1])
+
+        def replicas_known() -> bool:  # in sync, and known as replicas to every primary
+            return all(_replicating(replica) for replica in cluster.replicas) and all(
+                len(node.client().execute_command("CLUSTER REPLICAS", primary_id)) == 1
+                for node in nodes
+                for primary_id in ids
+            )
+
+        wait_until(replicas_known, timeout=30, what="replicas in sync")
     except BaseException:
         cluster.stop()
         raise
-    logger.info("formed a %d-master Redis Cluster on ports %s", masters, [node.port for node in nodes])
+    logger.info(
+        "formed a %d-master Redis Cluster on ports %s (replicas on %s)",
+        masters,
+        [node.port for node in nodes],
+        [node.port for node in cluster.replicas],
+    )
     return cluster
 
 

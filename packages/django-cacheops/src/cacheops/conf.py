@@ -41,6 +41,7 @@ class Defaults:
     CACHEOPS_LOCAL_MAX_ENTRIES = 1000
     CACHEOPS_LOCAL_CHECK = "push"  # or "stamps": one MGET of table stamps per fast-mode hit
     CACHEOPS_CLUSTER_SHARDS = 16  # hash tags cacheops' keys are spread over on a Redis Cluster
+    CACHEOPS_CLUSTER_WAIT: tuple[int, int] | None = None  # (replicas, ms): WAIT after invalidations
     FILE_CACHE_DIR = "/tmp/cacheops_file_cache"
     FILE_CACHE_TIMEOUT = 60 * 60 * 24 * 30
 

@@ -171,7 +171,9 @@ def _apply(tables: dict[str, tuple[list, bool]], using: str) -> None:
             _drop_table(prefix, table)
         elif cluster:  # every shard holds conjunctions of the table: the script runs in each
             encoded = json.dumps(rows)
-            run_in_shards(name, [[tag + prefix, table, encoded, "quiet"] for tag in shard_tags()])
+            runs = [[tag + prefix, table, encoded, "quiet"] for tag in shard_tags()]
+            if not run_in_shards(name, runs, settings.CACHEOPS_CLUSTER_WAIT):
+                _unreplicated_one(using, table, rows)
             # once, when every shard is done (fast mode's listeners)
             get_client().publish(INVALIDATION_CHANNEL, table)
         else:
@@ -317,6 +319,58 @@ def _missed_one(error: Exception, record: Any) -> None:
     degrade(error, " (the invalidation is sent again when it answers)", stacklevel=3)
 
 
+# ------------------------------------------------------------------ unreplicated invalidations
+#
+# With CACHEOPS_CLUSTER_WAIT on a cluster, an invalidation that a primary ran but no replica
+# acknowledged in time would be lost if the primary died before its replica got it: it is kept
+# here and sent again (with WAIT) every RESEND_EVERY seconds by the replay thread, until replicas
+# acknowledge it, or for UNREPLICATED_FOR seconds at most (longer than any failover).
+
+unreplicated = MissedInvalidations()
+RESEND_EVERY = 0.5
+UNREPLICATED_FOR = 60.0
+_unreplicated_since: float | None = None
+
+
+def _unreplicated_one(using: str, table: str, rows: list) -> None:
+    global _unreplicated_since
+    with _hook_lock:
+        if _unreplicated_since is None:
+            _unreplicated_since = time.monotonic()
+            logger.warning(
+                "cacheops: no replica acknowledged an invalidation of %s in time; it is sent again "
+                "until one does (CACHEOPS_CLUSTER_WAIT)",
+                table,
+            )
+        unreplicated.record(using, {table: (rows, True)})
+    _start_replayer()
+
+
+def resend_unreplicated() -> None:
+    """Send again the invalidations no replica acknowledged (see CACHEOPS_CLUSTER_WAIT); those
+    still unacknowledged are kept, unless they have waited UNREPLICATED_FOR seconds. Raises the
+    connection error when the cluster doesn't answer, keeping them."""
+    global _unreplicated_since
+    with _replay_lock:
+        since = _unreplicated_since
+        todo = unreplicated.take()
+        if not todo:
+            return
+        if since is not None and time.monotonic() - since > UNREPLICATED_FOR:
+            logger.warning("cacheops: gave up waiting for replicas to acknowledge invalidations")
+            _unreplicated_since = None
+            return
+        try:
+            for (using, table), rows in todo.tables.items():
+                _apply({table: (rows or [], rows is not None)}, using)  # unacknowledged: kept again
+        except BaseException:
+            unreplicated.restore(todo)
+            raise
+        if not unreplicated.pending:
+            _unreplicated_since = None
+            logger.info("cacheops: replicas acknowledged the invalidations sent again")
+
+
 def replay_missed() -> None:
     """Send the invalidations this process could not send, if any (run before every Redis
     command of cacheops while some wait). Raises the connection error when Redis still doesn't
@@ -357,10 +411,11 @@ def _start_replayer() -> None:
 
 def _replay_until_done() -> None:
     delay = 0.5
-    while missed.pending:
-        time.sleep(delay)
+    while missed.pending or unreplicated.pending:
+        time.sleep(min(delay, RESEND_EVERY) if unreplicated.pending else delay)
         try:
             replay_missed()
+            resend_unreplicated()
         except FAILURES:
             delay = min(delay * 2, 2.0)
         except Exception:  # a bug or a bad setting: keep the journal, try again later

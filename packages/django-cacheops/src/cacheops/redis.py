@@ -244,7 +244,16 @@ class _Proxy:
 
 redis_client: Any = _Proxy()
 
-FAILURES = (redis.ConnectionError, redis.TimeoutError)
+# what "Redis is unreachable" looks like, a cluster's failover included (a primary is down and
+# its slots not yet taken over by its replica)
+FAILURES = (
+    redis.ConnectionError,
+    redis.TimeoutError,
+    redis.exceptions.ClusterDownError,
+    redis.exceptions.TryAgainError,
+    redis.exceptions.SlotNotCoveredError,
+    redis.exceptions.RedisClusterUnreachableError,
+)
 
 LOG_EVERY = 10.0  # seconds between two log records of a degraded Redis in one process
 _last_logged = -LOG_EVERY
@@ -347,17 +356,60 @@ def run_script(name: str, args: list[Any]) -> Any:
         return lane.call("EVAL", script.script, 0, *args)
 
 
-def run_in_shards(name: str, arg_lists: list[list[Any]]) -> None:
+def run_in_shards(name: str, arg_lists: list[list[Any]], wait: Any = None) -> bool:
     """Run the script of :func:`load_script` once per argument list (each list's first item a
     placed prefix, so each run stays in its shard), pipelined: one round trip per node of a
-    cluster. A node that lost the script (NOSCRIPT) gets it again, through one call per run."""
+    cluster. A node that lost the script (NOSCRIPT) gets it again, through one call per run.
+
+    ``wait``: ``(replicas, milliseconds)`` to follow the runs on each node with ``WAIT`` on the
+    same connection. Returns False when some node's runs were not acknowledged by that many
+    replicas in time (True without ``wait``)."""
     script = load_script(name)
-    pipe = get_client().pipeline(transaction=False)
+    client = get_client()
+    if not wait:
+        pipe = client.pipeline(transaction=False)
+        for args in arg_lists:
+            pipe.evalsha(script.sha, 1, args[0], *args)
+        _checked(script, arg_lists, pipe.execute(raise_on_error=False))
+        return True
+    try:
+        return _run_waited(client, script, arg_lists, wait)
+    except FAILURES:  # the node may be gone (a replica took over): ask the cluster who owns what
+        try:
+            client.nodes_manager.initialize()
+        except Exception:
+            logger.debug("cacheops could not refresh the cluster's slots", exc_info=True)
+        return _run_waited(client, script, arg_lists, wait)  # running a shard's script twice is harmless
+
+
+def _run_waited(client: Any, script: Any, arg_lists: list[list[Any]], wait: Any) -> bool:
+    """The runs of :func:`run_in_shards`, grouped by node, each node's followed by ``WAIT``."""
+    by_node: dict[str, tuple[Any, list[list[Any]]]] = {}
     for args in arg_lists:
-        pipe.evalsha(script.sha, 1, args[0], *args)
-    replies = pipe.execute(raise_on_error=False)
+        node = client.get_node_from_key(args[0])
+        by_node.setdefault(node.name, (node, []))[1].append(args)
+    acknowledged = True
+    for node, lists in by_node.values():
+        pipe = client.get_redis_connection(node).pipeline(transaction=False)
+        for args in lists:
+            pipe.evalsha(script.sha, 1, args[0], *args)
+        pipe.execute_command("WAIT", *wait)
+        replies = pipe.execute(raise_on_error=False)
+        ran = _checked(script, lists, replies[:-1])
+        acknowledged = acknowledged and ran and isinstance(replies[-1], int) and replies[-1] >= wait[0]
+    return acknowledged
+
+
+def _checked(script: Any, arg_lists: list[list[Any]], replies: list[Any]) -> bool:
+    """Raise the first error among the replies of pipelined runs, after running again through the
+    cluster client the runs a node refused (NOSCRIPT, or a slot that moved). False when some were."""
+    direct = True
     for args, reply in zip(arg_lists, replies):
-        if isinstance(reply, redis.exceptions.NoScriptError):
+        if isinstance(reply, redis.exceptions.NoScriptError) or (
+            isinstance(reply, redis.exceptions.ResponseError) and str(reply).startswith(("MOVED", "ASK"))
+        ):
             script(args=args)
+            direct = False
         elif isinstance(reply, Exception):
             raise reply
+    return direct
