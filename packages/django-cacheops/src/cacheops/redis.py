@@ -244,15 +244,18 @@ class _Proxy:
 
 redis_client: Any = _Proxy()
 
-# what "Redis is unreachable" looks like, a cluster's failover included (a primary is down and
-# its slots not yet taken over by its replica)
-FAILURES = (
+# what "Redis is unreachable" looks like, a cluster's failover included (a primary is down and its
+# slots not yet taken over by its replica); the cluster errors of the installed redis-py
+_CLUSTER_FAILURES = (
+    "ClusterDownError",
+    "TryAgainError",
+    "SlotNotCoveredError",
+    "RedisClusterUnreachableError",
+)
+FAILURES: tuple[type[Exception], ...] = (
     redis.ConnectionError,
     redis.TimeoutError,
-    redis.exceptions.ClusterDownError,
-    redis.exceptions.TryAgainError,
-    redis.exceptions.SlotNotCoveredError,
-    redis.exceptions.RedisClusterUnreachableError,
+    *(getattr(redis.exceptions, name) for name in _CLUSTER_FAILURES if hasattr(redis.exceptions, name)),
 )
 
 LOG_EVERY = 10.0  # seconds between two log records of a degraded Redis in one process
