@@ -77,39 +77,54 @@ def reap_conjs(
     flag = "1" if dry_run else "0"
     result = ReapResult()
     # scan_iter walks every primary of a Redis Cluster (one server otherwise)
-    if using is None:
-        pattern = "*conj:*"
-    else:  # behind the shards' hash tags on a cluster
-        pattern = ("{cacheops:*}" if is_cluster() else "") + _glob_escape(get_prefix(dbs=[using])) + "conj:*"
-    found = client.scan_iter(match=pattern, count=chunk_size)
+    found = client.scan_iter(match=_pattern(using), count=chunk_size)
     while True:
         keys = list(islice(found, chunk_size))
         result.scanned_keys += len(keys)
-        if keys:
-            pipe = client.pipeline(transaction=False)
-            for key in keys:
-                pipe.type(key)
-            # insideout stamps are strings and hold no key names
-            sets = [k for k, kind in zip(keys, pipe.execute()) if kind in (b"set", "set")]
-            for key in sets:
-                pipe.scard(key)
-            sizes = pipe.execute()
-            for key, size in zip(sets, sizes):
-                result.conj_sets += 1
-                if size < min_conj_set_size:
-                    continue
+        for key, size in _conj_set_sizes(client, keys):
+            result.conj_sets += 1
+            if size >= min_conj_set_size:
                 result.checked_sets += 1
-                set_cursor = 0
-                while True:
-                    set_cursor, members = client.sscan(key, cursor=set_cursor, count=chunk_size)
-                    if members:
-                        result.dead_members += script(keys=[key], args=[flag, *members])
-                    if set_cursor == 0:
-                        break
+                result.dead_members += _reap_set(client, script, key, flag, chunk_size)
         if progress is not None:
             progress(result)
         if len(keys) < chunk_size:
             return result
+
+
+def _pattern(using: str | None) -> str:
+    """The SCAN pattern of the conjunction keys of ``using`` (of every database when None)."""
+    if using is None:
+        return "*conj:*"
+    # behind the shards' hash tags on a cluster
+    return ("{cacheops:*}" if is_cluster() else "") + _glob_escape(get_prefix(dbs=[using])) + "conj:*"
+
+
+def _conj_set_sizes(client: Any, keys: list[Any]) -> list[tuple[Any, int]]:
+    """``(key, members)`` of each of ``keys`` that is a set (insideout stamps are strings and
+    hold no key names), in two pipelined round trips."""
+    if not keys:
+        return []
+    pipe = client.pipeline(transaction=False)
+    for key in keys:
+        pipe.type(key)
+    sets = [k for k, kind in zip(keys, pipe.execute()) if kind in (b"set", "set")]
+    for key in sets:
+        pipe.scard(key)
+    return list(zip(sets, pipe.execute()))
+
+
+def _reap_set(client: Any, script: Any, key: Any, flag: str, chunk_size: int) -> int:
+    """Check (and unless ``flag`` is "1", remove) the dead members of one set, ``chunk_size``
+    members per script run; the number of dead members."""
+    dead = 0
+    cursor = 0
+    while True:
+        cursor, members = client.sscan(key, cursor=cursor, count=chunk_size)
+        if members:
+            dead += script(keys=[key], args=[flag, *members])
+        if cursor == 0:
+            return dead
 
 
 class Command(BaseCommand):
