@@ -51,6 +51,19 @@ def _state_of(state: dict[str, Any] | str) -> dict[str, Any]:
     return state
 
 
+def _packed(cls: type, names: tuple[str, ...], at: int, state: dict[str, Any], rows: list[Any]) -> tuple:
+    """:func:`pack`'s form: the names left out when they are the model's concrete fields in
+    order, the state only the database alias when it is what Django gives a fetched row."""
+    kept: Any = names[:at] + names[at + 1 :]
+    if kept == _field_names(cls):
+        kept = None
+    db = state.get("db")
+    stored: Any = state
+    if type(db) is str and state == _state_of(db):
+        stored = db
+    return (MARK, cls, kept, stored, rows)
+
+
 def pack(value: Any) -> Any:
     """The compact form of a list of alike model instances, else ``value`` itself."""
     if type(value) is not list or not value:
@@ -72,14 +85,7 @@ def pack(value: Any) -> Any:
             return value
         values = tuple(data.values())
         rows.append(values[:at] + values[at + 1 :])
-    kept: Any = names[:at] + names[at + 1 :]
-    if kept == _field_names(cls):
-        kept = None
-    db = state.get("db")
-    stored: Any = state
-    if type(db) is str and state == _state_of(db):
-        stored = db
-    return (MARK, cls, kept, stored, rows)
+    return _packed(cls, names, at, state, rows)
 
 
 def unpack(value: Any) -> Any:
