@@ -75,28 +75,33 @@ def _leaf(lookup: Any, aliases: dict, vendor: str) -> list[Conj]:
     if skipped_field(target) or target.get_internal_type() == "JSONField":
         # JSON values compare as JSON in the database (1 = 1.0, key order...): no narrowing
         return TRUE
-    column = target.column
-    rhs = lookup.rhs
     try:
-        if isinstance(lookup, IsNull):
-            # on a LEFT OUTER joined table IS NULL also holds where no row joins at all: any
-            # row of that table could change the result
-            if rhs is True and aliases[lhs.alias].join_type != LOUTER:
-                return [frozenset({(lhs.alias, column, NULL)})]
-            return TRUE
-        if isinstance(lookup, Exact):
-            if hasattr(rhs, "resolve_expression"):
-                return TRUE
-            return [frozenset({(lhs.alias, column, encode(rhs, vendor))})]
-        if isinstance(lookup, In):
-            if hasattr(rhs, "resolve_expression") or not isinstance(rhs, (list, tuple, set, frozenset)):
-                return TRUE
-            values = list(rhs)
-            if len(values) > settings.CACHEOPS_LONG_DISJUNCTION:
-                return TRUE
-            return [frozenset({(lhs.alias, column, encode(v, vendor))}) for v in values]
+        return _lookup_conjs(lookup, lhs.alias, target.column, aliases, vendor)
     except Skip:
         return TRUE
+
+
+def _lookup_conjs(lookup: Any, alias: str, column: str, aliases: dict, vendor: str) -> list[Conj]:
+    """The conjunctions of an ``isnull``/``exact``/``in`` condition on ``alias.column``; raises
+    :class:`Skip` for a value :func:`encode` can't compare."""
+    rhs = lookup.rhs
+    if isinstance(lookup, IsNull):
+        # on a LEFT OUTER joined table IS NULL also holds where no row joins at all: any
+        # row of that table could change the result
+        if rhs is True and aliases[alias].join_type != LOUTER:
+            return [frozenset({(alias, column, NULL)})]
+        return TRUE
+    if isinstance(lookup, Exact):
+        if hasattr(rhs, "resolve_expression"):
+            return TRUE
+        return [frozenset({(alias, column, encode(rhs, vendor))})]
+    if isinstance(lookup, In):
+        if hasattr(rhs, "resolve_expression") or not isinstance(rhs, (list, tuple, set, frozenset)):
+            return TRUE
+        values = list(rhs)
+        if len(values) > settings.CACHEOPS_LONG_DISJUNCTION:
+            return TRUE
+        return [frozenset({(alias, column, encode(v, vendor))}) for v in values]
     return TRUE
 
 
@@ -259,6 +264,18 @@ def dnfs(
     """``{table: [conjunction, ...]}`` for every table ``query`` (and its subqueries) reads;
     ``from_aliases``: the aliases of its FROM clause (see :func:`compile_query`), None when not
     known (every alias counts then)."""
+    result = _own_tables(query, vendor, from_aliases)
+    for sub in _nested_queries(query):
+        for table, conjs in dnfs(sub, vendor).items():
+            bucket = result.setdefault(table, set())
+            bucket.update(frozenset(c.items()) for c in conjs)
+
+    return {table: _minimize(conjs) for table, conjs in result.items()}
+
+
+def _own_tables(query: Query, vendor: str, from_aliases: frozenset[str] | None) -> dict[str, set[frozenset]]:
+    """``{table: {conjunction, ...}}`` for the tables ``query`` itself reads (its subqueries
+    left out), a conjunction as a frozenset of ``(column, value)``."""
     joins = query.alias_map
     aliases = _read_aliases(query, from_aliases)
     dnf = _propagate(_where_dnf(query.where, joins, vendor) or TRUE, _join_edges(query, aliases))
@@ -277,7 +294,12 @@ def dnfs(
     if query.select_related and query.model is not None:
         for table in _select_related_tables(query.model, query.select_related, query.max_depth):
             result.setdefault(table, set()).add(frozenset())
+    return result
 
+
+def _nested_queries(query: Query) -> list[Query]:
+    """The queries nested in ``query``: subqueries of its WHERE, annotations, SELECT, ORDER BY
+    and GROUP BY, then the parts of a union/intersection/difference."""
     found: list[Query] = []
     seen: set = set()
     sources = [query.where, *query.annotations.values(), *(query.select or ())]
@@ -287,12 +309,7 @@ def dnfs(
     for source in sources:
         _subqueries(source, found, seen)
     found += list(getattr(query, "combined_queries", ()) or ())
-    for sub in found:
-        for table, conjs in dnfs(sub, vendor).items():
-            bucket = result.setdefault(table, set())
-            bucket.update(frozenset(c.items()) for c in conjs)
-
-    return {table: _minimize(conjs) for table, conjs in result.items()}
+    return found
 
 
 def _minimize(conjs: set[frozenset]) -> list[dict[str, str]]:

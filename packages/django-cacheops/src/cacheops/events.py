@@ -227,29 +227,49 @@ def _changed_by_database(model: Any) -> frozenset[Any]:
     return found
 
 
+def _through_rows(collector: Collector) -> list[tuple[Any, list[dict[str, Any]]]]:
+    """The rows of auto-created m2m through models the collector will delete, read before they go
+    (deleting them sends no signal)."""
+    through: list[tuple[Any, list[dict[str, Any]]]] = []
+    for model, instances in collector_data(collector).items():
+        if model._meta.auto_created and model.__module__ != "__fake__":
+            attnames = _attnames(model)
+            through.append((model, [{a: getattr(obj, a) for a in attnames} for obj in instances]))
+    return through
+
+
+def _wholesale_models(collector: Collector) -> set[Any]:
+    """The models whose rows go without a row signal: fast-deleted ones, and those the database
+    deletes or updates itself (``on_delete=DB_*``); what they read is dropped as a whole."""
+    models = {qs.model for qs in collector_fast_deletes(collector) if qs.model.__module__ != "__fake__"}
+    for model in [*collector_data(collector), *models]:
+        models.update(m for m in _changed_by_database(model) if m.__module__ != "__fake__")
+    return models
+
+
+def _invalidate_updates(updates: list[tuple[Any, list[dict[str, Any]] | None, str, Any]], using: str) -> None:
+    """Drop what the collector's field updates (``on_delete=SET_NULL`` etc.) changed: the rows
+    before and after, or the whole model when there were too many rows to read."""
+    for model, old, attname, value in updates:
+        if old is None:
+            invalidate_model(model, using)
+        else:
+            invalidate_rows(model, old + [{**row, attname: value} for row in old], using)
+
+
 def _collector_delete(self: Collector) -> Any:
     if not (settings.CACHEOPS_ENABLED and not no_invalidation.active):
         return _original_delete(self)
     using = collector_using(self)
-    through: list[tuple[Any, list[dict[str, Any]]]] = []
-    for model, instances in collector_data(self).items():
-        if model._meta.auto_created and model.__module__ != "__fake__":
-            attnames = _attnames(model)
-            through.append((model, [{a: getattr(obj, a) for a in attnames} for obj in instances]))
-    fast_models = {qs.model for qs in collector_fast_deletes(self) if qs.model.__module__ != "__fake__"}
-    for model in [*collector_data(self), *fast_models]:
-        fast_models.update(m for m in _changed_by_database(model) if m.__module__ != "__fake__")
+    through = _through_rows(self)
+    fast_models = _wholesale_models(self)
     with transaction.atomic(using=using, savepoint=False):
         updates = _updated_rows(self) if collector_field_updates(self) else []
         with bulk_handled_here():
             result = _original_delete(self)
     for model, rows in through:
         invalidate_rows(model, rows, using)
-    for model, old, attname, value in updates:
-        if old is None:
-            invalidate_model(model, using)
-        else:
-            invalidate_rows(model, old + [{**row, attname: value} for row in old], using)
+    _invalidate_updates(updates, using)
     for model in fast_models:
         invalidate_model(model, using)
     return result
