@@ -60,10 +60,6 @@ class PrefixQuery:
         return tables[0]
 
 
-def reset_prefix() -> None:
-    """Called when CACHEOPS_PREFIX changes (nothing is cached beyond the settings object)."""
-
-
 def get_prefix(dbs: Iterable[str] = (), tables: Iterable[str] = (), func: Any = None) -> str:
     """The key prefix for an operation on ``dbs``/``tables`` ('' without CACHEOPS_PREFIX; a
     callable returning None means '' too).
@@ -351,9 +347,9 @@ def clear_plans() -> None:
 
 @on_change
 def _setting_changed(setting: str) -> None:
-    clear_plans()  # remembered conditions depend on CACHEOPS_SKIP_FIELDS and the like
-    if setting == "CACHEOPS_PREFIX":
-        reset_prefix()
+    # remembered conditions depend on CACHEOPS_SKIP_FIELDS and the like; the prefix itself is
+    # read from the settings object on every use, so nothing else is kept
+    clear_plans()
 
 
 def remember_call(shortcut: tuple, profile: dict[str, Any], plan: QueryPlan) -> None:
