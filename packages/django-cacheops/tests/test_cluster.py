@@ -294,3 +294,25 @@ def test_stats_on_cluster(cluster, settings):
     counts = stats(Category)["testapp.category"]
     assert counts["hits"] == 1 and counts["misses"] == 1
     reset_stats()
+
+
+def _calls(cluster_server: Any, command: str) -> int:
+    """Calls of ``command`` so far, summed over the cluster's primaries (``INFO commandstats``)."""
+    return sum(
+        node.client().info("commandstats").get(f"cmdstat_{command}", {}).get("calls", 0)
+        for node in cluster_server.nodes
+    )
+
+
+def test_no_replica_no_wait(cluster, redis_cluster_server, settings):
+    """CACHEOPS_CLUSTER_WAIT's default ("auto") costs nothing on a cluster without replicas: no
+    WAIT is sent, while the invalidations themselves run on the primaries."""
+    cat = Category.objects.create(title="a")
+    Category.objects.get(pk=cat.pk)
+    waits, scripts = _calls(redis_cluster_server, "wait"), _calls(redis_cluster_server, "evalsha")
+    for i in range(3):
+        cat.title = f"a{i}"
+        cat.save()
+        assert Category.objects.get(pk=cat.pk).title == f"a{i}"
+    assert _calls(redis_cluster_server, "evalsha") > scripts
+    assert _calls(redis_cluster_server, "wait") == waits

@@ -128,3 +128,24 @@ def test_disabled(settings, django_assert_num_queries):
     list(Category.objects.all())
     with django_assert_num_queries(1):
         list(Category.objects.all())
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("auto", "auto"), ((1, 100), (1, 100)), ([2, 5], (2, 5)), (None, None), (False, None)],
+)
+def test_cluster_wait_values(settings, value, expected):
+    assert cacheops_settings.CACHEOPS_CLUSTER_WAIT == "auto", "the default"
+    settings.CACHEOPS_CLUSTER_WAIT = value
+    wait = cacheops_settings.CACHEOPS_CLUSTER_WAIT
+    assert wait == expected
+
+
+@pytest.mark.parametrize(
+    "value", ["on", True, 1, (1,), (0, 100), (1, 0), (1, 0.5), ("1", "100"), (True, 100)]
+)
+def test_bad_cluster_wait_is_named(settings, value):
+    settings.CACHEOPS_CLUSTER_WAIT = value
+    with pytest.raises(ImproperlyConfigured, match="CACHEOPS_CLUSTER_WAIT"):
+        _ = cacheops_settings.CACHEOPS_CLUSTER_WAIT
+    assert "cacheops.E002" in [e.id for e in run_checks(tags=["cacheops"])]

@@ -22,7 +22,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Error]:
         errors.append(
             Error(str(e), hint="See the Settings section of the cacheops README.", id="cacheops.E001")
         )
-    for name in ("CACHEOPS_PREFIX", "CACHEOPS_SERIALIZER", "CACHEOPS_CLIENT_CLASS"):
+    for name in ("CACHEOPS_PREFIX", "CACHEOPS_SERIALIZER", "CACHEOPS_CLIENT_CLASS", "CACHEOPS_CLUSTER_WAIT"):
         try:
             getattr(settings, name)
         except ImproperlyConfigured as e:

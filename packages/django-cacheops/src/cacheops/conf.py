@@ -41,7 +41,8 @@ class Defaults:
     CACHEOPS_LOCAL_MAX_ENTRIES = 1000
     CACHEOPS_LOCAL_CHECK = "push"  # or "stamps": one MGET of table stamps per fast-mode hit
     CACHEOPS_CLUSTER_SHARDS = 16  # hash tags cacheops' keys are spread over on a Redis Cluster
-    CACHEOPS_CLUSTER_WAIT: tuple[int, int] | None = None  # (replicas, ms): WAIT after invalidations
+    # on a cluster: "auto" (WAIT 1 on nodes with replicas), (replicas, ms), or None/False (no WAIT)
+    CACHEOPS_CLUSTER_WAIT: str | tuple[int, int] | None = "auto"
     FILE_CACHE_DIR = "/tmp/cacheops_file_cache"
     FILE_CACHE_TIMEOUT = 60 * 60 * 24 * 30
 
@@ -83,9 +84,35 @@ def _convert(name: str, value: Any) -> Any:
             value = import_string(value)
         except ImportError as e:
             raise ImproperlyConfigured(f"CACHEOPS_CLIENT_CLASS: cannot import {value!r}: {e}") from e
+    elif name == "CACHEOPS_CLUSTER_WAIT":
+        value = _cluster_wait(value)
     elif name == "CACHEOPS_SKIP_FIELDS":  # names, or field classes (by their name)
         value = frozenset(v if isinstance(v, str) else v.__name__ for v in value)
     return value
+
+
+AUTO_WAIT_MS = 100  # the WAIT timeout of CACHEOPS_CLUSTER_WAIT = "auto"
+
+
+def _cluster_wait(value: Any) -> str | tuple[int, int] | None:
+    """``CACHEOPS_CLUSTER_WAIT`` as cacheops uses it: ``"auto"``, ``(replicas, ms)`` or None."""
+    if value is None or value is False:
+        return None
+    if value == "auto":
+        return "auto"
+    if (
+        isinstance(value, (tuple, list))
+        and len(value) == 2
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+        and value[0] >= 1
+        and value[1] >= 1
+    ):
+        return (value[0], value[1])
+    raise ImproperlyConfigured(
+        f'CACHEOPS_CLUSTER_WAIT must be "auto", a (replicas, milliseconds) tuple of integers '
+        f"(replicas at least 1, milliseconds at least 1: WAIT with 0 waits forever) or None/False "
+        f"to turn it off, not {value!r}"
+    )
 
 
 settings = Settings()

@@ -35,8 +35,10 @@ from .redis import (
     get_client,
     is_cluster,
     load_script,
+    refresh_topology,
     run_in_shards,
     set_before_use,
+    shard_primaries,
     shard_tags,
 )
 from .signals import cache_invalidated
@@ -314,27 +316,39 @@ def _missed_one(error: Exception, record: Any) -> None:
     """Keep a failed invalidation for :func:`replay_missed`, then raise or warn."""
     with _hook_lock:
         record()
-        set_before_use(replay_missed)
+        set_before_use(_before_use)
     _start_replayer()
     degrade(error, " (the invalidation is sent again when it answers)", stacklevel=3)
 
 
 # ------------------------------------------------------------------ unreplicated invalidations
 #
-# With CACHEOPS_CLUSTER_WAIT on a cluster, an invalidation that a primary ran but no replica
-# acknowledged in time would be lost if the primary died before its replica got it: it is kept
-# here and sent again (with WAIT) every RESEND_EVERY seconds by the replay thread, until replicas
-# acknowledge it, or for UNREPLICATED_FOR seconds at most (longer than any failover).
+# With CACHEOPS_CLUSTER_WAIT on a cluster (by default on the nodes that have replicas), an
+# invalidation that a primary ran but no replica acknowledged in time would be lost if the primary
+# died before its replica got it: it is kept here and sent again (with WAIT) every RESEND_EVERY
+# seconds by the replay thread (to whoever owns the slots then: a resend that finds the primary
+# gone has the client ask the cluster for its topology again), until replicas acknowledge it, or
+# for UNREPLICATED_FOR seconds at most (longer than any failover).
+
+#
+# A takeover is caught sooner than that: while some wait, the replay thread asks the cluster for
+# its topology every POLL_EVERY seconds, and every thread of the process looks, before using Redis,
+# at the primaries the client knows for the shards (no round trip); when they changed since the
+# last send, the invalidations are sent again at once, to the new primary.
 
 unreplicated = MissedInvalidations()
 RESEND_EVERY = 0.5
+POLL_EVERY = 0.1
 UNREPLICATED_FOR = 60.0
 _unreplicated_since: float | None = None
+_sent_to: tuple[str, ...] | None = None  # shard_primaries() when they were last sent
 
 
 def _unreplicated_one(using: str, table: str, rows: list) -> None:
-    global _unreplicated_since
+    global _unreplicated_since, _sent_to
     with _hook_lock:
+        _sent_to = shard_primaries()
+        set_before_use(_before_use)
         if _unreplicated_since is None:
             _unreplicated_since = time.monotonic()
             logger.warning(
@@ -346,19 +360,38 @@ def _unreplicated_one(using: str, table: str, rows: list) -> None:
     _start_replayer()
 
 
-def resend_unreplicated() -> None:
+def _before_use() -> None:
+    """Run before every use of Redis while invalidations wait to be sent again."""
+    replay_missed()
+    if unreplicated.pending and shard_primaries() != _sent_to:
+        resend_unreplicated(if_moved=True)
+
+
+def _clear_hook() -> None:
+    with _hook_lock:
+        if not missed.pending and not unreplicated.pending:
+            set_before_use(None)
+
+
+def resend_unreplicated(if_moved: bool = False) -> None:
     """Send again the invalidations no replica acknowledged (see CACHEOPS_CLUSTER_WAIT); those
     still unacknowledged are kept, unless they have waited UNREPLICATED_FOR seconds. Raises the
-    connection error when the cluster doesn't answer, keeping them."""
-    global _unreplicated_since
+    connection error when the cluster doesn't answer, keeping them. ``if_moved``: only when the
+    primaries of the shards changed since they were last sent."""
+    global _unreplicated_since, _sent_to
     with _replay_lock:
         since = _unreplicated_since
+        if if_moved and shard_primaries() == _sent_to:
+            return
+        _sent_to = shard_primaries()
         todo = unreplicated.take()
         if not todo:
+            _clear_hook()
             return
         if since is not None and time.monotonic() - since > UNREPLICATED_FOR:
             logger.warning("cacheops: gave up waiting for replicas to acknowledge invalidations")
             _unreplicated_since = None
+            _clear_hook()
             return
         try:
             for (using, table), rows in todo.tables.items():
@@ -369,6 +402,7 @@ def resend_unreplicated() -> None:
         if not unreplicated.pending:
             _unreplicated_since = None
             logger.info("cacheops: replicas acknowledged the invalidations sent again")
+    _clear_hook()
 
 
 def replay_missed() -> None:
@@ -394,9 +428,7 @@ def replay_missed() -> None:
             raise
         finally:
             _replaying = False
-        with _hook_lock:
-            if not missed.pending:
-                set_before_use(None)
+    _clear_hook()
     logger.info("cacheops sent again the invalidations it missed while Redis was unreachable")
 
 
@@ -411,11 +443,17 @@ def _start_replayer() -> None:
 
 def _replay_until_done() -> None:
     delay = 0.5
+    resent_at = time.monotonic()
     while missed.pending or unreplicated.pending:
-        time.sleep(min(delay, RESEND_EVERY) if unreplicated.pending else delay)
+        time.sleep(POLL_EVERY if unreplicated.pending else delay)
         try:
             replay_missed()
-            resend_unreplicated()
+            if unreplicated.pending:
+                refresh_topology()  # one CLUSTER SLOTS: has a replica taken over?
+                due = time.monotonic() - resent_at >= RESEND_EVERY
+                if due:
+                    resent_at = time.monotonic()
+                resend_unreplicated(if_moved=not due)
         except FAILURES:
             delay = min(delay * 2, 2.0)
         except Exception:  # a bug or a bad setting: keep the journal, try again later

@@ -37,7 +37,7 @@ import redis.cluster
 from django.core.exceptions import ImproperlyConfigured
 from redis.crc import REDIS_CLUSTER_HASH_SLOTS, key_slot
 
-from .conf import on_change, settings
+from .conf import AUTO_WAIT_MS, on_change, settings
 from .connections import Lane, lane_size
 
 logger = logging.getLogger(__name__)
@@ -79,6 +79,7 @@ INVALIDATION_CHANNEL = "cacheops:invalidated"
 
 _cluster: bool | None = None  # is_cluster(), worked out once per value of CACHEOPS_CLIENT_CLASS
 _tags: list[str] = []  # shard_tags(), worked out once per value of CACHEOPS_CLUSTER_SHARDS
+_tag_slots: list[int] = []  # the slot of each of _tags
 
 
 def is_cluster() -> bool:
@@ -96,7 +97,7 @@ def shard_tags() -> list[str]:
     Shard ``s``'s tag is ``{cacheops:s.i}`` with the least ``i`` whose slot lies in the ``s``-th of
     equal windows of the slot space: the shards are evenly spread over the slots, so primaries
     holding equal slot ranges hold equal numbers of shards (within one)."""
-    global _tags
+    global _tags, _tag_slots
     count = max(1, int(settings.CACHEOPS_CLUSTER_SHARDS))
     if len(_tags) != count:
         tags = []
@@ -107,6 +108,7 @@ def shard_tags() -> list[str]:
             while not low <= key_slot(f"cacheops:{s}.{i}".encode()) < high:
                 i += 1
             tags.append(f"{{cacheops:{s}.{i}}}")
+        _tag_slots = [key_slot(tag[1:-1].encode()) for tag in tags]
         _tags = tags
     return _tags
 
@@ -192,13 +194,14 @@ def _make_client() -> Any:
 
 def get_client() -> Any:
     """The Redis client cacheops uses (created on first call, with its lane when allowed)."""
-    global _client, _lane
+    global _client, _lane, _topology_at
     if _before_use is not None:
         _before_use()
     if _client is None:
         with _lock:
             if _client is None:
                 client = _make_client()
+                _topology_at = time.monotonic()
                 size = lane_size(client)
                 _lane = Lane(client, size) if size else None
                 _client = client
@@ -213,6 +216,7 @@ def reset_client() -> None:
         old, _client = _client, None
         old_lane, _lane = _lane, None
         _scripts.clear()
+        _replicated_nodes.clear()
     for callback in list(_reset_callbacks):
         callback()  # e.g. fast mode's listener, which listens through the old client
     if old_lane is not None:
@@ -364,11 +368,20 @@ def run_in_shards(name: str, arg_lists: list[list[Any]], wait: Any = None) -> bo
     placed prefix, so each run stays in its shard), pipelined: one round trip per node of a
     cluster. A node that lost the script (NOSCRIPT) gets it again, through one call per run.
 
-    ``wait``: ``(replicas, milliseconds)`` to follow the runs on each node with ``WAIT`` on the
-    same connection. Returns False when some node's runs were not acknowledged by that many
-    replicas in time (True without ``wait``)."""
+    ``wait`` (``CACHEOPS_CLUSTER_WAIT``): ``(replicas, milliseconds)`` to follow the runs on each
+    node with ``WAIT`` on the same connection; ``"auto"`` for ``WAIT 1`` (``AUTO_WAIT_MS``) on the
+    nodes that have a replica in the topology the client holds, and nothing where none has one.
+    Returns False when some node's runs were not acknowledged by that many replicas in time (True
+    without ``wait``)."""
+    global _topology_at
     script = load_script(name)
     client = get_client()
+    if wait == "auto":
+        if time.monotonic() - _topology_at > TOPOLOGY_EVERY:  # replicas added or gone since
+            _topology_at = time.monotonic()
+            refresh_topology(client)
+        if not any(_replicated(client, args[0]) for args in arg_lists):
+            wait = None  # no replica anywhere: nothing to wait for, nothing to pay
     if not wait:
         pipe = client.pipeline(transaction=False)
         for args in arg_lists:
@@ -378,28 +391,77 @@ def run_in_shards(name: str, arg_lists: list[list[Any]], wait: Any = None) -> bo
     try:
         return _run_waited(client, script, arg_lists, wait)
     except FAILURES:  # the node may be gone (a replica took over): ask the cluster who owns what
-        try:
-            client.nodes_manager.initialize()
-        except Exception:
-            logger.debug("cacheops could not refresh the cluster's slots", exc_info=True)
+        refresh_topology(client)
         return _run_waited(client, script, arg_lists, wait)  # running a shard's script twice is harmless
 
 
+# "auto" asks the cluster for its topology again at most every TOPOLOGY_EVERY seconds (redis-py
+# itself does on MOVED and connection errors, not when a replica joins)
+TOPOLOGY_EVERY = 30.0
+_topology_at = 0.0  # when the client was made or last refreshed its topology for "auto"
+# primaries seen with a replica by this client: still waited on when a refresh no longer lists the
+# replica (CLUSTER SLOTS leaves out a replica marked failing, which may come back and take over
+# without what it missed); a replica that took over is a new primary and is not in here
+_replicated_nodes: set[str] = set()
+
+
+def _replicated(client: Any, key: str) -> bool:
+    """Whether the primary of ``key``'s slot has (or had) a replica, as far as the client knows:
+    the slots map redis-py keeps from ``CLUSTER SLOTS``, refreshed when the topology changes."""
+    nodes = client.nodes_manager.slots_cache.get(key_slot(key.encode()))
+    if not nodes:
+        return False
+    if len(nodes) > 1:
+        _replicated_nodes.add(nodes[0].name)
+        _replicated_nodes.difference_update(node.name for node in nodes[1:])  # a primary turned replica
+        return True
+    return nodes[0].name in _replicated_nodes
+
+
+def shard_primaries() -> tuple[str, ...] | None:
+    """The primaries holding the shards' slots in the topology the client holds (no round trip;
+    None without a cluster client)."""
+    client = _client
+    if client is None or not is_cluster():
+        return None
+    shard_tags()  # _tag_slots up to date
+    slots = client.nodes_manager.slots_cache
+    return tuple(nodes[0].name if (nodes := slots.get(slot)) else "" for slot in _tag_slots)
+
+
+def refresh_topology(client: Any = None) -> None:
+    """Have the cluster client ask the cluster again which node holds which slots, with which
+    replicas (a failover, a replica lost or added). Never raises."""
+    try:
+        (client or get_client()).nodes_manager.initialize()
+    except Exception:
+        logger.debug("cacheops could not refresh the cluster's slots", exc_info=True)
+
+
 def _run_waited(client: Any, script: Any, arg_lists: list[list[Any]], wait: Any) -> bool:
-    """The runs of :func:`run_in_shards`, grouped by node, each node's followed by ``WAIT``."""
+    """The runs of :func:`run_in_shards`, grouped by node, each node's followed by ``WAIT``
+    (with ``"auto"``, only on nodes with a replica)."""
     by_node: dict[str, tuple[Any, list[list[Any]]]] = {}
     for args in arg_lists:
         node = client.get_node_from_key(args[0])
         by_node.setdefault(node.name, (node, []))[1].append(args)
     acknowledged = True
     for node, lists in by_node.values():
+        if wait != "auto":
+            replicas, ms = wait
+        else:
+            replicas, ms = (1 if _replicated(client, lists[0][0]) else 0), AUTO_WAIT_MS
         pipe = client.get_redis_connection(node).pipeline(transaction=False)
         for args in lists:
             pipe.evalsha(script.sha, 1, args[0], *args)
-        pipe.execute_command("WAIT", *wait)
+        if replicas:
+            pipe.execute_command("WAIT", replicas, ms)
         replies = pipe.execute(raise_on_error=False)
+        if not replicas:
+            _checked(script, lists, replies)
+            continue
         ran = _checked(script, lists, replies[:-1])
-        acknowledged = acknowledged and ran and isinstance(replies[-1], int) and replies[-1] >= wait[0]
+        acknowledged = acknowledged and ran and isinstance(replies[-1], int) and replies[-1] >= replicas
     return acknowledged
 
 
