@@ -380,8 +380,8 @@ def run_in_shards(name: str, arg_lists: list[list[Any]], wait: Any = None) -> bo
         if time.monotonic() - _topology_at > TOPOLOGY_EVERY:  # replicas added or gone since
             _topology_at = time.monotonic()
             refresh_topology(client)
-        if not any(_replicated(client, args[0]) for args in arg_lists):
-            wait = None  # no replica anywhere: nothing to wait for, nothing to pay
+        if not any(_replicated(client, slot) for slot in _shard_slots()):
+            wait = None  # no shard's primary has a replica: nothing to wait for, nothing to pay
     if not wait:
         pipe = client.pipeline(transaction=False)
         for args in arg_lists:
@@ -405,10 +405,10 @@ _topology_at = 0.0  # when the client was made or last refreshed its topology fo
 _replicated_nodes: set[str] = set()
 
 
-def _replicated(client: Any, key: str) -> bool:
-    """Whether the primary of ``key``'s slot has (or had) a replica, as far as the client knows:
-    the slots map redis-py keeps from ``CLUSTER SLOTS``, refreshed when the topology changes."""
-    nodes = client.nodes_manager.slots_cache.get(key_slot(key.encode()))
+def _replicated(client: Any, slot: int) -> bool:
+    """Whether the primary of ``slot`` has (or had) a replica, as far as the client knows: the
+    slots map redis-py keeps from ``CLUSTER SLOTS``, refreshed when the topology changes."""
+    nodes = client.nodes_manager.slots_cache.get(slot)
     if not nodes:
         return False
     if len(nodes) > 1:
@@ -418,15 +418,19 @@ def _replicated(client: Any, key: str) -> bool:
     return nodes[0].name in _replicated_nodes
 
 
+def _shard_slots() -> list[int]:
+    shard_tags()  # _tag_slots up to date
+    return _tag_slots
+
+
 def shard_primaries() -> tuple[str, ...] | None:
     """The primaries holding the shards' slots in the topology the client holds (no round trip;
     None without a cluster client)."""
     client = _client
     if client is None or not is_cluster():
         return None
-    shard_tags()  # _tag_slots up to date
     slots = client.nodes_manager.slots_cache
-    return tuple(nodes[0].name if (nodes := slots.get(slot)) else "" for slot in _tag_slots)
+    return tuple(nodes[0].name if (nodes := slots.get(slot)) else "" for slot in _shard_slots())
 
 
 def refresh_topology(client: Any = None) -> None:
@@ -450,7 +454,7 @@ def _run_waited(client: Any, script: Any, arg_lists: list[list[Any]], wait: Any)
         if wait != "auto":
             replicas, ms = wait
         else:
-            replicas, ms = (1 if _replicated(client, lists[0][0]) else 0), AUTO_WAIT_MS
+            replicas, ms = (1 if _replicated(client, key_slot(lists[0][0].encode())) else 0), AUTO_WAIT_MS
         pipe = client.get_redis_connection(node).pipeline(transaction=False)
         for args in lists:
             pipe.evalsha(script.sha, 1, args[0], *args)
