@@ -397,7 +397,9 @@ def resend_unreplicated(if_moved: bool = False) -> None:
             for (using, table), rows in todo.tables.items():
                 _apply({table: (rows or [], rows is not None)}, using)  # unacknowledged: kept again
         except BaseException:
-            unreplicated.restore(todo)
+            with _hook_lock:  # (another thread may have cleared the hook meanwhile)
+                unreplicated.restore(todo)
+                set_before_use(_before_use)
             raise
         if not unreplicated.pending:
             _unreplicated_since = None
@@ -424,7 +426,9 @@ def replay_missed() -> None:
                 for (using, table), rows in todo.tables.items():
                     _apply({table: (rows or [], rows is not None)}, using)
         except BaseException:
-            missed.restore(todo)  # sending some twice is harmless
+            with _hook_lock:  # sending some twice is harmless
+                missed.restore(todo)
+                set_before_use(_before_use)
             raise
         finally:
             _replaying = False
