@@ -62,33 +62,42 @@ class Settings:
         return value
 
 
-def _convert(name: str, value: Any) -> Any:
-    if name == "CACHEOPS_PREFIX" and value is not None:
-        if isinstance(value, str):
-            try:
-                value = import_string(value)
-            except ImportError as e:
-                raise ImproperlyConfigured(f"CACHEOPS_PREFIX: cannot import {value!r}: {e}") from e
-        if not callable(value):
-            raise ImproperlyConfigured("CACHEOPS_PREFIX must be a callable or a dotted path to one")
-    elif name == "CACHEOPS_SERIALIZER":
-        if isinstance(value, str):
-            try:
-                value = import_module(value)
-            except ImportError as e:
-                raise ImproperlyConfigured(f"CACHEOPS_SERIALIZER: cannot import {value!r}: {e}") from e
-        if not (hasattr(value, "dumps") and hasattr(value, "loads")):
-            raise ImproperlyConfigured("CACHEOPS_SERIALIZER must have dumps() and loads()")
-    elif name == "CACHEOPS_CLIENT_CLASS" and isinstance(value, str):
-        try:
-            value = import_string(value)
-        except ImportError as e:
-            raise ImproperlyConfigured(f"CACHEOPS_CLIENT_CLASS: cannot import {value!r}: {e}") from e
-    elif name == "CACHEOPS_CLUSTER_WAIT":
-        value = _cluster_wait(value)
-    elif name == "CACHEOPS_SKIP_FIELDS":  # names, or field classes (by their name)
-        value = frozenset(v if isinstance(v, str) else v.__name__ for v in value)
+def _imported(name: str, value: Any, importer: Callable[[str], Any]) -> Any:
+    """``value``, or what the dotted path ``value`` names; ImproperlyConfigured naming the setting
+    when it can't be imported."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return importer(value)
+    except ImportError as e:
+        raise ImproperlyConfigured(f"{name}: cannot import {value!r}: {e}") from e
+
+
+def _prefix(value: Any) -> Any:
+    if value is None:
+        return None
+    value = _imported("CACHEOPS_PREFIX", value, import_string)
+    if not callable(value):
+        raise ImproperlyConfigured("CACHEOPS_PREFIX must be a callable or a dotted path to one")
     return value
+
+
+def _serializer(value: Any) -> Any:
+    value = _imported("CACHEOPS_SERIALIZER", value, import_module)
+    if not (hasattr(value, "dumps") and hasattr(value, "loads")):
+        raise ImproperlyConfigured("CACHEOPS_SERIALIZER must have dumps() and loads()")
+    return value
+
+
+def _skip_fields(value: Any) -> frozenset[str]:
+    """Field names, or field classes (kept by their name)."""
+    return frozenset(v if isinstance(v, str) else v.__name__ for v in value)
+
+
+def _convert(name: str, value: Any) -> Any:
+    """A setting's value as cacheops uses it (imported, checked); ImproperlyConfigured when bad."""
+    converter = _CONVERTERS.get(name)
+    return value if converter is None else converter(value)
 
 
 AUTO_WAIT_MS = 100  # the WAIT timeout of CACHEOPS_CLUSTER_WAIT = "auto"
@@ -114,6 +123,14 @@ def _cluster_wait(value: Any) -> str | tuple[int, int] | None:
         f"to turn it off, not {value!r}"
     )
 
+
+_CONVERTERS: dict[str, Callable[[Any], Any]] = {
+    "CACHEOPS_PREFIX": _prefix,
+    "CACHEOPS_SERIALIZER": _serializer,
+    "CACHEOPS_CLIENT_CLASS": lambda value: _imported("CACHEOPS_CLIENT_CLASS", value, import_string),
+    "CACHEOPS_CLUSTER_WAIT": _cluster_wait,
+    "CACHEOPS_SKIP_FIELDS": _skip_fields,
+}
 
 settings = Settings()
 
