@@ -383,10 +383,8 @@ def run_in_shards(name: str, arg_lists: list[list[Any]], wait: Any = None) -> bo
         if not any(_replicated(client, slot) for slot in _shard_slots()):
             wait = None  # no shard's primary has a replica: nothing to wait for, nothing to pay
     if not wait:
-        pipe = client.pipeline(transaction=False)
-        for args in arg_lists:
-            pipe.evalsha(script.sha, 1, args[0], *args)
-        _checked(script, arg_lists, pipe.execute(raise_on_error=False))
+        # a pipeline per node (redis-py's cluster pipeline refuses EVALSHA before 8.2)
+        _run_waited(client, script, arg_lists, None)
         return True
     try:
         return _run_waited(client, script, arg_lists, wait)
@@ -444,14 +442,16 @@ def refresh_topology(client: Any = None) -> None:
 
 def _run_waited(client: Any, script: Any, arg_lists: list[list[Any]], wait: Any) -> bool:
     """The runs of :func:`run_in_shards`, grouped by node, each node's followed by ``WAIT``
-    (with ``"auto"``, only on nodes with a replica)."""
+    (with ``"auto"``, only on nodes with a replica; with None, on none)."""
     by_node: dict[str, tuple[Any, list[list[Any]]]] = {}
     for args in arg_lists:
         node = client.get_node_from_key(args[0])
         by_node.setdefault(node.name, (node, []))[1].append(args)
     acknowledged = True
     for node, lists in by_node.values():
-        if wait != "auto":
+        if wait is None:
+            replicas, ms = 0, 0
+        elif wait != "auto":
             replicas, ms = wait
         else:
             replicas, ms = (1 if _replicated(client, key_slot(lists[0][0].encode())) else 0), AUTO_WAIT_MS
