@@ -105,6 +105,60 @@ def test_sentinel_needs_locations_and_service(settings):
     assert client.connection_pool.service_name == "m"
 
 
+@pytest.mark.parametrize(
+    ("redis_conf", "sentinel", "message"),
+    [
+        ({}, [("127.0.0.1", 1)], "CACHEOPS_SENTINEL must be a dict"),
+        ({}, {"service_name": "m"}, "CACHEOPS_SENTINEL: missing 'locations'"),
+        ({}, {"locations": [("127.0.0.1", 1)]}, "CACHEOPS_SENTINEL: missing 'service_name'"),
+        ("redis://127.0.0.1:1/0", {"locations": [("127.0.0.1", 1)], "service_name": "m"}, "only one of"),
+    ],
+)
+def test_the_asyncio_client_reads_sentinel_settings_as_the_synchronous_one(settings, redis_conf, sentinel, message):
+    """Both clients are built from one reading of CACHEOPS_REDIS/CACHEOPS_SENTINEL: the same
+    mistake gets the same error, in synchronous code and in an event loop."""
+    import asyncio
+
+    from cacheops.async_redis import get_async_client
+
+    settings.CACHEOPS_REDIS = redis_conf
+    settings.CACHEOPS_SENTINEL = sentinel
+    with pytest.raises(ImproperlyConfigured, match=message):
+        get_client()
+
+    async def build() -> object:
+        return get_async_client()
+
+    with pytest.raises(ImproperlyConfigured, match=message):
+        asyncio.run(build())
+
+
+def test_the_asyncio_client_finds_the_master_through_the_sentinel_options(settings):
+    """A sentinel client in an event loop gets the service name, database and connection options
+    of CACHEOPS_SENTINEL (no sentinel answers here: only the client's set-up is checked)."""
+    import asyncio
+
+    from cacheops.async_redis import get_async_client
+
+    settings.CACHEOPS_REDIS = {}
+    settings.CACHEOPS_SENTINEL = {
+        "locations": [("127.0.0.1", 1)],
+        "service_name": "m",
+        "db": 3,
+        "socket_timeout": 2.5,
+        "sentinel_kwargs": {"socket_timeout": 0.5},
+    }
+
+    async def build() -> object:
+        return get_async_client()
+
+    pool = asyncio.run(build()).connection_pool
+    assert pool.service_name == "m"
+    assert pool.connection_kwargs["db"] == 3
+    assert pool.connection_kwargs["socket_timeout"] == 2.5
+    assert pool.sentinel_manager.sentinels[0].connection_pool.connection_kwargs["socket_timeout"] == 0.5
+
+
 class MyRedis(redis.Redis):
     pass
 

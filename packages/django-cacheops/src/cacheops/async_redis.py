@@ -17,12 +17,11 @@ from typing import Any
 
 import redis
 import redis.asyncio
-from django.core.exceptions import ImproperlyConfigured
 from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 
 from .conf import on_change, settings
 from .connections import AsyncLane, lane_size
-from .redis import check_cluster, is_cluster, register
+from .redis import connection_settings, is_cluster, register
 
 __all__ = ["acall", "aclose", "arun_script", "ascript", "get_async_client"]
 
@@ -43,39 +42,18 @@ _loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopRedis] = weakr
 _lock = threading.Lock()
 
 
-def _sentinel_client(sentinel: Any, client_class: type) -> Any:
-    from redis.asyncio.sentinel import Sentinel
-
-    options = dict(sentinel)
-    try:
-        locations = options.pop("locations")
-        service = options.pop("service_name")
-    except KeyError as e:
-        raise ImproperlyConfigured(f"CACHEOPS_SENTINEL: missing {e.args[0]!r}") from None
-    db = options.pop("db", 0)
-    sentinel_kwargs = options.pop("sentinel_kwargs", None)
-    return Sentinel(locations, sentinel_kwargs=sentinel_kwargs, **options).master_for(
-        service, redis_class=client_class, db=db, **options
-    )
-
-
 def _make_async_client() -> Any:
-    conf = settings.CACHEOPS_REDIS
-    sentinel = settings.CACHEOPS_SENTINEL
-    if conf and sentinel:
-        raise ImproperlyConfigured("Specify only one of CACHEOPS_REDIS and CACHEOPS_SENTINEL, not both")
+    conf, sentinel = connection_settings()
     client_class = settings.CACHEOPS_CLIENT_CLASS
     if is_cluster():
-        check_cluster(conf, sentinel)
         if not issubclass(client_class, AsyncRedisCluster):
             client_class = AsyncRedisCluster  # the asyncio twin of redis.cluster.RedisCluster
-        if isinstance(conf, str):
-            return client_class.from_url(conf)
-        return client_class(**{k: v for k, v in conf.items() if k != "db"})
-    if not (isinstance(client_class, type) and issubclass(client_class, redis.asyncio.Redis)):
+    elif not (isinstance(client_class, type) and issubclass(client_class, redis.asyncio.Redis)):
         client_class = redis.asyncio.Redis  # a synchronous client class can't serve the event loop
-    if sentinel:
-        return _sentinel_client(sentinel, client_class)
+    if sentinel is not None:
+        from redis.asyncio.sentinel import Sentinel
+
+        return sentinel.master(Sentinel, client_class)
     if isinstance(conf, str):
         return client_class.from_url(conf)
     return client_class(**conf)

@@ -248,8 +248,6 @@ def read_remembered(qs: Any, shortcut: tuple, db: str | None = None) -> Any:
         result, known = read_with_epochs(prefix, plan.key, list(plan.conditions or ()))
         if result is MISSING and known is not None:
             qs._cacheops_known = (plan.key, known)
-    if result is MISSING:
-        return MISSING
     return hit_rows(qs, result, db)
 
 
@@ -330,8 +328,6 @@ async def aread(qs: Any, op: str, extra: Any = "") -> Any:
         value = await memory.aread(prefix, plan.key, lambda: plan.get_conditions(qs))
     else:
         value = await _aread_redis(prefix, plan.key)
-    if value is MISSING:
-        return MISSING
     return hit_rows(qs, value)
 
 
@@ -346,8 +342,6 @@ async def aread_remembered(qs: Any, shortcut: tuple) -> Any:
         value = memory.trusted_copy(prefix, plan.key)
     else:
         value = await _aread_redis(prefix, plan.key)
-    if value is MISSING:
-        return MISSING
     return hit_rows(qs, value)
 
 
@@ -370,8 +364,11 @@ async def _aread_redis(prefix: str, key: str) -> Any:
 # ------------------------------------------------------------------ a hit, handed back
 
 
-def hit_rows(qs: Any, result: list, db: str | None = None) -> list:
-    """Rows read from the cache for ``qs``, made ready: the hit counted, instances bound to its db."""
+def hit_rows(qs: Any, result: Any, db: str | None = None) -> Any:
+    """Rows read from the cache for ``qs``, made ready: the hit counted, instances bound to its db
+    (MISSING, a miss, stays MISSING and is not counted here)."""
+    if result is MISSING:
+        return MISSING
     _counted(qs, True)
     return bound(qs, result, db)
 

@@ -27,6 +27,7 @@ import time
 import warnings
 import zlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import wraps
 from importlib import resources
 from typing import Any, TypeVar
@@ -156,31 +157,61 @@ def check_cluster(conf: Any, sentinel: Any) -> None:
         )
 
 
-def _make_client() -> Any:
+@dataclass(frozen=True)
+class SentinelOptions:
+    """``CACHEOPS_SENTINEL`` read once for both clients (the synchronous one here and each event
+    loop's in :mod:`cacheops.async_redis`): the sentinels, the service, the database, the
+    sentinels' own connection options, and the options left for the master's connections."""
+
+    locations: list[Any]
+    service_name: str
+    db: int
+    sentinel_kwargs: dict[str, Any] | None
+    options: dict[str, Any]
+
+    def master(self, sentinel_class: Any, client_class: Any) -> Any:
+        """A ``client_class`` client of the service's master, through ``sentinel_class``
+        (``redis.sentinel.Sentinel`` or its asyncio twin)."""
+        sentinels = sentinel_class(self.locations, sentinel_kwargs=self.sentinel_kwargs, **self.options)
+        return sentinels.master_for(self.service_name, redis_class=client_class, db=self.db, **self.options)
+
+
+def _sentinel_options(sentinel: Any) -> SentinelOptions:
+    if not isinstance(sentinel, dict):
+        raise ImproperlyConfigured("CACHEOPS_SENTINEL must be a dict")
+    options = dict(sentinel)
+    try:
+        locations = options.pop("locations")
+        service = options.pop("service_name")
+    except KeyError as e:
+        raise ImproperlyConfigured(f"CACHEOPS_SENTINEL: missing {e.args[0]!r}") from None
+    db = options.pop("db", 0)
+    return SentinelOptions(locations, service, db, options.pop("sentinel_kwargs", None), options)
+
+
+def connection_settings() -> tuple[Any, SentinelOptions | None]:
+    """``(CACHEOPS_REDIS, CACHEOPS_SENTINEL read)``, checked, for the synchronous and the asyncio
+    client alike: on a cluster the node to start from (without ``db``) and no sentinel; raises
+    ImproperlyConfigured naming the setting that is wrong."""
     conf = settings.CACHEOPS_REDIS
     sentinel = settings.CACHEOPS_SENTINEL
-    client_class = settings.CACHEOPS_CLIENT_CLASS or redis.Redis
     if is_cluster():
         check_cluster(conf, sentinel)
         if isinstance(conf, dict):
             conf = {k: v for k, v in conf.items() if k != "db"}
+        return conf, None
     if conf and sentinel:
         raise ImproperlyConfigured("Specify only one of CACHEOPS_REDIS and CACHEOPS_SENTINEL, not both")
-    if sentinel:
-        if not isinstance(sentinel, dict):
-            raise ImproperlyConfigured("CACHEOPS_SENTINEL must be a dict")
-        options = dict(sentinel)
-        try:
-            locations = options.pop("locations")
-            service = options.pop("service_name")
-        except KeyError as e:
-            raise ImproperlyConfigured(f"CACHEOPS_SENTINEL: missing {e.args[0]!r}") from None
-        db = options.pop("db", 0)
-        sentinel_kwargs = options.pop("sentinel_kwargs", None)
+    return conf, (_sentinel_options(sentinel) if sentinel else None)
+
+
+def _make_client() -> Any:
+    conf, sentinel = connection_settings()
+    client_class = settings.CACHEOPS_CLIENT_CLASS or redis.Redis
+    if sentinel is not None:
         from redis.sentinel import Sentinel
 
-        sentinel_obj = Sentinel(locations, sentinel_kwargs=sentinel_kwargs, **options)
-        return sentinel_obj.master_for(service, redis_class=client_class, db=db, **options)
+        return sentinel.master(Sentinel, client_class)
     if isinstance(conf, str):
         if not conf.startswith(("redis://", "rediss://", "unix://")):
             raise ImproperlyConfigured(
