@@ -15,6 +15,11 @@ benchsetup.postgresql_database): that flush swings with whatever else writes to 
 leaving it out makes a plain save cheaper, the stricter baseline. ``CACHEOPS_BENCH_DURABLE=1``
 measures with durable commits.
 
+The README's table is the default (classic) mode, measured in this process. The same workloads
+then run in a child process per other storage mode (``CACHEOPS_INSIDEOUT``, and fast mode: the
+profile's ``local``), and the targets are printed side by side for the three: which mode meets
+which target.
+
 The server: ``TEST_DATABASE_URL_POSTGRESQL``, else a throw-away cluster (as the test sessions
 start theirs); without either (no server binaries, or no psycopg) the benchmark says so and ends.
 """
@@ -22,7 +27,10 @@ start theirs); without either (no server binaries, or no psycopg) the benchmark 
 from __future__ import annotations
 
 import gc
+import json
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -42,6 +50,14 @@ SAVES = (0, 100, 1000)
 GETS = 200  # cached get(pk)s whose Redis keys are weighed
 
 Times = tuple[float, float]  # (CPU seconds, wall seconds) per operation
+
+# storage mode -> the settings that turn it on (over benchsetup.configure's); "classic" is the default
+MODES: dict[str, dict[str, Any]] = {
+    "classic": {},
+    "insideout": {"CACHEOPS_INSIDEOUT": True},
+    "fast mode": {"CACHEOPS": {"testapp.*": {"ops": "all", "timeout": 3600, "local": True}}},
+}
+MODE_VARIABLE = "CACHEOPS_BENCH_MODE"  # set for a child measuring one mode; it prints JSON last
 
 
 def _best_of(a: Times | None, b: Times) -> Times:
@@ -81,18 +97,24 @@ class Bench:
         self.saves()
 
     def reads(self, name: str, work: Callable[[Any], object]) -> None:
+        from cacheops.memory import local_cache
+
         Post, redis = self.Post, self.redis
         self.keep(f"{name} none", best(lambda: work(Post.objects.nocache()), 100, REPEAT))
         work(Post.objects.all())
         self.keep(f"{name} hit", best(lambda: work(Post.objects.all()), 100, REPEAT))
 
-        def miss() -> None:
+        def flush() -> None:
             redis.flushdb()
+            local_cache.clear()  # fast mode's results in this process (empty in the other modes)
+
+        def miss() -> None:
+            flush()
             work(Post.objects.all())
 
         # a miss takes about a millisecond: enough of them that the machine's load evens out
-        missed, flush = best(miss, 60, REPEAT), best(redis.flushdb, 60, REPEAT)
-        self.keep(f"{name} miss", (missed[0] - flush[0], missed[1] - flush[1]))
+        missed, flushed = best(miss, 60, REPEAT), best(flush, 60, REPEAT)
+        self.keep(f"{name} miss", (missed[0] - flushed[0], missed[1] - flushed[1]))
 
     def saves(self) -> None:
         from cacheops import no_invalidation
@@ -115,8 +137,11 @@ class Bench:
                 self.keep(f"save N={n}", self.one_save(n, post.save))
 
     def one_save(self, n: int, save: Callable[[], object]) -> Times:
+        from cacheops.memory import local_cache
+
         Post, post = self.Post, self.post
         self.redis.flushdb()
+        local_cache.clear()
         # n distinct cached queries that the saved row belongs to (one row each)
         for i in range(n):
             list(Post.objects.filter(category=post.category_id, pk=post.pk, rating__gte=-i))
@@ -204,6 +229,39 @@ def report(b: dict[str, Times], bytes_per_get: float, keys_per_get: float) -> No
         readme_row(header, row)
 
 
+def mode_ratios(b: dict[str, Times], bytes_per_get: float) -> dict[str, float]:
+    """The wall-time ratio of every target (and the bytes per get), as a mode's child reports them."""
+    ratios = {label: b[plain][1] / b[cached][1] for label, plain, cached, _ in TARGETS}
+    return {**ratios, "bytes": bytes_per_get}
+
+
+def measure_mode(mode: str, url: str) -> dict[str, float] | None:
+    """Run this script again in a child process measuring ``mode``; its ratios, or None (said why)."""
+    env = dict(os.environ, **{MODE_VARIABLE: mode, "TEST_DATABASE_URL_POSTGRESQL": url})
+    env.pop("BENCH_README_TABLE", None)  # the child's own rows stay out of the README tables
+    proc = subprocess.run([sys.executable, __file__], env=env, capture_output=True, text=True, timeout=900)
+    if proc.returncode:
+        print(f"  ({mode}: the child failed: {proc.stderr[-400:]})")
+        return None
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def report_modes(ratios: dict[str, dict[str, float]]) -> None:
+    """The targets side by side for every storage mode measured."""
+    from shared_testing.bench import readme_row
+
+    modes = list(ratios)
+    print("\nTargets by storage mode (wall-time ratios; each mode in its own process, one after another)")
+    header = ("against no cache, PostgreSQL, by mode", *modes, "target (wall)")
+    for label, _, _, target in TARGETS:
+        if target is None:
+            continue
+        cells = [f"{ratios[m][label]:.2f}" + ("" if ratios[m][label] >= target else " (missed)") for m in modes]
+        readme_row(header, [label, *cells, f"≥ {target:g}"])
+    cells = [f"{ratios[m]['bytes']:.0f}" for m in modes]
+    readme_row(header, ["Redis bytes per cached `get(pk)`", *cells, f"≤ {MEMORY_TARGET}"])
+
+
 def main() -> None:
     url, source = postgresql_url()
     if url is None:
@@ -212,14 +270,19 @@ def main() -> None:
     from shared_testing.servers import get_redis_server
 
     started = time.perf_counter()
+    mode = os.environ.get(MODE_VARIABLE, "classic")
     durable = os.environ.get("CACHEOPS_BENCH_DURABLE") == "1"
-    configure(get_redis_server().url_for_db(12), database=postgresql_database(url, durable=durable))
+    database = postgresql_database(url, durable=durable)
+    configure(get_redis_server().url_for_db(12), database=database, **MODES[mode])
     from django.db import connection
 
     bench = Bench()
     for _ in range(ROUNDS):
         bench.round()
     size, keys = bench.memory()
+    if MODE_VARIABLE in os.environ:  # a child: the parent prints
+        print(json.dumps(mode_ratios(bench.best, size)))
+        return
     version = connection.cursor().connection.info.server_version
     print(
         f"PostgreSQL {version // 10000}.{version % 10000} ({source}), {ROUNDS} rounds, "
@@ -227,6 +290,13 @@ def main() -> None:
         + ("wait for the disk" if durable else "don't wait for the disk (CACHEOPS_BENCH_DURABLE=1: they do)")
     )
     report(bench.best, size, keys)
+    ratios = {"classic": mode_ratios(bench.best, size)}
+    for other in MODES:
+        if other != "classic":
+            measured = measure_mode(other, url)
+            if measured is not None:
+                ratios[other] = measured
+    report_modes(ratios)
     print(f"({time.perf_counter() - started:.0f} s wall)")
 
 
