@@ -256,7 +256,7 @@ def report_modes(ratios: dict[str, dict[str, float]]) -> None:
     for label, _, _, target in TARGETS:
         if target is None:
             continue
-        cells = [f"{ratios[m][label]:.2f}" + ("" if ratios[m][label] >= target else " (missed)") for m in modes]
+        cells = [f"{r:.2f}" + ("" if r >= target else " (missed)") for r in (ratios[m][label] for m in modes)]
         readme_row(header, [label, *cells, f"≥ {target:g}"])
     cells = [f"{ratios[m]['bytes']:.0f}" for m in modes]
     readme_row(header, ["Redis bytes per cached `get(pk)`", *cells, f"≤ {MEMORY_TARGET}"])
