@@ -413,13 +413,16 @@ def run_in_shards(name: str, arg_lists: list[list[Any]], wait: Any = None) -> bo
             refresh_topology(client)
         if not any(_replicated(client, slot) for slot in _shard_slots()):
             wait = None  # no shard's primary has a replica: nothing to wait for, nothing to pay
-    if not wait:
-        # a pipeline per node (redis-py's cluster pipeline refuses EVALSHA before 8.2)
-        _run_waited(client, script, arg_lists, None)
-        return True
+    # a pipeline per node (redis-py's cluster pipeline refuses EVALSHA before 8.2)
+    wait = wait or None
     try:
         return _run_waited(client, script, arg_lists, wait)
-    except FAILURES:  # the node may be gone (a replica took over): ask the cluster who owns what
+    except FAILURES:
+        # the node may be gone (a replica took over): ask the cluster who owns what, with or
+        # without WAIT. The pipelines go to a node's own connection, past redis-py's cluster
+        # client, which would have refreshed its topology itself: without this a failed
+        # invalidation's replay would go to the dead primary forever, and with it every read
+        # (the replay runs before each) would bypass the cache
         refresh_topology(client)
         return _run_waited(client, script, arg_lists, wait)  # running a shard's script twice is harmless
 
