@@ -206,26 +206,40 @@ def get_or_compute(
 
 class LocalGets:
     """Process-local results of get() for profiles with ``local_get``, dropped by invalidation
-    of their table made in this process (meant for rows that practically never change)."""
+    of their table made in this process (meant for rows that practically never change).
+
+    A result is kept only when no invalidation of its table came while it was read: another
+    thread's save that commits and invalidates in the meantime may have changed the row after
+    the read saw it."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._data: dict[tuple[str, str], list] = {}
+        self._clears: dict[str, int] = {}  # table -> invalidations of it so far
+        self._clears_all = 0  # clear() of everything so far
+
+    def _seen(self, table: str) -> tuple[int, int]:
+        return self._clears_all, self._clears.get(table, 0)
 
     def get_or_compute(self, table: str, key: str, compute: Callable[[], list]) -> list:
         found = self._data.get((table, key))
         if found is None:
+            seen = self._seen(table)
             found = compute()
             with self._lock:
-                self._data[(table, key)] = found
+                if self._seen(table) == seen:
+                    self._data[(table, key)] = found
         return list(found)
 
     def clear(self, tables: Any = None) -> None:
         with self._lock:
             if tables is None:
                 self._data.clear()
+                self._clears_all += 1
             else:
                 tables = set(tables)
+                for table in tables:
+                    self._clears[table] = self._clears.get(table, 0) + 1
                 for k in [k for k in self._data if k[0] in tables]:
                     del self._data[k]
 
