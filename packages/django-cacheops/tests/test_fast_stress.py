@@ -406,3 +406,92 @@ def test_own_uncommitted_writes_are_read_and_never_kept(settings, writer, check)
     settle(check)
     assert reads(cat)["get"] == "t0"
     assert reads(other)["get"] == "t-other-2"
+
+
+# ------------------------------------------------------------------ fork while a lock is held
+
+
+def _in_forked_child(hold: Any, read: Any) -> int:
+    """The exit code of a child forked while ``hold`` (a lock of this process) is held by this
+    thread, as by another thread in the middle of its work at the fork, after running ``read()``
+    (killed by SIGALRM if it hangs)."""
+    import signal
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork() of a multi-threaded process
+        with hold:
+            pid = os.fork()
+            if pid == 0:
+                code = 1
+                try:
+                    signal.alarm(5)
+                    connection.connection = None  # the parent's database connection is the parent's
+                    read()
+                    code = 0
+                finally:
+                    os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork() here")
+def test_a_child_forked_while_the_memory_lock_is_held_can_read():
+    cat = Category.objects.create(title="a")
+    for _ in range(2):
+        Category.objects.get(pk=cat.pk)
+    assert _in_forked_child(local_cache._lock, lambda: Category.objects.get(pk=cat.pk)) == 0
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork() here")
+def test_a_child_forked_while_the_block_count_lock_is_held_can_open_blocks():
+    from cacheops import transaction as cacheops_transaction
+
+    def write_in_a_block() -> None:
+        with transaction.atomic():
+            Category.objects.create(title="in the child")
+
+    assert _in_forked_child(cacheops_transaction._count_lock, write_in_a_block) == 0
+
+
+# ------------------------------------------------------------------ local_get
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="store.LocalGets keeps a get() computed before another thread's save once that save's "
+    "invalidation has cleared it (no generation is compared before storing)",
+)
+def test_local_get_does_not_keep_a_row_read_before_a_save_of_this_process(settings, monkeypatch):
+    """``local_get`` results are dropped when this process writes to the table: also a get() whose
+    query ran before another thread saved, and which finishes after that save's invalidation."""
+    import threading
+
+    from django.db import connections
+
+    from tests.testapp.models import Local
+
+    settings.CACHEOPS = {"testapp.local": {"local_get": True}, "testapp.*": {"ops": "all"}}
+    obj = Local.objects.create(tag=1)
+    armed = [True]
+    from_db = Local.from_db.__func__  # type: ignore[attr-defined]
+
+    def save_in_another_thread() -> None:
+        try:
+            row = Local.objects.nocache().get(pk=obj.pk)
+            row.tag = 2
+            row.save()
+        finally:
+            connections.close_all()
+
+    def hooked(cls: Any, db: Any, field_names: Any, values: Any, **kwargs: Any) -> Any:
+        if armed:  # the row has been read: another thread saves it (committed, invalidated)
+            armed.clear()
+            thread = threading.Thread(target=save_in_another_thread)
+            thread.start()
+            thread.join()
+        return from_db(cls, db, field_names, values, **kwargs)
+
+    monkeypatch.setattr(Local, "from_db", classmethod(hooked))
+    assert Local.objects.get(pk=obj.pk).tag == 1  # read before the save returned
+    assert Local.objects.nocache().get(pk=obj.pk).tag == 2
+    assert Local.objects.get(pk=obj.pk).tag == 2
