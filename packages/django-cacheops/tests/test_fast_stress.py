@@ -37,14 +37,28 @@ import tests.settings as s
 s.DATABASES = {"default": json.loads(os.environ["FAST_STRESS_DB"])}
 import django
 django.setup()
+from django.test.utils import override_settings
+from cacheops import invalidate_all
 from tests.testapp.models import Category
 print("ready", flush=True)
+mode = None
 for line in sys.stdin:
-    pk, title = line.rstrip("\n").split(" ", 1)
-    cat = Category.objects.nocache().get(pk=int(pk))
-    cat.title = title
-    cat.save()
-    print("saved", flush=True)
+    how, arg, title = line.rstrip("\n").split(" ", 2)
+    if how == "mode":
+        if mode is not None:
+            mode.disable()
+        mode = override_settings(CACHEOPS_INSIDEOUT=arg == "insideout")
+        mode.enable()
+    elif how == "save":
+        cat = Category.objects.nocache().get(pk=int(arg))
+        cat.title = title
+        cat.save()
+    elif how == "update":  # invalidated_update(): one UPDATE, invalidated
+        Category.objects.filter(pk=int(arg)).invalidated_update(title=title)
+    elif how == "flush":  # a write cacheops can't see, then invalidate_all()
+        Category.objects.filter(pk=int(arg)).update(title=title)
+        invalidate_all()
+    print("done", flush=True)
 """
 
 
@@ -73,10 +87,18 @@ class Writer:
         assert line, f"the writer process died ({self.proc.poll()})"
         return line
 
-    def save(self, pk: int, title: str) -> None:
-        self.proc.stdin.write(f"{pk} {title}\n")  # type: ignore[union-attr]
+    def _ask(self, how: str, arg: Any, title: str = "") -> None:
+        self.proc.stdin.write(f"{how} {arg} {title}\n")  # type: ignore[union-attr]
         self.proc.stdin.flush()  # type: ignore[union-attr]
-        assert self._line() == "saved"
+        assert self._line() == "done"
+
+    def save(self, pk: int, title: str, how: str = "save") -> None:
+        """Write the title (``save``, ``update``: invalidated_update(), ``flush``: update() then
+        invalidate_all()); returns once the other process has."""
+        self._ask(how, pk, title)
+
+    def mode(self, name: str) -> None:
+        self._ask("mode", name)
 
     def close(self) -> None:
         self.proc.stdin.close()  # type: ignore[union-attr]
@@ -151,19 +173,75 @@ def reads(cat: Category) -> dict[str, Any]:
     return cached
 
 
+@pytest.mark.parametrize("insideout", [False, True], ids=["classic", "insideout"])
 @pytest.mark.parametrize("check", ["push", "stamps"])
-def test_writes_of_another_process_are_seen_by_the_next_read(settings, writer, check):
+def test_writes_of_another_process_are_seen_by_the_next_read(settings, writer, check, insideout):
+    settings.CACHEOPS_LOCAL_CHECK = check
+    settings.CACHEOPS_INSIDEOUT = insideout
+    writer.mode("insideout" if insideout else "classic")
+    wait_listening()
+    cat = Category.objects.create(title="t0")
+    for i in range(1, 16):
+        how = ("save", "update", "flush")[i % 3]
+        for _ in range(2):  # a miss, then from memory
+            assert reads(cat)["get"] == f"t{i - 1}"
+        writer.save(cat.pk, f"t{i}" if i % 2 else f"x{i}", how)  # "x": the count changes too
+        settle(check)
+        assert reads(cat)["get"] == (f"t{i}" if i % 2 else f"x{i}")
+        writer.save(cat.pk, f"t{i}", how)
+        settle(check)
+    writer.mode("classic")
+
+
+@pytest.mark.parametrize("check", ["push", "stamps"])
+def test_threads_reading_between_writes_of_another_process(settings, writer, check):
+    """Threads share the memory copies: once a write of the other process is settled, every
+    thread's next reads see it."""
+    import threading
+
+    from django.db import connections
+
     settings.CACHEOPS_LOCAL_CHECK = check
     wait_listening()
     cat = Category.objects.create(title="t0")
-    for i in range(1, 21):
-        for _ in range(2):  # a miss, then from memory
-            assert reads(cat)["get"] == f"t{i - 1}"
-        writer.save(cat.pk, f"t{i}" if i % 3 else f"x{i}")
-        settle(check)
-        assert reads(cat)["get"] == (f"t{i}" if i % 3 else f"x{i}")
-        writer.save(cat.pk, f"t{i}")
-        settle(check)
+    post = Post.objects.create(title="p", category=cat)
+    phase = threading.Barrier(4, timeout=20)
+    expected: list[str] = ["t0"]
+    seen: list[tuple[str, str]] = []
+
+    def reader() -> None:
+        try:
+            for _ in range(10):
+                phase.wait()  # the write is settled: expected[0] holds what it wrote
+                for _ in range(20):
+                    title = Category.objects.get(pk=cat.pk).title
+                    if title != expected[0]:
+                        seen.append((expected[0], title))
+                    Post.objects.get(pk=post.pk)  # another table: its copy stays
+                    Category.objects.filter(pk=cat.pk).count()
+                phase.wait()  # done: the next write may start
+        except threading.BrokenBarrierError:  # the main thread failed: its failure is reported
+            pass
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=reader) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    try:
+        for i in range(10):
+            phase.wait()
+            for _ in range(20):
+                assert Category.objects.get(pk=cat.pk).title == expected[0]
+            phase.wait()
+            expected[0] = f"t{i + 1}"
+            writer.save(cat.pk, expected[0])
+            settle(check)
+    finally:
+        phase.abort()  # readers still waiting (this thread failed) stop waiting
+        for thread in threads:
+            thread.join(30)
+    assert seen == []
 
 
 class WriteOnce:
@@ -284,14 +362,17 @@ def test_a_forked_child_does_not_serve_its_inherited_copy(writer):
             os._exit(code)
     os.close(go_r)
     os.close(out_w)
-    writer.save(cat.pk, "t1")
-    heard_everything()
-    assert Category.objects.get(pk=cat.pk).title == "t1"
-    os.write(go_w, b"x")
-    os.close(go_w)
-    with os.fdopen(out_r) as f:
-        titles = json.loads(f.read() or "null")
-    _, status = os.waitpid(pid, 0)
+    try:
+        writer.save(cat.pk, "t1")
+        heard_everything()
+        here = Category.objects.get(pk=cat.pk).title
+    finally:  # the child reads now (and is reaped whatever happened here)
+        os.write(go_w, b"x")
+        os.close(go_w)
+        with os.fdopen(out_r) as f:
+            titles = json.loads(f.read() or "null")
+        _, status = os.waitpid(pid, 0)
+    assert here == "t1"
     assert os.waitstatus_to_exitcode(status) == 0
     assert titles == ["t1", "t1", "t1"]
 
