@@ -353,7 +353,8 @@ def test_a_forked_child_does_not_serve_its_inherited_copy(writer):
         try:
             os.close(go_w)
             os.close(out_r)
-            connection.connection = None  # the parent's database connection is the parent's
+            _inherited = connection.connection  # kept, never closed: it is the parent's session
+            connection.connection = None  # this process opens its own
             os.read(go_r, 1)
             titles = [Category.objects.get(pk=cat.pk).title for _ in range(3)]
             os.write(out_w, json.dumps(titles).encode())
@@ -506,7 +507,8 @@ def _in_forked_child(hold: Any, read: Any) -> int:
                 code = 1
                 try:
                     signal.alarm(5)
-                    connection.connection = None  # the parent's database connection is the parent's
+                    _inherited = connection.connection  # kept, never closed: the parent's session
+                    connection.connection = None  # this process opens its own
                     read()
                     code = 0
                 finally:
