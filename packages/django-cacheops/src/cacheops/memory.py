@@ -308,11 +308,18 @@ class LocalCache:
         with self._lock:
             self._data.clear()
 
+    def forked(self) -> None:
+        """In a forked child (``os.register_at_fork``): another thread may have held the lock at
+        the fork, and no thread of the child would ever release it."""
+        self._lock = threading.Lock()
+
     def __len__(self) -> int:
         return len(self._data)
 
 
 local_cache = LocalCache()
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=local_cache.forked)
 
 
 # ------------------------------------------------------------------ stamps

@@ -300,12 +300,20 @@ def _cached_call(qs: Any, op: str, profile: dict[str, Any], compute: Any, extra:
 
 
 # ------------------------------------------------------------------ the seam: reads in an event loop
+#
+# While an atomic block is open anywhere in the process, reads in an event loop leave the decision
+# to the synchronous path: the loop's own connection is never the one in a transaction, while
+# Django's fallback runs the read in the thread-sensitive thread, which may be the very thread
+# whose transaction has written (a coroutine run with async_to_sync() inside atomic()), and there
+# the dirty check sees it.
 
 
 async def aread(qs: Any, op: str, extra: Any = "") -> Any:
     """A cache hit of ``op`` on ``qs`` read in the running event loop, bound and counted; MISSING
     when the synchronous path must run (not cached, a miss, fast mode on a cluster, or a key that
     can't be built without the database)."""
+    if any_block_open():  # the loop can't tell whether its reads belong to a dirty transaction
+        return MISSING
     if op == "get" and is_local_get(qs):
         return MISSING
     profile = caching_profile(qs, op)
@@ -333,6 +341,8 @@ async def aread(qs: Any, op: str, extra: Any = "") -> Any:
 
 async def aread_remembered(qs: Any, shortcut: tuple) -> Any:
     """As :func:`read_remembered` in the running event loop (MISSING on a miss)."""
+    if any_block_open():  # the loop can't tell whether its reads belong to a dirty transaction
+        return MISSING
     remembered = remembered_call(shortcut)
     if remembered is None:
         return MISSING

@@ -18,6 +18,7 @@ entered as committed (Django's ``TestCase`` wraps every test in such blocks).
 from __future__ import annotations
 
 import inspect
+import os
 import re
 import threading
 from collections.abc import Callable, Iterator
@@ -104,6 +105,17 @@ def _count_block(step: int) -> None:
     global _blocks_open
     with _count_lock:
         _blocks_open += step
+
+
+def _forked() -> None:
+    """In a forked child: another thread may have held the lock at the fork (the count may stay
+    above the blocks open here, never below)."""
+    global _count_lock
+    _count_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_forked)
 
 
 def any_block_open() -> bool:
