@@ -539,11 +539,6 @@ def test_a_child_forked_while_the_block_count_lock_is_held_can_open_blocks():
 # ------------------------------------------------------------------ local_get
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="store.LocalGets keeps a get() computed before another thread's save once that save's "
-    "invalidation has cleared it (no generation is compared before storing)",
-)
 def test_local_get_does_not_keep_a_row_read_before_a_save_of_this_process(settings, monkeypatch):
     """``local_get`` results are dropped when this process writes to the table: also a get() whose
     query ran before another thread saved, and which finishes after that save's invalidation."""
