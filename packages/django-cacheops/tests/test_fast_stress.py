@@ -10,6 +10,7 @@ in an event loop inside a transaction that has written (``async_to_sync`` inside
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -22,10 +23,11 @@ from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 
 from cacheops.memory import CHANNEL, listener, local_cache
 from cacheops.redis import get_client
+from cacheops.store import MISSING
 from cacheops.transaction import any_block_open
 from tests.testapp.models import Category, Post
 
@@ -418,6 +420,62 @@ def test_reads_in_an_event_loop_inside_a_transaction_see_its_writes(settings, lo
     assert not any_block_open()
     assert Category.objects.get(pk=cat.pk).title == "a"
     assert async_to_sync(read)() == (("a", 1), ("a", 1))
+
+
+def test_a_block_open_in_another_thread_leaves_the_loops_reads_native(monkeypatch):
+    """Only a block opened by the coroutine's own caller sends the loop's reads to Django's
+    fallback: one open in another thread (another request's transaction) doesn't, and its writes
+    stay invisible to the loop until committed, as with the database itself."""
+    import threading
+
+    from cacheops import aio, reads
+
+    cat = Category.objects.create(title="a")
+    assert Category.objects.get(pk=cat.pk).title == "a"
+    native: list[bool] = []  # per aread/aread_remembered: whether the cache answered in the loop
+
+    def spied(func: Any) -> Any:
+        async def spy(*args: Any, **kwargs: Any) -> Any:
+            value = await func(*args, **kwargs)
+            native.append(value is not MISSING)
+            return value
+
+        return spy
+
+    monkeypatch.setattr(aio, "aread", spied(reads.aread))
+    monkeypatch.setattr(aio, "aread_remembered", spied(reads.aread_remembered))
+
+    async def read() -> str:
+        return (await Category.objects.aget(pk=cat.pk)).title
+
+    opened, done = threading.Event(), threading.Event()
+
+    def other_request() -> None:
+        try:
+            with pytest.raises(Undo), transaction.atomic():
+                Category.objects.filter(pk=cat.pk).update(title="other")
+                opened.set()
+                done.wait(10)
+                raise Undo
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=other_request)
+    thread.start()
+    try:
+        assert opened.wait(10)
+        assert any_block_open()
+        assert asyncio.run(read()) == "a"  # the other transaction's write is not committed
+        assert native and native[-1]
+        with pytest.raises(Undo), transaction.atomic():
+            native.clear()
+            assert async_to_sync(read)() == "a"
+            assert native == [False] * len(native)  # this caller's block: the fallback read it
+            raise Undo
+    finally:
+        done.set()
+        thread.join()
+    assert not any_block_open()
 
 
 def test_blocks_that_fail_to_open_or_to_commit_are_counted_as_they_are(tmp_path):

@@ -49,7 +49,7 @@ from .keys import (
 from .redis import FAILURES, degrade, is_cluster
 from .signals import cache_read
 from .store import MISSING, get_or_compute, loads, local_gets, read_with_epochs
-from .transaction import any_block_open, is_dirty, may_store
+from .transaction import any_block_open, block_open_in_context, is_dirty, may_store
 
 __all__ = [
     "PENDING_OPS",
@@ -301,18 +301,18 @@ def _cached_call(qs: Any, op: str, profile: dict[str, Any], compute: Any, extra:
 
 # ------------------------------------------------------------------ the seam: reads in an event loop
 #
-# While an atomic block is open anywhere in the process, reads in an event loop leave the decision
-# to the synchronous path: the loop's own connection is never the one in a transaction, while
-# Django's fallback runs the read in the thread-sensitive thread, which may be the very thread
-# whose transaction has written (a coroutine run with async_to_sync() inside atomic()), and there
-# the dirty check sees it.
+# While an atomic block opened in the calling context is open (a coroutine run with
+# async_to_sync() inside atomic()), reads in an event loop leave the decision to the synchronous
+# path: the loop's own connection is never the one in that transaction, while Django's fallback
+# runs the read in the thread-sensitive thread, the very thread whose transaction may have
+# written, and there the dirty check sees it. Blocks open in other threads don't concern them.
 
 
 async def aread(qs: Any, op: str, extra: Any = "") -> Any:
     """A cache hit of ``op`` on ``qs`` read in the running event loop, bound and counted; MISSING
     when the synchronous path must run (not cached, a miss, fast mode on a cluster, or a key that
     can't be built without the database)."""
-    if any_block_open():  # the loop can't tell whether its reads belong to a dirty transaction
+    if block_open_in_context():  # the loop can't see whether that transaction has written
         return MISSING
     if op == "get" and is_local_get(qs):
         return MISSING
@@ -341,7 +341,7 @@ async def aread(qs: Any, op: str, extra: Any = "") -> Any:
 
 async def aread_remembered(qs: Any, shortcut: tuple) -> Any:
     """As :func:`read_remembered` in the running event loop (MISSING on a miss)."""
-    if any_block_open():  # the loop can't tell whether its reads belong to a dirty transaction
+    if block_open_in_context():  # the loop can't see whether that transaction has written
         return MISSING
     remembered = remembered_call(shortcut)
     if remembered is None:

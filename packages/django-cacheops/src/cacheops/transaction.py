@@ -23,6 +23,7 @@ import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import wraps
 from typing import Any, TypeVar
 
@@ -122,6 +123,23 @@ def any_block_open() -> bool:
     """False when no atomic block is open on any connection, in any thread (then no transaction is
     open, dirty or reading a snapshot); True when one may be."""
     return _blocks_open > 0
+
+
+# The same count per context: asgiref's async_to_sync() runs a coroutine in a copy of the calling
+# thread's context, so a coroutine started inside atomic() sees the blocks its caller opened,
+# while the event loop's own database connection (a different one) is in none of them.
+_context_blocks: ContextVar[int] = ContextVar("cacheops_atomic_blocks", default=0)
+
+
+def _count_context_block(step: int) -> None:
+    _context_blocks.set(max(0, _context_blocks.get() + step))
+
+
+def block_open_in_context() -> bool:
+    """Whether an atomic block opened in this context (or in the synchronous caller whose context a
+    coroutine runs in) is open: the reads of an event loop can't see that transaction through the
+    loop's own connection, so they must leave the read to Django's thread-sensitive fallback."""
+    return _blocks_open > 0 and _context_blocks.get() > 0
 
 
 # ------------------------------------------------------------------ entries in run_on_commit
@@ -429,17 +447,22 @@ def _count_blocks() -> None:
         was_open = connection.in_atomic_block
         _count_block(1)  # before: the connection is in the block before __enter__ returns
         try:
-            return original_enter(self)
+            entered = original_enter(self)
         except BaseException:
             if was_open or not connection.in_atomic_block:  # no block left open by this one
                 _count_block(-1)
+            else:
+                _count_context_block(1)
             raise
+        _count_context_block(1)
+        return entered
 
     def __exit__(self: Atomic, exc_type: Any, exc_value: Any, traceback: Any) -> Any:
         try:
             return original_exit(self, exc_type, exc_value, traceback)
         finally:
             _count_block(-1)
+            _count_context_block(-1)
 
     Atomic.__enter__ = __enter__  # type: ignore[method-assign]
     Atomic.__exit__ = __exit__  # type: ignore[method-assign]
