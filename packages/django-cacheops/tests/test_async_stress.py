@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import random
 import socket
+import threading
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -106,6 +107,8 @@ async def cancel_at_random(rows: dict[int, str], rounds: int, seed: int) -> list
             await asyncio.sleep(0)
 
     for round_ in range(rounds):
+        if round_ % 4 == 3:
+            local_cache.clear()  # fast mode reads its copies again (a pipeline) before trusting them
         picks = rng.sample(pks, rng.randrange(4, len(pks)))
         how = round_ % 3
         if how == 0:  # task.cancel() at a random turn of the loop
@@ -265,3 +268,147 @@ def test_fast_mode_reads_degrade_while_a_missed_invalidation_waits(outage, stora
         assert async_reads(cat.pk, "old") == ("new", 0, 0)
     outage.proxy.forward()
     assert async_reads(cat.pk, "old") == ("new", 0, 0)
+
+
+# ------------------------------------------------------------------ loops and threads
+
+
+def test_loops_in_threads_and_loops_one_after_another_read_their_own_rows():
+    """Event loops in four threads at once, each over and over a new one (``asyncio.run()``), read
+    rows at random: no reply of one read (or of one loop's connection) reaches another."""
+    rows = make_rows()
+    wrong: list[Any] = []
+
+    def reader(seed: int) -> None:
+        rng = random.Random(seed)
+        for _ in range(6):
+            pks = rng.sample(list(rows), 8)
+
+            async def burst(pks: list[int] = pks) -> list[Any]:
+                return await asyncio.gather(*(read_row(pk) for pk in pks), return_exceptions=True)
+
+            try:
+                results = asyncio.run(burst())  # no aclose(): the loop's client is left behind
+            except Exception as e:
+                wrong.append(repr(e))
+                continue
+            wrong.extend((pk, repr(got)) for pk, got in zip(pks, results) if got != expected_row(rows, pk))
+
+    threads = [threading.Thread(target=reader, args=(seed,)) for seed in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert wrong == []
+    assert run(read_all_checked(rows)) == []
+
+
+@pytest.fixture(params=["classic", "insideout", "fast stamps", "fast push"])
+def any_storage(request: Any, settings: Any) -> str:
+    """As ``storage``, and fast mode trusting its copies while its listener hears no invalidation."""
+    if request.param == "insideout":
+        settings.CACHEOPS_INSIDEOUT = True
+    elif request.param.startswith("fast"):
+        settings.CACHEOPS = {"testapp.category": {"ops": "all", "local": True}, "testapp.*": {"ops": "all"}}
+        settings.CACHEOPS_LOCAL_CHECK = request.param.removeprefix("fast ")
+        local_cache.clear()
+    return request.param
+
+
+@pytest.mark.usefixtures("any_storage")
+def test_a_write_committed_in_another_thread_is_seen_by_the_next_async_read():
+    """A thread saves rows (each save committed and invalidated before it notes the new version)
+    while the event loop reads them at random: a read started after a version was noted never
+    gives an older one."""
+    rows = make_rows()
+    pks = list(rows)[:6]
+    noted = dict.fromkeys(pks, 0)  # the version of each row committed (and invalidated) last
+    started = dict.fromkeys(pks, 0)  # how many writes of each row began
+    finished = dict.fromkeys(pks, 0)  # how many of them ended (committed, invalidated and noted)
+    done = threading.Event()
+    errors: list[BaseException] = []
+
+    def writer() -> None:
+        from django.db import connection, transaction
+
+        rng = random.Random(7)
+        try:
+            for version in range(1, 61):
+                pk = rng.choice(pks)
+                started[pk] += 1
+                with transaction.atomic():
+                    cat = Category.objects.nocache().get(pk=pk)
+                    cat.title = f"{pk}:{version}"
+                    cat.save()
+                noted[pk] = version
+                finished[pk] += 1
+        except BaseException as e:
+            errors.append(e)
+        finally:
+            done.set()
+            connection.close()
+
+    def version(title: str) -> int:
+        return int(title.split(":")[1]) if ":" in title else 0
+
+    async def read_while_writing() -> list[Any]:
+        rng = random.Random(8)
+        stale: list[Any] = []
+        thread = threading.Thread(target=writer)
+        thread.start()
+        while not done.is_set() or rng.random() < 0.9:
+            pk = rng.choice(pks)
+            before, writes = noted[pk], (started[pk], finished[pk])
+            got = (await Category.objects.aget(pk=pk)).title
+            counted = await Category.objects.filter(pk=pk, title=f"{pk}:{before}").acount()
+            if version(got) < before:
+                stale.append(("aget", pk, got, before))
+            if writes[0] == writes[1] == started[pk] and (version(got), counted) != (before, int(before > 0)):
+                stale.append(("no write meanwhile", pk, got, counted, before))  # the row was "pk:before"
+        thread.join()
+        for pk in pks:  # at rest: every read is the database's
+            fresh = Category.objects.nocache()
+            expected = await fresh.filter(pk=pk).afirst()
+            if (await Category.objects.aget(pk=pk)).title != expected.title:
+                stale.append(("at rest", pk))
+        return stale
+
+    assert run(read_while_writing()) == []
+    assert errors == []
+
+
+@pytest.mark.usefixtures("storage")
+def test_reads_cut_off_by_a_stalled_redis_fall_back_to_the_database(outage, settings):
+    """Redis stops answering while reads are out (clients paused, then a partition that drops
+    every byte): with CACHEOPS_DEGRADE_ON_FAILURE they time out and read the database, and every
+    read after gives the right row (no late reply reaches a later read)."""
+    settings.CACHEOPS_REDIS = {
+        **settings.CACHEOPS_REDIS,
+        "socket_timeout": 0.1,
+        "socket_connect_timeout": 0.2,
+    }
+    rows = make_rows()
+    pks = list(rows)[:6]
+
+    async def reads_cut_off() -> list[Any]:
+        wrong: list[Any] = []
+        for stall in ("pause", "silence"):
+            tasks = [asyncio.ensure_future(read_row(pk)) for pk in pks]
+            await asyncio.sleep(0)  # the commands are out
+            if stall == "pause":
+                outage.real.client_pause(250)  # the server holds every command of the others
+            else:
+                outage.proxy.silence()  # every byte dropped, for 0.25 s
+                asyncio.get_running_loop().call_later(0.25, outage.proxy.forward)
+            for pk, got in zip(pks, await asyncio.gather(*tasks)):
+                if got != expected_row(rows, pk):
+                    wrong.append((stall, pk, got))
+            await asyncio.sleep(0.3)  # the stall is over
+            wrong.extend(await read_all_checked({pk: rows[pk] for pk in pks}))
+        return wrong
+
+    with warnings.catch_warnings(record=True) as degraded:
+        warnings.simplefilter("always", RuntimeWarning)
+        assert run(reads_cut_off()) == []
+    assert any("unreachable" in str(w.message) for w in degraded)  # reads were cut off
+    assert run(read_all_checked(rows)) == []
