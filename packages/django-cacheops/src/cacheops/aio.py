@@ -18,6 +18,7 @@ from asgiref.sync import sync_to_async
 from django.db.models import QuerySet
 from django.db.models.query import MAX_GET_RESULTS
 
+from . import redis as cacheops_redis
 from .async_redis import aclose, get_async_client
 from .conf import model_profile, settings
 from .django_internals import (
@@ -32,6 +33,7 @@ from .django_internals import (
     run_prefetch,
     set_result_cache,
 )
+from .invalidation import missed, unreplicated
 from .reads import aread, aread_remembered, get_result, get_shortcut
 from .store import MISSING
 
@@ -40,11 +42,24 @@ __all__ = ["aclose", "get_async_client", "install_async"]
 _original: dict[str, Any] = {}
 
 
+def _invalidations_waiting() -> bool:
+    """Whether invalidations missed while Redis was unreachable (or unacknowledged by a cluster's
+    replicas) wait to be sent again.  The synchronous path sends them before it reads (the hook
+    ``cacheops.redis.get_client()`` runs); here the read is left to it, rather than reading in the
+    event loop the results they drop."""
+    return cacheops_redis._before_use is not None and (missed.pending or unreplicated.pending)
+
+
+async def _read(qs: Any, op: str, extra: Any = "") -> Any:
+    """:func:`cacheops.reads.aread`; MISSING while invalidations wait to be sent again."""
+    return MISSING if _invalidations_waiting() else await aread(qs, op, extra)
+
+
 async def _afill(qs: Any) -> bool:
     """Fill ``qs._result_cache`` from a cache hit (prefetching included); False on a miss."""
     if result_cache(qs) is not None:
         return True
-    result = await aread(qs, "get" if qs._cacheops_get else "fetch")
+    result = await _read(qs, "get" if qs._cacheops_get else "fetch")
     if result is MISSING:
         return False
     set_result_cache(qs, result)
@@ -69,7 +84,7 @@ async def aget(self: Any, *args: Any, **kwargs: Any) -> Any:
     """``get()`` reading a cache hit without leaving the event loop."""
     if result_cache(self) is None and not self._cacheops_get:
         shortcut = get_shortcut(self, args, kwargs)
-        if shortcut is not None:
+        if shortcut is not None and not _invalidations_waiting():
             result = await aread_remembered(self, shortcut)
             if result is not MISSING:
                 return get_result(self, result)
@@ -121,7 +136,7 @@ async def acount(self: Any) -> int:
     rows = result_cache(self)
     if rows is not None:
         return len(rows)
-    value = await aread(self, "count")
+    value = await _read(self, "count")
     return value if value is not MISSING else await _original["acount"](self)
 
 
@@ -130,7 +145,7 @@ async def aexists(self: Any) -> bool:
     rows = result_cache(self)
     if rows is not None:
         return bool(rows)
-    value = await aread(self, "exists")
+    value = await _read(self, "exists")
     return value if value is not MISSING else await _original["aexists"](self)
 
 
@@ -138,7 +153,7 @@ async def aaggregate(self: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
     """``aggregate()`` reading a cache hit without leaving the event loop (same key as the sync one)."""
     extra = repr((args, sorted(kwargs.items())))
     if " at 0x" not in extra and "Subquery" not in extra and "Exists" not in extra:
-        value = await aread(self, "aggregate", extra)
+        value = await _read(self, "aggregate", extra)
         if value is not MISSING:
             return value
     return await _original["aaggregate"](self, *args, **kwargs)

@@ -25,7 +25,6 @@ from django.db.models import Model
 from django.db.models.query import MAX_GET_RESULTS
 
 from . import memory
-from . import redis as cacheops_redis
 from .async_redis import acall, arun_script
 from .conf import model_profile, settings
 from .django_internals import (
@@ -36,7 +35,6 @@ from .django_internals import (
     raw_query,
     values_fields,
 )
-from .invalidation import missed, unreplicated
 from .keys import (
     NOT_PLAIN,
     plan_tables,
@@ -306,11 +304,9 @@ def _cached_call(qs: Any, op: str, profile: dict[str, Any], compute: Any, extra:
 
 async def aread(qs: Any, op: str, extra: Any = "") -> Any:
     """A cache hit of ``op`` on ``qs`` read in the running event loop, bound and counted; MISSING
-    when the synchronous path must run (not cached, a miss, fast mode on a cluster, a key that
-    can't be built without the database, or invalidations waiting to be sent again)."""
+    when the synchronous path must run (not cached, a miss, fast mode on a cluster, or a key that
+    can't be built without the database)."""
     if op == "get" and is_local_get(qs):
-        return MISSING
-    if _invalidations_waiting():
         return MISSING
     profile = caching_profile(qs, op)
     if profile is None:
@@ -337,8 +333,6 @@ async def aread(qs: Any, op: str, extra: Any = "") -> Any:
 
 async def aread_remembered(qs: Any, shortcut: tuple) -> Any:
     """As :func:`read_remembered` in the running event loop (MISSING on a miss)."""
-    if _invalidations_waiting():
-        return MISSING
     remembered = remembered_call(shortcut)
     if remembered is None:
         return MISSING
@@ -349,14 +343,6 @@ async def aread_remembered(qs: Any, shortcut: tuple) -> Any:
     else:
         value = await _aread_redis(prefix, plan.key)
     return hit_rows(qs, value)
-
-
-def _invalidations_waiting() -> bool:
-    """Whether invalidations missed while Redis was unreachable (or unacknowledged by a cluster's
-    replicas) wait to be sent again.  The synchronous path sends them before its read (the hook
-    ``cacheops.redis.get_client()`` runs): an async read leaves the read to it rather than read,
-    in the event loop, the results they drop."""
-    return cacheops_redis._before_use is not None and (missed.pending or unreplicated.pending)
 
 
 async def _aread_redis(prefix: str, key: str) -> Any:
