@@ -412,3 +412,38 @@ def test_reads_cut_off_by_a_stalled_redis_fall_back_to_the_database(outage, sett
         assert run(reads_cut_off()) == []
     assert any("unreachable" in str(w.message) for w in degraded)  # reads were cut off
     assert run(read_all_checked(rows)) == []
+
+
+# ------------------------------------------------------------------ transactions
+
+
+def test_async_to_sync_inside_a_dirty_transaction_reads_its_writes():
+    """Synchronous code in an atomic block (a view with ATOMIC_REQUESTS, say) that calls async code
+    through ``async_to_sync()``: Django's async methods query in that thread, in its transaction,
+    and see its writes, as cacheops' synchronous reads do there; so must the cached async reads."""
+    from asgiref.sync import async_to_sync
+    from django.db import transaction
+
+    cat = Category.objects.create(title="old")
+
+    async def read() -> tuple[str, int, bool]:
+        return (
+            (await Category.objects.aget(pk=cat.pk)).title,
+            await Category.objects.filter(title="new").acount(),
+            await Category.objects.filter(pk=cat.pk, title="old").aexists(),
+        )
+
+    assert async_to_sync(read)() == ("old", 0, True)  # stored
+    assert async_to_sync(read)() == ("old", 0, True)  # a hit
+    with transaction.atomic():
+        cat.title = "new"
+        cat.save()
+        assert (Category.objects.get(pk=cat.pk).title, Category.objects.filter(title="new").count()) == (
+            "new",
+            1,
+        )
+        assert async_to_sync(read)() == ("new", 1, False)  # was ("old", 0, True): the cache of before
+        transaction.set_rollback(True)
+    assert async_to_sync(read)() == ("old", 0, True)  # rolled back: nothing of it was stored
+    with transaction.atomic():
+        assert async_to_sync(read)() == ("old", 0, True)  # a clean transaction: cached reads are right

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from asgiref.sync import sync_to_async
+from asgiref.sync import AsyncToSync, sync_to_async
 from django.db.models import QuerySet
 from django.db.models.query import MAX_GET_RESULTS
 
@@ -36,23 +36,33 @@ from .django_internals import (
 from .invalidation import missed, unreplicated
 from .reads import aread, aread_remembered, get_result, get_shortcut
 from .store import MISSING
+from .transaction import any_block_open
 
 __all__ = ["aclose", "get_async_client", "install_async"]
 
 _original: dict[str, Any] = {}
 
 
-def _invalidations_waiting() -> bool:
-    """Whether invalidations missed while Redis was unreachable (or unacknowledged by a cluster's
-    replicas) wait to be sent again.  The synchronous path sends them before it reads (the hook
-    ``cacheops.redis.get_client()`` runs); here the read is left to it, rather than reading in the
-    event loop the results they drop."""
+def _sync_path_only() -> bool:
+    """Whether reads must be left to Django's async methods, which run cacheops' synchronous code
+    in a worker thread, because it knows what the event loop does not:
+
+    - invalidations missed while Redis was unreachable (or unacknowledged by a cluster's replicas)
+      wait to be sent again: the synchronous path sends them before it reads (the hook
+      ``cacheops.redis.get_client()`` runs), where a hit read here would give what they drop;
+    - the loop runs under ``async_to_sync()`` called by a synchronous thread while an atomic block
+      may be open: Django's async methods query in that thread, on its connection, so they see the
+      writes of its transaction, and the synchronous path skips the cache in a dirty one; a hit
+      read here would give what was cached before those writes.
+    """
+    if any_block_open() and getattr(AsyncToSync.executors, "current", None) is not None:
+        return True
     return cacheops_redis._before_use is not None and (missed.pending or unreplicated.pending)
 
 
 async def _read(qs: Any, op: str, extra: Any = "") -> Any:
-    """:func:`cacheops.reads.aread`; MISSING while invalidations wait to be sent again."""
-    return MISSING if _invalidations_waiting() else await aread(qs, op, extra)
+    """:func:`cacheops.reads.aread`, or MISSING when the synchronous path must read."""
+    return MISSING if _sync_path_only() else await aread(qs, op, extra)
 
 
 async def _afill(qs: Any) -> bool:
@@ -84,7 +94,7 @@ async def aget(self: Any, *args: Any, **kwargs: Any) -> Any:
     """``get()`` reading a cache hit without leaving the event loop."""
     if result_cache(self) is None and not self._cacheops_get:
         shortcut = get_shortcut(self, args, kwargs)
-        if shortcut is not None and not _invalidations_waiting():
+        if shortcut is not None and not _sync_path_only():
             result = await aread_remembered(self, shortcut)
             if result is not MISSING:
                 return get_result(self, result)
