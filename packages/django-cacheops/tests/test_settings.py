@@ -114,7 +114,9 @@ def test_sentinel_needs_locations_and_service(settings):
         ("redis://127.0.0.1:1/0", {"locations": [("127.0.0.1", 1)], "service_name": "m"}, "only one of"),
     ],
 )
-def test_the_asyncio_client_reads_sentinel_settings_as_the_synchronous_one(settings, redis_conf, sentinel, message):
+def test_the_asyncio_client_reads_sentinel_settings_as_the_synchronous_one(
+    settings, redis_conf, sentinel, message
+):
     """Both clients are built from one reading of CACHEOPS_REDIS/CACHEOPS_SENTINEL: the same
     mistake gets the same error, in synchronous code and in an event loop."""
     import asyncio
