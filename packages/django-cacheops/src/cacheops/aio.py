@@ -14,10 +14,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from asgiref.sync import sync_to_async
+from asgiref.sync import AsyncToSync, sync_to_async
 from django.db.models import QuerySet
 from django.db.models.query import MAX_GET_RESULTS
 
+from . import redis as cacheops_redis
 from .async_redis import aclose, get_async_client
 from .conf import model_profile, settings
 from .django_internals import (
@@ -32,19 +33,43 @@ from .django_internals import (
     run_prefetch,
     set_result_cache,
 )
+from .invalidation import missed, unreplicated
 from .reads import aread, aread_remembered, get_result, get_shortcut
 from .store import MISSING
+from .transaction import any_block_open
 
 __all__ = ["aclose", "get_async_client", "install_async"]
 
 _original: dict[str, Any] = {}
 
 
+def _sync_path_only() -> bool:
+    """Whether reads must be left to Django's async methods, which run cacheops' synchronous code
+    in a worker thread, because it knows what the event loop does not:
+
+    - invalidations missed while Redis was unreachable (or unacknowledged by a cluster's replicas)
+      wait to be sent again: the synchronous path sends them before it reads (the hook
+      ``cacheops.redis.get_client()`` runs), where a hit read here would give what they drop;
+    - the loop runs under ``async_to_sync()`` called by a synchronous thread while an atomic block
+      may be open: Django's async methods query in that thread, on its connection, so they see the
+      writes of its transaction, and the synchronous path skips the cache in a dirty one; a hit
+      read here would give what was cached before those writes.
+    """
+    if any_block_open() and getattr(AsyncToSync.executors, "current", None) is not None:
+        return True
+    return cacheops_redis._before_use is not None and (missed.pending or unreplicated.pending)
+
+
+async def _read(qs: Any, op: str, extra: Any = "") -> Any:
+    """:func:`cacheops.reads.aread`, or MISSING when the synchronous path must read."""
+    return MISSING if _sync_path_only() else await aread(qs, op, extra)
+
+
 async def _afill(qs: Any) -> bool:
     """Fill ``qs._result_cache`` from a cache hit (prefetching included); False on a miss."""
     if result_cache(qs) is not None:
         return True
-    result = await aread(qs, "get" if qs._cacheops_get else "fetch")
+    result = await _read(qs, "get" if qs._cacheops_get else "fetch")
     if result is MISSING:
         return False
     set_result_cache(qs, result)
@@ -69,7 +94,7 @@ async def aget(self: Any, *args: Any, **kwargs: Any) -> Any:
     """``get()`` reading a cache hit without leaving the event loop."""
     if result_cache(self) is None and not self._cacheops_get:
         shortcut = get_shortcut(self, args, kwargs)
-        if shortcut is not None:
+        if shortcut is not None and not _sync_path_only():
             result = await aread_remembered(self, shortcut)
             if result is not MISSING:
                 return get_result(self, result)
@@ -121,7 +146,7 @@ async def acount(self: Any) -> int:
     rows = result_cache(self)
     if rows is not None:
         return len(rows)
-    value = await aread(self, "count")
+    value = await _read(self, "count")
     return value if value is not MISSING else await _original["acount"](self)
 
 
@@ -130,7 +155,7 @@ async def aexists(self: Any) -> bool:
     rows = result_cache(self)
     if rows is not None:
         return bool(rows)
-    value = await aread(self, "exists")
+    value = await _read(self, "exists")
     return value if value is not MISSING else await _original["aexists"](self)
 
 
@@ -138,7 +163,7 @@ async def aaggregate(self: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
     """``aggregate()`` reading a cache hit without leaving the event loop (same key as the sync one)."""
     extra = repr((args, sorted(kwargs.items())))
     if " at 0x" not in extra and "Subquery" not in extra and "Exists" not in extra:
-        value = await aread(self, "aggregate", extra)
+        value = await _read(self, "aggregate", extra)
         if value is not MISSING:
             return value
     return await _original["aaggregate"](self, *args, **kwargs)

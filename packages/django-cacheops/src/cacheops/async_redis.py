@@ -66,8 +66,19 @@ def _loop_redis() -> _LoopRedis:
         with _lock:
             held = _loops.get(loop)
             if held is None:
+                _forget_closed_loops()
                 held = _loops[loop] = _LoopRedis(_make_async_client())
     return held
+
+
+def _forget_closed_loops() -> None:
+    """Drop what the loops closed without ``aclose()`` held (with ``_lock`` held).  Their client's
+    connections refer to their loop, so its weak key alone never let such a loop go: each
+    ``asyncio.run()`` and each ``async_to_sync()`` from synchronous code (an async view under WSGI)
+    kept a client and its open connections to Redis for good.  Dropped, the garbage collector
+    closes their sockets, as asyncio does for the transports of any closed loop."""
+    for loop in [loop for loop in list(_loops.keys()) if loop.is_closed()]:
+        _loops.pop(loop, None)
 
 
 def get_async_client() -> Any:
