@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import redis
 
 from cacheops.memory import local_cache
 from tests.asyncrun import run
@@ -247,11 +246,6 @@ def test_async_reads_send_the_missed_invalidations_first(outage, storage):
     assert async_reads(cat.pk, "old") == ("new", 0, 0)  # cached again, right
 
 
-@pytest.mark.xfail(
-    reason="memory.fast_get_or_compute calls get_client() outside its try: the replay of missed "
-    "invalidations that get_client() runs raises ConnectionError while Redis is down, degrading or not",
-    raises=redis.ConnectionError,
-)
 @pytest.mark.parametrize("storage", ["fast stamps"], indirect=True)
 def test_fast_mode_reads_degrade_while_a_missed_invalidation_waits(outage, storage):
     """The same in fast mode, the synchronous read (where native async reads fall back) first."""

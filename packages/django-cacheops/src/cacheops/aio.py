@@ -14,11 +14,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from asgiref.sync import AsyncToSync, sync_to_async
+from asgiref.sync import sync_to_async
 from django.db.models import QuerySet
 from django.db.models.query import MAX_GET_RESULTS
 
-from . import redis as cacheops_redis
 from .async_redis import aclose, get_async_client
 from .conf import model_profile, settings
 from .django_internals import (
@@ -36,7 +35,6 @@ from .django_internals import (
 from .invalidation import missed, unreplicated
 from .reads import aread, aread_remembered, get_result, get_shortcut
 from .store import MISSING
-from .transaction import any_block_open
 
 __all__ = ["aclose", "get_async_client", "install_async"]
 
@@ -45,19 +43,11 @@ _original: dict[str, Any] = {}
 
 def _sync_path_only() -> bool:
     """Whether reads must be left to Django's async methods, which run cacheops' synchronous code
-    in a worker thread, because it knows what the event loop does not:
-
-    - invalidations missed while Redis was unreachable (or unacknowledged by a cluster's replicas)
-      wait to be sent again: the synchronous path sends them before it reads (the hook
-      ``cacheops.redis.get_client()`` runs), where a hit read here would give what they drop;
-    - the loop runs under ``async_to_sync()`` called by a synchronous thread while an atomic block
-      may be open: Django's async methods query in that thread, on its connection, so they see the
-      writes of its transaction, and the synchronous path skips the cache in a dirty one; a hit
-      read here would give what was cached before those writes.
-    """
-    if any_block_open() and getattr(AsyncToSync.executors, "current", None) is not None:
-        return True
-    return cacheops_redis._before_use is not None and (missed.pending or unreplicated.pending)
+    in a worker thread: while invalidations missed when Redis was unreachable (or unacknowledged by
+    a cluster's replicas) wait to be sent again. The synchronous path sends them before it reads;
+    a hit read here would give what they drop. (A coroutine run inside its caller's atomic block
+    is left to that path by :func:`cacheops.reads.aread` itself.)"""
+    return missed.pending or unreplicated.pending
 
 
 async def _read(qs: Any, op: str, extra: Any = "") -> Any:

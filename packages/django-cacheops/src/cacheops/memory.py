@@ -430,8 +430,8 @@ def fast_get_or_compute(
     entry = local_cache.lookup(prefix, key)
     if entry is not None and _trusted(entry):
         return fresh_copy(entry.value), True
-    client = get_client()
     try:
+        client = get_client()  # sends missed invalidations first: may fail while Redis is down
         if entry is not None:
             noted = _noted(entry.names)
             value = _revalidated(prefix, key, entry, client.mget(entry.stamp_keys), noted)
