@@ -162,6 +162,7 @@ class Replay:
         self.held: dict[Slot, dict[UniqueValue, Any]] = defaultdict(dict)  # value -> target row
         self.value_of: dict[Slot, dict[Any, UniqueValue]] = defaultdict(dict)  # target row -> value
         self.settled: set[tuple[str, Any]] = set()  # rows whose unique values the replay knows
+        self.settled_by: dict[tuple[str, Any], Op] = {}  # such a row -> the last op that wrote or deleted it
         self.released: dict[tuple[Slot, UniqueValue], Op] = {}  # who gave a value up last
         self.created: dict[ObjectKey, Op] = {}
         # copy to delete -> the rows pointing at it -> their FKs that do, by attname
@@ -269,9 +270,11 @@ class Replay:
                 v for v in values if v not in self.held[(label, u)] and not any(isinstance(x, New) for x in v)
             ]
             for row, value in holders(target, info.model, fields, fresh):
-                if (label, row) in self.settled:
-                    continue  # the replay has rewritten or deleted it already
                 value = self.normal(value)
+                if (label, row) in self.settled:
+                    # The replay has rewritten or deleted it already: the value is free after that.
+                    self._freed((label, u), value, self.settled_by.get((label, row)))
+                    continue
                 self.held[(label, u)][value] = row
                 self.value_of[(label, u)][row] = value
                 if (label, row) not in self.owner:
@@ -576,6 +579,7 @@ class Replay:
                     self.held[slot][value] = row
                     self.value_of[slot][row] = value
             self.settled.add((label, row))
+            self.settled_by[(label, row)] = op
             here = (label, row)
             for doomed in list(self.points_at.get(here, ())):
                 for attname, fk in list(self.referrers[doomed].get(here, {}).items()):
@@ -606,6 +610,7 @@ class Replay:
         for slot in [s for s in self.value_of if s[0] == label]:
             self._release(slot, row, op)
         self.settled.add((label, row))
+        self.settled_by[(label, row)] = op
         for doomed in self.points_at.pop((label, row), set()):
             self.referrers[doomed].pop((label, row), None)
             self.moved_off[doomed].append(op)
@@ -616,6 +621,15 @@ class Replay:
             if self.held[slot].get(old) == row:
                 del self.held[slot][old]
             self.released[(slot, old)] = op
+
+    def _freed(self, slot: Slot, value: UniqueValue, op: Op | None) -> None:
+        """A row the replay no longer leaves with ``value`` held it on the target until ``op``:
+        a later write of ``value`` comes after ``op`` (the latest such op, if several)."""
+        if op is None:
+            return
+        known = self.released.get((slot, value))
+        if known is None or op.step > known.step:
+            self.released[(slot, value)] = op
 
     def _unpoint(self, doomed: RowKey, ref_row: RowKey, attname: str, op: Op) -> None:
         """After ``op``, row ``ref_row`` no longer points at copy ``doomed`` through ``attname``."""
