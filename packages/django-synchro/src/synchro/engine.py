@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime
 import logging
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.core.exceptions import ImproperlyConfigured
@@ -211,7 +212,8 @@ class Synchronizer:
         with transaction.atomic(using=self.target):
             if self._guarded():
                 run.guard.lock()
-            summary = apply_batch(run.ctx, changes)
+            with source_snapshot(self.source):
+                summary = apply_batch(run.ctx, changes)
             if position is not None and self._guarded():
                 run.guard.advance(position, run.gaps, run.now)
         run.guard.committed_now()
@@ -314,6 +316,27 @@ class Synchronizer:
         keep = synchro_settings.KEEP_LOGS
         if keep is not None:
             prune_logs(self.source, position, run.now - keep, awaiting=run.gaps)
+
+
+@contextmanager
+def source_snapshot(alias: str) -> Iterator[None]:
+    """Read ``alias`` as of one moment for the block: a batch that reads an object and then the
+    objects it points at must not see a deletion committed in between (the object would point
+    at a row that exists nowhere).
+
+    A read-only transaction: SQLite holds its read lock (writers wait for the end of the
+    batch), PostgreSQL and MariaDB/MySQL read one snapshot (``REPEATABLE READ``). Inside a
+    transaction the caller already holds, nothing changes.
+    """
+    connection = connections[alias]
+    if connection.in_atomic_block:
+        yield
+        return
+    with transaction.atomic(using=alias):
+        if connection.vendor in ("postgresql", "mysql"):
+            with connection.cursor() as cursor:  # the transaction's first statement
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        yield
 
 
 def prune_logs(alias: str, position: int, before: datetime.datetime, awaiting: Gaps | None = None) -> int:
