@@ -69,7 +69,10 @@ def _apply(model: Any, row: dict[str, Any], changes: dict[str, Any]) -> dict[str
     new = dict(row)
     for name, value in changes.items():
         field = model._meta.get_field(name)
-        new[field.attname] = value.pk if isinstance(value, Model) else value
+        if isinstance(value, Model) and field.remote_field is not None:
+            # what Django writes: the value of the field the foreign key refers to (its to_field)
+            value = value.prepare_database_save(field)
+        new[field.attname] = value
     return new
 
 

@@ -179,7 +179,8 @@ def _updated_rows(collector: Collector) -> list[tuple[Any, list[dict[str, Any]] 
     rows ``collector`` will update (``on_delete=SET_NULL`` and the like)."""
     found = []
     for (field, value), instances_list in collector_field_updates(collector).items():
-        new_value = value.pk if isinstance(value, Model) else value
+        # what Django writes for an instance: the value of the field the foreign key refers to
+        new_value = value.prepare_database_save(field) if isinstance(value, Model) else value
         for instances in instances_list:
             qs: Any
             if isinstance(instances, QuerySet):

@@ -1,0 +1,414 @@
+"""Every kind of write, then every cached read equals the same read with ``.nocache()``.
+
+Each test caches a set of reads that the write may change (rows it changes before and after,
+through joins, counts, ``@cached_as`` functions), runs one kind of write, and compares every
+cached read with the uncached one, in each storage mode."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django.db import connection, transaction
+from django.db.models import Count, F, Q
+
+from cacheops import cached_as, invalidate_model, invalidate_obj
+from tests.testapp.models import (
+    Brand,
+    BrandT,
+    Category,
+    Extra,
+    Label,
+    Labeling,
+    LabelT,
+    Media,
+    Movie,
+    Post,
+)
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("mode")]
+
+Read = Callable[[bool], Any]  # cached? -> a comparable value
+
+
+def qs_read(make: Callable[[], Any], shape: Callable[[Any], Any] = list) -> Read:
+    def read(cached: bool) -> Any:
+        qs = make()
+        return shape(qs if cached else qs.nocache())
+
+    return read
+
+
+def rows(qs: Any) -> list:
+    return sorted(qs.values_list(*[f.attname for f in qs.model._meta.concrete_fields]))
+
+
+def check(reads: list[Read], write: Callable[[], Any]) -> None:
+    """Cache ``reads``, run ``write``, then compare each cached read with the uncached one."""
+    for read in reads:
+        assert read(True) == read(False)  # warm (and sane)
+    write()
+    for i, read in enumerate(reads):
+        assert read(True) == read(False), f"read {i} is stale"
+        assert read(True) == read(False), f"read {i} is stale (second, stored) time"
+
+
+@pytest.fixture
+def blog() -> dict[str, Any]:
+    a, b = Category.objects.create(title="a"), Category.objects.create(title="b")
+    u = User.objects.create(username="u")
+    posts = [
+        Post.objects.create(title=f"{c.title}{i}", category=c, rating=i, visible=i % 2 == 0, author=u)
+        for c in (a, b)
+        for i in range(3)
+    ]
+    for n, p in enumerate(posts):
+        Extra.objects.create(post=p, tag=n)
+    return {"a": a, "b": b, "u": u, "posts": posts}
+
+
+def post_reads(blog: dict[str, Any]) -> list[Read]:
+    a = blog["a"]
+    return [
+        qs_read(lambda: Post.objects.all(), rows),
+        qs_read(lambda: Post.objects.filter(rating=7), rows),
+        qs_read(lambda: Post.objects.filter(rating=1), rows),
+        qs_read(lambda: Post.objects.filter(category=a), rows),
+        qs_read(lambda: Post.objects.filter(category__title="a"), rows),
+        qs_read(lambda: Post.objects.filter(category__title="zz"), rows),
+        qs_read(lambda: Post.objects.filter(author__username="u"), rows),
+        qs_read(lambda: Post.objects.filter(author__isnull=True), rows),
+        qs_read(lambda: Post.objects.filter(visible=True, rating__gte=2), lambda q: q.count()),
+        qs_read(lambda: Category.objects.annotate(n=Count("posts")).order_by("pk"), lambda q: [c.n for c in q]),
+        qs_read(lambda: Category.objects.filter(posts__rating=7).distinct(), rows),
+        qs_read(lambda: Extra.objects.filter(post__rating=7), rows),
+        qs_read(lambda: Extra.objects.all(), rows),
+        qs_read(lambda: Category.objects.all(), rows),
+        qs_read(lambda: User.objects.filter(username__in=["u", "v"]), lambda q: sorted(q.values_list("pk", "username"))),
+        lambda cached: (Post.objects if cached else Post.objects.nocache()).filter(title="a1").first()
+        and (Post.objects if cached else Post.objects.nocache()).get(title="a1").rating,
+    ]
+
+
+# ------------------------------------------------------------------ QuerySet.update()
+
+
+@pytest.fixture
+def bulk_on(settings: Any) -> None:
+    settings.CACHEOPS_INVALIDATE_BULK = True
+
+
+@pytest.mark.usefixtures("bulk_on")
+@pytest.mark.parametrize(
+    "write",
+    [
+        lambda b: Post.objects.filter(category__title="a").update(rating=7),
+        lambda b: Post.objects.filter(category__title="a").update(rating=F("rating") + 6),
+        lambda b: Post.objects.filter(category__title="a", rating__gte=1).update(category=b["b"]),
+        lambda b: Post.objects.filter(Q(rating=1) | Q(category__title="b")).update(author=None, rating="7"),
+        lambda b: Post.objects.filter(extra__tag__gte=2).update(category_id=b["b"].pk, rating=7),
+        lambda b: Post.objects.filter(pk__in=Post.objects.filter(rating=1).values("pk")).update(rating=7),
+        lambda b: Post.objects.invalidated_update(rating=7),
+    ],
+)
+def test_update(blog, write):
+    check(post_reads(blog), lambda: write(blog))
+
+
+@pytest.mark.usefixtures("bulk_on")
+def test_bulk_update_in_batches(blog):
+    posts = list(Post.objects.nocache().order_by("pk"))
+    for p in posts:
+        p.rating = 7 if p.pk % 2 else p.rating
+        p.category = blog["b"]
+    check(post_reads(blog), lambda: Post.objects.bulk_update(posts, ["rating", "category"], batch_size=2))
+
+
+@pytest.mark.usefixtures("bulk_on")
+def test_update_of_a_multi_table_child():
+    Movie.objects.create(name="m1", year=2000)
+    Movie.objects.create(name="m2", year=2001)
+    Media.objects.create(name="plain")
+    reads = [
+        qs_read(lambda: Media.objects.filter(name="x"), rows),
+        qs_read(lambda: Media.objects.all(), rows),
+        qs_read(lambda: Movie.objects.filter(name="x"), rows),
+        qs_read(lambda: Movie.objects.filter(year=1999), rows),
+    ]
+    check(reads, lambda: Movie.objects.filter(year=2000).update(name="x", year=1999))
+    check(reads, lambda: Movie.objects.filter(name="x").update(name=F("name"), year=F("year") - 1))
+
+
+# ------------------------------------------------------------------ saves
+
+
+def test_update_or_create_and_get_or_create(blog):
+    reads = post_reads(blog)
+    a = blog["a"]
+    check(reads, lambda: Post.objects.update_or_create(title="a1", defaults={"rating": 7, "category": a}))
+    check(reads, lambda: Post.objects.update_or_create(title="new", category=a, create_defaults={"rating": 7}))
+    check(reads, lambda: Post.objects.get_or_create(title="a2", defaults={"category": a}))
+    check(reads, lambda: Post.objects.get_or_create(title="other", defaults={"category": a, "rating": 7}))
+
+
+def test_save_update_fields_with_a_stale_instance(blog):
+    reads = post_reads(blog)
+    stale = Post.objects.nocache().get(title="a1")
+    Post.objects.filter(pk=stale.pk).nocache()  # nothing
+    fresh = Post.objects.nocache().get(pk=stale.pk)
+    fresh.category = blog["b"]
+    fresh.save()
+    stale.rating = 7  # stale.category is still a in memory
+    check(reads, lambda: stale.save(update_fields=["rating"]))
+
+
+def test_save_of_a_deferred_instance(blog):
+    reads = post_reads(blog)
+    p = Post.objects.nocache().only("title").get(title="a1")
+    p.title = "a1"
+
+    def write() -> None:
+        p.rating = 7
+        p.save()
+
+    check(reads, write)
+
+
+def test_select_for_update_inside_atomic(blog):
+    reads = post_reads(blog)
+
+    def write() -> None:
+        with transaction.atomic():
+            p = Post.objects.select_for_update().get(title="a1")
+            p.rating = 7
+            p.save()
+            assert Post.objects.filter(rating=7).count() == 1
+
+    check(reads, write)
+
+
+def test_refresh_from_db_after_raw_sql_and_invalidate_obj(blog):
+    reads = post_reads(blog)
+    p = Post.objects.get(title="a1")
+    table = Post._meta.db_table
+
+    def write() -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(f"UPDATE {table} SET rating = 7 WHERE id = %s", [p.pk])
+        p.refresh_from_db()
+        assert p.rating == 7
+        invalidate_obj(p)  # the new values
+        p.rating = 1
+        invalidate_obj(p)  # the old values
+
+    check(reads, write)
+
+    def write_model() -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(f"UPDATE {table} SET rating = 1, author_id = NULL")
+        invalidate_model(Post)
+
+    check(reads, write_model)
+
+
+# ------------------------------------------------------------------ deletions
+
+
+def test_delete_cascading_over_levels_and_set_null(blog):
+    reads = post_reads(blog)
+    check(reads, lambda: blog["u"].delete())  # SET_NULL on Post.author
+    check(reads, lambda: Category.objects.filter(title="a").delete())  # posts, extras
+    check(reads, lambda: Post.objects.filter(rating=2).delete())
+
+
+def test_delete_through_a_to_field_foreign_key(blog):
+    extras = list(Extra.objects.nocache().order_by("tag"))
+    for e, to in zip(extras[1:], extras):
+        e.to_tag = to
+        e.save()
+    reads = [
+        qs_read(lambda: Extra.objects.filter(to_tag__tag=3), rows),
+        qs_read(lambda: Extra.objects.all(), rows),
+        qs_read(lambda: Post.objects.filter(extra__tag__gte=3), rows),
+    ]
+    check(reads, lambda: extras[2].delete())
+
+
+# ------------------------------------------------------------------ many-to-many
+
+
+@pytest.fixture
+def brands() -> tuple[list[Brand], list[Label]]:
+    labels = [Label.objects.create(text=t) for t in "xyz"]
+    brands = [Brand.objects.create(name=n) for n in "pq"]
+    brands[0].labels.set(labels[:2])
+    brands[1].labels.set(labels[1:])
+    return brands, labels
+
+
+def brand_reads() -> list[Read]:
+    return [
+        qs_read(lambda: Brand.objects.filter(labels__text="x"), rows),
+        qs_read(lambda: Brand.objects.filter(labels__text="z").distinct(), rows),
+        qs_read(lambda: Label.objects.filter(brands__name="p"), rows),
+        qs_read(lambda: Label.objects.filter(brands__isnull=True), rows),
+        qs_read(lambda: Brand.labels.through.objects.all(), rows),
+        qs_read(lambda: Brand.objects.annotate(n=Count("labels")).order_by("pk"), lambda q: [b.n for b in q]),
+    ]
+
+
+@pytest.mark.parametrize(
+    "write",
+    [
+        lambda bs, ls: bs[0].labels.set([ls[2]]),
+        lambda bs, ls: ls[1].brands.set([bs[0]]),
+        lambda bs, ls: bs[1].labels.clear(),
+        lambda bs, ls: ls[1].brands.clear(),
+        lambda bs, ls: bs[0].labels.remove(ls[0]),
+        lambda bs, ls: ls[2].brands.remove(bs[1]),
+        lambda bs, ls: ls[0].brands.add(bs[1]),
+        lambda bs, ls: ls[0].delete(),
+        lambda bs, ls: Brand.objects.filter(name="p").delete(),
+    ],
+)
+def test_m2m(brands, write):
+    check(brand_reads(), lambda: write(*brands))
+
+
+@pytest.mark.parametrize(
+    "write",
+    [
+        lambda bs, ls: bs[0].labels.set([ls[2]], through_defaults={"tag": 5}),
+        lambda bs, ls: ls[1].brands.clear(),
+        lambda bs, ls: bs[0].labels.remove(ls[0]),
+        lambda bs, ls: ls[2].brands.add(bs[0], through_defaults={"tag": 5}),
+        lambda bs, ls: Labeling.objects.filter(label=ls[1]).update(tag=5),
+        lambda bs, ls: LabelT.objects.filter(text="y").delete(),
+    ],
+)
+def test_m2m_with_a_custom_through_model(settings, write):
+    settings.CACHEOPS_INVALIDATE_BULK = True
+    labels = [LabelT.objects.create(text=t) for t in "xyz"]
+    brands = [BrandT.objects.create() for _ in range(2)]
+    brands[0].labels.set(labels[:2])
+    brands[1].labels.set(labels[1:])
+    reads = [
+        qs_read(lambda: BrandT.objects.filter(labels__text="x"), rows),
+        qs_read(lambda: BrandT.objects.filter(labels__text="z").distinct(), rows),
+        qs_read(lambda: LabelT.objects.filter(brands__pk=brands[0].pk), rows),
+        qs_read(lambda: LabelT.objects.filter(labeling__tag=5), rows),
+        qs_read(lambda: Labeling.objects.all(), rows),
+    ]
+    check(reads, lambda: write(brands, labels))
+
+
+# ------------------------------------------------------------------ transactions
+
+
+def test_nested_savepoint_rollback_then_outer_commit(blog):
+    reads = post_reads(blog)
+
+    def write() -> None:
+        with transaction.atomic():
+            p = Post.objects.nocache().get(title="a1")
+            p.rating = 7
+            p.save()
+            try:
+                with transaction.atomic():
+                    p.rating = 5
+                    p.save()
+                    assert Post.objects.filter(rating=5).count() == 1
+                    raise RuntimeError
+            except RuntimeError:
+                pass
+            assert Post.objects.filter(rating=7).count() == 1
+            assert Post.objects.filter(rating=5).count() == 0
+
+    check(reads, write)
+
+
+def test_result_read_inside_a_rolled_back_transaction_is_not_kept(blog):
+    reads = post_reads(blog)
+
+    def write() -> None:
+        try:
+            with transaction.atomic():
+                p = Post.objects.get(title="a1")
+                p.rating = 7
+                p.save()
+                with transaction.atomic():
+                    Post.objects.filter(title="b1").delete()
+                    assert Post.objects.filter(rating=1).count() == 0
+                    transaction.set_rollback(True)
+                for read in reads:
+                    read(True)
+                raise RuntimeError
+        except RuntimeError:
+            pass
+
+    check(reads, write)
+
+
+# ------------------------------------------------------------------ @cached_as
+
+
+@pytest.mark.usefixtures("bulk_on")
+def test_cached_as_functions_follow_every_write(blog):
+    a = blog["a"]
+
+    @cached_as(Post.objects.filter(category=a))
+    def ratings_of_a() -> list[int]:
+        return sorted(Post.objects.nocache().filter(category=a).values_list("rating", flat=True))
+
+    @cached_as(Post, extra="x")
+    def all_ratings() -> list[int]:
+        return sorted(Post.objects.nocache().values_list("rating", flat=True))
+
+    @cached_as(Post.objects.filter(rating=7), Category)
+    def sevens() -> int:
+        return Post.objects.nocache().filter(rating=7).count()
+
+    funcs = [ratings_of_a, all_ratings, sevens]
+    reads: list[Read] = [
+        (lambda f: lambda cached: f() if cached else f.__wrapped__())(f) for f in funcs
+    ]
+    writes = [
+        lambda: Post.objects.filter(category__title="a").update(rating=F("rating") + 1),
+        lambda: Post.objects.filter(category__title="b").update(category=a, rating=7),
+        lambda: Post.objects.filter(rating=7).delete(),
+        lambda: Post.objects.bulk_create([Post(title="n", category=a, rating=7)]),
+        lambda: Post.objects.filter(title="n").invalidated_update(rating=0),
+    ]
+    for write in writes:
+        check(reads, write)
+
+
+@pytest.mark.usefixtures("bulk_on")
+@pytest.mark.parametrize("how", ["update", "invalidated_update", "bulk_update"])
+def test_update_of_a_to_field_foreign_key_to_an_instance(blog, how):
+    """``to_tag`` refers to ``Extra.tag``, not to the primary key: the column gets the tag."""
+    extras = list(Extra.objects.nocache().order_by("tag"))
+    target = extras[3]
+    assert target.pk != target.tag
+    reads = [
+        qs_read(lambda: Extra.objects.filter(to_tag=target), rows),
+        qs_read(lambda: Extra.objects.filter(to_tag__tag=target.tag), rows),
+        qs_read(lambda: Extra.objects.filter(to_tag__post__title=target.post.title), rows),
+        qs_read(lambda: Extra.objects.filter(to_tag_id=target.pk), rows),
+    ]
+
+    def write() -> None:
+        qs = Extra.objects.filter(tag__lt=2)
+        if how == "update":
+            qs.update(to_tag=target)
+        elif how == "invalidated_update":
+            qs.invalidated_update(to_tag=target)
+        else:
+            objs = list(qs.nocache())
+            for obj in objs:
+                obj.to_tag = target
+            Extra.objects.bulk_update(objs, ["to_tag"])
+
+    check(reads, write)
