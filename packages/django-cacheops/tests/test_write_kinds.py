@@ -6,12 +6,14 @@ cached read with the uncached one, in each storage mode."""
 
 from __future__ import annotations
 
+import functools
+import threading
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.db.models import Count, F, Q
 
 from cacheops import cached_as, invalidate_model, invalidate_obj
@@ -19,6 +21,7 @@ from tests.testapp.models import (
     Brand,
     BrandT,
     Category,
+    DbAgnostic,
     Extra,
     Label,
     Labeling,
@@ -81,14 +84,21 @@ def post_reads(blog: dict[str, Any]) -> list[Read]:
         qs_read(lambda: Post.objects.filter(author__username="u"), rows),
         qs_read(lambda: Post.objects.filter(author__isnull=True), rows),
         qs_read(lambda: Post.objects.filter(visible=True, rating__gte=2), lambda q: q.count()),
-        qs_read(lambda: Category.objects.annotate(n=Count("posts")).order_by("pk"), lambda q: [c.n for c in q]),
+        qs_read(
+            lambda: Category.objects.annotate(n=Count("posts")).order_by("pk"), lambda q: [c.n for c in q]
+        ),
         qs_read(lambda: Category.objects.filter(posts__rating=7).distinct(), rows),
         qs_read(lambda: Extra.objects.filter(post__rating=7), rows),
         qs_read(lambda: Extra.objects.all(), rows),
         qs_read(lambda: Category.objects.all(), rows),
-        qs_read(lambda: User.objects.filter(username__in=["u", "v"]), lambda q: sorted(q.values_list("pk", "username"))),
-        lambda cached: (Post.objects if cached else Post.objects.nocache()).filter(title="a1").first()
-        and (Post.objects if cached else Post.objects.nocache()).get(title="a1").rating,
+        qs_read(
+            lambda: User.objects.filter(username__in=["u", "v"]),
+            lambda q: sorted(q.values_list("pk", "username")),
+        ),
+        lambda cached: (
+            (Post.objects if cached else Post.objects.nocache()).filter(title="a1").first()
+            and (Post.objects if cached else Post.objects.nocache()).get(title="a1").rating
+        ),
     ]
 
 
@@ -148,7 +158,9 @@ def test_update_or_create_and_get_or_create(blog):
     reads = post_reads(blog)
     a = blog["a"]
     check(reads, lambda: Post.objects.update_or_create(title="a1", defaults={"rating": 7, "category": a}))
-    check(reads, lambda: Post.objects.update_or_create(title="new", category=a, create_defaults={"rating": 7}))
+    check(
+        reads, lambda: Post.objects.update_or_create(title="new", category=a, create_defaults={"rating": 7})
+    )
     check(reads, lambda: Post.objects.get_or_create(title="a2", defaults={"category": a}))
     check(reads, lambda: Post.objects.get_or_create(title="other", defaults={"category": a, "rating": 7}))
 
@@ -156,7 +168,6 @@ def test_update_or_create_and_get_or_create(blog):
 def test_save_update_fields_with_a_stale_instance(blog):
     reads = post_reads(blog)
     stale = Post.objects.nocache().get(title="a1")
-    Post.objects.filter(pk=stale.pk).nocache()  # nothing
     fresh = Post.objects.nocache().get(pk=stale.pk)
     fresh.category = blog["b"]
     fresh.save()
@@ -167,7 +178,6 @@ def test_save_update_fields_with_a_stale_instance(blog):
 def test_save_of_a_deferred_instance(blog):
     reads = post_reads(blog)
     p = Post.objects.nocache().only("title").get(title="a1")
-    p.title = "a1"
 
     def write() -> None:
         p.rating = 7
@@ -354,6 +364,10 @@ def test_result_read_inside_a_rolled_back_transaction_is_not_kept(blog):
 # ------------------------------------------------------------------ @cached_as
 
 
+def call_cached_or_not(func: Any, cached: bool) -> Any:
+    return func() if cached else func.__wrapped__()
+
+
 @pytest.mark.usefixtures("bulk_on")
 def test_cached_as_functions_follow_every_write(blog):
     a = blog["a"]
@@ -371,9 +385,7 @@ def test_cached_as_functions_follow_every_write(blog):
         return Post.objects.nocache().filter(rating=7).count()
 
     funcs = [ratings_of_a, all_ratings, sevens]
-    reads: list[Read] = [
-        (lambda f: lambda cached: f() if cached else f.__wrapped__())(f) for f in funcs
-    ]
+    reads: list[Read] = [functools.partial(call_cached_or_not, f) for f in funcs]
     writes = [
         lambda: Post.objects.filter(category__title="a").update(rating=F("rating") + 1),
         lambda: Post.objects.filter(category__title="b").update(category=a, rating=7),
@@ -410,5 +422,148 @@ def test_update_of_a_to_field_foreign_key_to_an_instance(blog, how):
             for obj in objs:
                 obj.to_tag = target
             Extra.objects.bulk_update(objs, ["to_tag"])
+
+    check(reads, write)
+
+
+@pytest.mark.usefixtures("bulk_on")
+@pytest.mark.parametrize(
+    "write",
+    [
+        lambda b: Category.objects.filter(title="a").update(title="zz"),
+        lambda b: Category.objects.filter(posts__rating=2).update(title=F("title")),
+        lambda b: Category.objects.filter(pk=b["a"].pk).invalidated_update(title="zz"),
+        lambda b: Category.objects.update_or_create(pk=b["b"].pk, defaults={"title": "a"}),
+        lambda b: User.objects.filter(username="u").update(username="v"),
+    ],
+)
+def test_update_of_a_joined_table(blog, write):
+    check(post_reads(blog), lambda: write(blog))
+
+
+MULTI = pytest.mark.django_db(transaction=True, databases=["default", "slave"])
+
+
+@MULTI
+@pytest.mark.usefixtures("bulk_on")
+@pytest.mark.parametrize(
+    "write",
+    [
+        lambda pks: DbAgnostic.objects.using("slave").create(),
+        lambda pks: DbAgnostic.objects.using("slave").bulk_create([DbAgnostic(), DbAgnostic()]),
+        lambda pks: DbAgnostic.objects.using("slave").filter(pk__gt=pks[0]).delete(),
+        lambda pks: DbAgnostic.objects.using("slave").filter(pk=pks[0]).update(id=99),
+        lambda pks: DbAgnostic.objects.using("slave").get(pk=pks[1]).delete(),
+    ],
+)
+def test_other_database_not_db_agnostic(write):
+    pks = [DbAgnostic.objects.using("slave").create().pk for _ in range(3)]
+    DbAgnostic.objects.create()
+    reads = [
+        qs_read(lambda: DbAgnostic.objects.using("slave").all(), rows),
+        qs_read(lambda: DbAgnostic.objects.using("slave").filter(pk=99), lambda q: q.count()),
+        qs_read(lambda: DbAgnostic.objects.all(), rows),
+        qs_read(lambda: DbAgnostic.objects.filter(pk__gt=pks[0]), lambda q: q.count()),
+    ]
+    check(reads, lambda: write(pks))
+
+
+@MULTI
+def test_transaction_on_the_other_database():
+    first = DbAgnostic.objects.using("slave").create().pk
+    reads = [
+        qs_read(lambda: DbAgnostic.objects.using("slave").all(), rows),
+        qs_read(lambda: DbAgnostic.objects.all(), rows),
+    ]
+
+    def rolled_back() -> None:
+        try:
+            with transaction.atomic(using="slave"):
+                DbAgnostic.objects.using("slave").create()
+                with transaction.atomic():  # default: clean
+                    for read in reads:
+                        read(True)
+                raise RuntimeError
+        except RuntimeError:
+            pass
+
+    check(reads, rolled_back)
+
+    def committed() -> None:
+        with transaction.atomic(using="slave"):
+            DbAgnostic.objects.using("slave").create()
+            for read in reads:
+                read(True)
+            DbAgnostic.objects.using("slave").filter(pk=first).delete()
+
+    check(reads, committed)
+
+
+# ------------------------------------------------------------------ manual transactions
+
+
+def in_a_thread(func: Callable[[], Any]) -> Any:
+    """``func()`` run in another thread (with its own database connection)."""
+    result: list[Any] = []
+
+    def run() -> None:
+        try:
+            result.append(func())
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    return result[0]
+
+
+def test_manual_transaction_rolled_back(blog):
+    """``set_autocommit(False)`` opens a transaction outside any atomic block: what it reads
+    after writing is not stored, and a rollback leaves no trace in the cache."""
+    reads = post_reads(blog)
+
+    def write() -> None:
+        transaction.set_autocommit(False)
+        try:
+            p = Post.objects.get(title="a1")
+            p.rating = 7
+            p.save()
+            Post.objects.filter(title="b1").delete()
+            assert Post.objects.filter(rating=7).count() == 1
+            for read in reads:
+                read(True)
+            transaction.rollback()
+        finally:
+            transaction.set_autocommit(True)
+
+    check(reads, write)
+
+
+def test_manual_transaction_committed(blog):
+    """Invalidation waits for ``commit()``: read before it (even in another connection), the
+    old result is stored, and the commit drops it."""
+    reads = post_reads(blog)
+
+    def write() -> None:
+        transaction.set_autocommit(False)
+        try:
+            p = Post.objects.get(title="a1")
+            p.rating = 7
+            p.save()
+            p.category = blog["b"]
+            p.save()
+            Post.objects.filter(title="b1").delete()
+            for read in reads:
+                read(True)
+            transaction.commit()
+            # another connection (a thread's) sees the commit at once, so must the cache
+            assert in_a_thread(lambda: [read(True) == read(False) for read in reads]) == [True] * len(reads)
+            for read in reads:  # between commit() and set_autocommit(True): clean again
+                assert read(True) == read(False)
+            Post.objects.filter(title="b2").delete()
+            transaction.commit()
+        finally:
+            transaction.set_autocommit(True)
 
     check(reads, write)
