@@ -16,7 +16,7 @@ from django.contrib.auth.models import User
 from django.db import connection, connections, transaction
 from django.db.models import Count, F, Q
 
-from cacheops import cached_as, invalidate_model, invalidate_obj
+from cacheops import cached_as, invalidate_dict, invalidate_model, invalidate_obj
 from tests.testapp.models import (
     Brand,
     BrandT,
@@ -221,6 +221,25 @@ def test_refresh_from_db_after_raw_sql_and_invalidate_obj(blog):
         invalidate_model(Post)
 
     check(reads, write_model)
+
+
+def test_raw_sql_then_invalidate_dict_with_a_to_field_instance(blog):
+    """``invalidate_dict`` keyed by field name: a foreign key instance stands for its to_field."""
+    extras = list(Extra.objects.nocache().order_by("tag"))
+    target, changed = extras[3], extras[0]
+    reads = [
+        qs_read(lambda: Extra.objects.filter(to_tag=target), rows),
+        qs_read(lambda: Extra.objects.filter(to_tag__tag=target.tag), rows),
+    ]
+
+    def write() -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {Extra._meta.db_table} SET to_tag_id = %s WHERE id = %s", [target.tag, changed.pk]
+            )
+        invalidate_dict(Extra, {"id": changed.pk, "post": changed.post, "tag": changed.tag, "to_tag": target})
+
+    check(reads, write)
 
 
 # ------------------------------------------------------------------ deletions
