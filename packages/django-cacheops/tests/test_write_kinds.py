@@ -128,6 +128,21 @@ def test_update(blog, write):
 
 
 @pytest.mark.usefixtures("bulk_on")
+@pytest.mark.parametrize("how", ["update", "invalidated_update"])
+def test_update_of_the_primary_key_by_an_expression(how):
+    """Rows whose primary key an expression changed can't be read back by their old keys."""
+    labels = [Label.objects.create(text=t) for t in "xy"]
+    moved = labels[0].pk + 1000
+    reads = [
+        qs_read(lambda: Label.objects.filter(pk=moved), rows),
+        qs_read(lambda: Label.objects.filter(pk__gte=moved), lambda q: q.count()),
+        qs_read(lambda: Label.objects.filter(text="x"), rows),
+        qs_read(lambda: Label.objects.all(), rows),
+    ]
+    check(reads, lambda: getattr(Label.objects.filter(text="x"), how)(id=F("id") + 1000))
+
+
+@pytest.mark.usefixtures("bulk_on")
 def test_bulk_update_in_batches(blog):
     posts = list(Post.objects.nocache().order_by("pk"))
     for p in posts:
