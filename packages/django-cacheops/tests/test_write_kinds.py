@@ -166,6 +166,20 @@ def test_update_of_a_multi_table_child():
     check(reads, lambda: Movie.objects.filter(name="x").update(name=F("name"), year=F("year") - 1))
 
 
+def test_child_saved_over_an_existing_parent():
+    """``Movie(media_ptr=media, ...)`` adds a child row and updates the existing parent row."""
+    media = Media.objects.create(name="m")
+    Media.objects.create(name="other")
+    reads = [
+        qs_read(lambda: Media.objects.filter(name="m"), rows),
+        qs_read(lambda: Media.objects.filter(name="n"), rows),
+        qs_read(lambda: Media.objects.all(), rows),
+        qs_read(lambda: Movie.objects.filter(name="n"), rows),
+        qs_read(lambda: Movie.objects.all(), rows),
+    ]
+    check(reads, lambda: Movie(media_ptr=media, name="n", year=1).save())
+
+
 # ------------------------------------------------------------------ saves
 
 
