@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
-from django.db import connection, connections, transaction
+from django.db import connection, connections, models, transaction
 from django.db.models import Count, F, Q
 
 from cacheops import cached_as, invalidate_dict, invalidate_model, invalidate_obj
@@ -360,6 +360,46 @@ def test_m2m_with_a_custom_through_model(settings, write):
         qs_read(lambda: Labeling.objects.all(), rows),
     ]
     check(reads, lambda: write(brands, labels))
+
+
+class Pal(models.Model):
+    """A symmetrical many-to-many relation to self (its table exists only in the test below)."""
+
+    name = models.CharField(max_length=20)
+    pals = models.ManyToManyField("self")
+
+    class Meta:
+        app_label = "testapp"
+
+
+@pytest.fixture
+def pals() -> Iterator[list[Pal]]:
+    with connection.schema_editor() as editor:
+        editor.create_model(Pal)
+    try:
+        yield [Pal.objects.create(name=n) for n in "abc"]
+    finally:
+        with connection.schema_editor() as editor:
+            editor.delete_model(Pal)
+
+
+@pytest.mark.parametrize(
+    "write",
+    [
+        lambda a, b, c: a.pals.add(b),
+        lambda a, b, c: b.pals.remove(a),
+        lambda a, b, c: a.pals.clear(),
+        lambda a, b, c: c.pals.set([b]),
+        lambda a, b, c: a.delete(),
+    ],
+)
+def test_symmetrical_m2m(pals, write):
+    """Django writes the mirror rows of a symmetrical relation too: they are invalidated for."""
+    a, b, c = pals
+    a.pals.add(c)
+    reads: list[Read] = [qs_read(lambda pk=p.pk: Pal.objects.filter(pals=pk), rows) for p in pals]
+    reads.append(qs_read(lambda: Pal.objects.filter(pals__name="a"), rows))
+    check(reads, lambda: write(a, b, c))
 
 
 # ------------------------------------------------------------------ transactions
