@@ -16,7 +16,8 @@ from django.contrib.auth.models import User
 from django.db import connection, connections, models, transaction
 from django.db.models import Count, F, Q
 
-from cacheops import cached_as, invalidate_dict, invalidate_model, invalidate_obj
+from cacheops import cached_as, invalidate_all, invalidate_dict, invalidate_model, invalidate_obj
+from cacheops.memory import local_cache
 from tests.testapp.models import (
     Brand,
     BrandT,
@@ -32,6 +33,27 @@ from tests.testapp.models import (
 )
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("mode")]
+
+# classic, insideout, and fast mode (results in process memory, checked with stamps: the push
+# check of a listener thread may lag behind in a test)
+MODES: dict[str, dict[str, Any]] = {
+    "classic": {},
+    "insideout": {"CACHEOPS_INSIDEOUT": True},
+    "fast": {"CACHEOPS_LOCAL_CHECK": "stamps"},
+}
+
+
+@pytest.fixture(params=list(MODES))
+def mode(request: pytest.FixtureRequest, settings: Any) -> str:
+    """This module's storage modes (it replaces the suite's, whose third is a key prefix)."""
+    for name, value in MODES[request.param].items():
+        setattr(settings, name, value)
+    if request.param == "fast":
+        settings.CACHEOPS = {**settings.CACHEOPS, "testapp.*": {"ops": "all", "local": True}}
+    local_cache.clear()
+    invalidate_all()
+    return request.param
+
 
 Read = Callable[[bool], Any]  # cached? -> a comparable value
 
