@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -214,6 +215,43 @@ def test_update_or_create_and_get_or_create(blog):
     )
     check(reads, lambda: Post.objects.get_or_create(title="a2", defaults={"category": a}))
     check(reads, lambda: Post.objects.get_or_create(title="other", defaults={"category": a, "rating": 7}))
+
+
+class Ticket(models.Model):
+    """A primary key with a default (its table exists only in the test below)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+    name = models.CharField(max_length=20)
+
+    class Meta:
+        app_label = "testapp"
+
+
+@pytest.fixture
+def tickets() -> Iterator[list[Ticket]]:
+    with connection.schema_editor() as editor:
+        editor.create_model(Ticket)
+    try:
+        yield [Ticket.objects.create(name=n) for n in "ab"]
+    finally:
+        with connection.schema_editor() as editor:
+            editor.delete_model(Ticket)
+
+
+@pytest.mark.parametrize("raw", [False, True])
+def test_forced_update_of_a_new_instance_whose_primary_key_has_a_default(tickets, raw):
+    """Django inserts such an instance without trying an UPDATE, unless forced to (or raw, as
+    loaddata saves): then it overwrites the row, whose old values cacheops didn't read."""
+    reads = [
+        qs_read(lambda: Ticket.objects.filter(name="a"), rows),
+        qs_read(lambda: Ticket.objects.filter(name="c"), rows),
+        qs_read(lambda: Ticket.objects.all(), rows),
+    ]
+    if raw:
+        write = lambda: Ticket(pk=tickets[0].pk, name="c").save_base(raw=True)  # noqa: E731
+    else:
+        write = lambda: Ticket(pk=tickets[0].pk, name="c").save(force_update=True)  # noqa: E731
+    check(reads, write)
 
 
 def test_save_update_fields_with_a_stale_instance(blog):

@@ -70,7 +70,10 @@ def _pre_save(sender: Any, instance: Model, using: str, raw: bool = False, **kwa
     if instance.pk is None or not _active(sender):
         return
     if instance._state.adding and sender._meta.pk.has_default():
-        return  # Django inserts such rows without trying an UPDATE: there is no old row
+        # Django inserts such rows without trying an UPDATE: there is no old row (unless
+        # save(force_update=True) or raw, which the signal doesn't tell: post_save sees it)
+        instance.__dict__[_OLD_ATTR] = (None, ())
+        return
     deferred = instance.get_deferred_fields()  # not saved: they keep the old row's values
     old = old_rows(sender, instance.pk, using)
     instance.__dict__[_OLD_ATTR] = (old, deferred)
@@ -84,11 +87,17 @@ def _pre_save(sender: Any, instance: Model, using: str, raw: bool = False, **kwa
         ]
 
 
-def _post_save(sender: Any, instance: Model, using: str, update_fields: Any = None, **kwargs: Any) -> None:
+def _post_save(
+    sender: Any, instance: Model, using: str, created: bool = True, update_fields: Any = None, **kwargs: Any
+) -> None:
     old, deferred = instance.__dict__.pop(_OLD_ATTR, ([], ()))
     parents = instance.__dict__.pop(_PARENTS_ATTR, [])
     if not _active(sender):
         return
+    if old is None:  # not read before the save
+        if not created:  # it updated a row after all: its old values are unknown
+            invalidate_model(sender, using)
+        old = []
     for parent, rows in parents:
         if rows:
             invalidate_rows(parent, rows, using)
