@@ -4,7 +4,8 @@
 ``QuerySet.update()`` reads the rows its WHERE selects before it writes (one extra SELECT, in
 the same transaction) and invalidates for their old and new values, so only cached queries
 those rows could appear in are dropped; new values given as expressions (``F('n') + 1``,
-``Case``) are read back after the update.  ``bulk_update()`` runs through ``update()`` batch by
+``Case``) are read back after the update (by primary key: a primary key changed by an
+expression invalidates the whole model).  ``bulk_update()`` runs through ``update()`` batch by
 batch and is covered the same way, and so is ``on_delete=SET_NULL``/``SET_DEFAULT`` on related
 querysets. Updates touching more than ``MAX_ROWS`` rows invalidate the whole model instead.
 ``bulk_create()`` invalidates for the created rows, whatever the setting (the whole model when
@@ -69,7 +70,10 @@ def _apply(model: Any, row: dict[str, Any], changes: dict[str, Any]) -> dict[str
     new = dict(row)
     for name, value in changes.items():
         field = model._meta.get_field(name)
-        new[field.attname] = value.pk if isinstance(value, Model) else value
+        if isinstance(value, Model) and field.remote_field is not None:
+            # what Django writes: the value of the field the foreign key refers to (its to_field)
+            value = value.prepare_database_save(field)
+        new[field.attname] = value
     return new
 
 
@@ -80,6 +84,10 @@ def _read_back(model: Any, using: str, pks: list[Any]) -> list[dict[str, Any]]:
         chunk = base.filter(pk__in=pks[i : i + _CHUNK]).nocache().values(*_attnames(model))
         rows.extend(chunk)
     return rows
+
+
+def _changes_pk(model: Any, kwargs: dict[str, Any]) -> bool:
+    return any(model._meta.get_field(name).primary_key for name in kwargs)
 
 
 def update(self: Any, **kwargs: Any) -> int:
@@ -94,8 +102,8 @@ def update(self: Any, **kwargs: Any) -> int:
     with transaction.atomic(using=using, savepoint=False):
         old = list(self.nocache().values(*attnames)[: MAX_ROWS + 1])
         count = _original["update"](self, **kwargs)
-        if len(old) > MAX_ROWS:
-            new = None
+        if len(old) > MAX_ROWS or (not plain and _changes_pk(model, kwargs)):
+            new = None  # too many rows, or they can't be read back by their old primary keys
         elif plain:
             new = [_apply(model, row, kwargs) for row in old]
         else:

@@ -43,6 +43,7 @@ __all__ = ["connect_first", "install_events"]
 
 _OLD_ATTR = "_cacheops_old_values"  # pre_save -> post_save: (old rows, deferred attnames)
 _GONE_ATTR = "_cacheops_deleted_values"  # pre_delete -> post_delete: old rows
+_PARENTS_ATTR = "_cacheops_old_parents"  # pre_save -> post_save: [(MTI parent, its old rows)]
 
 
 def connect_first(signal: Signal, receiver: Any, dispatch_uid: str) -> None:
@@ -69,15 +70,37 @@ def _pre_save(sender: Any, instance: Model, using: str, raw: bool = False, **kwa
     if instance.pk is None or not _active(sender):
         return
     if instance._state.adding and sender._meta.pk.has_default():
-        return  # Django inserts such rows without trying an UPDATE: there is no old row
+        # Django inserts such rows without trying an UPDATE: there is no old row (unless
+        # save(force_update=True) or raw, which the signal doesn't tell: post_save sees it)
+        instance.__dict__[_OLD_ATTR] = (None, ())
+        return
     deferred = instance.get_deferred_fields()  # not saved: they keep the old row's values
-    instance.__dict__[_OLD_ATTR] = (old_rows(sender, instance.pk, using), deferred)
+    old = old_rows(sender, instance.pk, using)
+    instance.__dict__[_OLD_ATTR] = (old, deferred)
+    if not old and sender._meta.parents:
+        # a child saved over existing parent rows (Movie(media_ptr=media, ...)): Django updates
+        # them, their old values are read one table at a time
+        meta = sender._meta
+        instance.__dict__[_PARENTS_ATTR] = [
+            (parent, old_rows(parent, getattr(instance, meta.get_ancestor_link(parent).attname), using))
+            for parent in meta.get_parent_list()
+        ]
 
 
-def _post_save(sender: Any, instance: Model, using: str, update_fields: Any = None, **kwargs: Any) -> None:
+def _post_save(
+    sender: Any, instance: Model, using: str, created: bool = True, update_fields: Any = None, **kwargs: Any
+) -> None:
     old, deferred = instance.__dict__.pop(_OLD_ATTR, ([], ()))
+    parents = instance.__dict__.pop(_PARENTS_ATTR, [])
     if not _active(sender):
         return
+    if old is None:  # not read before the save
+        if not created:  # it updated a row after all: its old values are unknown
+            invalidate_model(sender, using)
+        old = []
+    for parent, rows in parents:
+        if rows:
+            invalidate_rows(parent, rows, using)
     new = _loaded(sender, instance)
     if old and update_fields is not None:
         # only these fields were written: the others keep the old row's values in the database,
@@ -179,7 +202,8 @@ def _updated_rows(collector: Collector) -> list[tuple[Any, list[dict[str, Any]] 
     rows ``collector`` will update (``on_delete=SET_NULL`` and the like)."""
     found = []
     for (field, value), instances_list in collector_field_updates(collector).items():
-        new_value = value.pk if isinstance(value, Model) else value
+        # what Django writes for an instance: the value of the field the foreign key refers to
+        new_value = value.prepare_database_save(field) if isinstance(value, Model) else value
         for instances in instances_list:
             qs: Any
             if isinstance(instances, QuerySet):

@@ -83,14 +83,14 @@ def _vendor(using: str) -> str:
         return ""
 
 
-FieldSpec = tuple[str, str, str, Any]  # (attname, name, column, the field's get_prep_value)
+FieldSpec = tuple[str, str, str, Any, Any]  # (attname, name, column, the field's get_prep_value, field)
 
 # model -> [(table, field specs)] of its concrete model and MTI parents; fields don't change at runtime
 _table_specs_cache: dict[Any, list[tuple[str, tuple[FieldSpec, ...]]]] = {}
 
 
 def _table_specs(model: Any) -> list[tuple[str, tuple[FieldSpec, ...]]]:
-    """``[(table, ((attname, name, column, prepare), ...))]`` for the tables a row of ``model``
+    """``[(table, ((attname, name, column, prepare, field), ...))]`` for the tables a row of ``model``
     lives in (its concrete model's and its MTI parents'), built once per model."""
     specs = _table_specs_cache.get(model)
     if specs is None:
@@ -98,7 +98,9 @@ def _table_specs(model: Any) -> list[tuple[str, tuple[FieldSpec, ...]]]:
         specs = [
             (
                 m._meta.db_table,
-                tuple((f.attname, f.name, f.column, f.get_prep_value) for f in m._meta.local_concrete_fields),
+                tuple(
+                    (f.attname, f.name, f.column, f.get_prep_value, f) for f in m._meta.local_concrete_fields
+                ),
             )
             for m in [concrete, *concrete._meta.get_parent_list()]
         ]
@@ -111,13 +113,13 @@ def _row(specs: Iterable[FieldSpec], values: dict[str, Any], vendor: str) -> tup
     and whether every field was present."""
     row: dict[str, str] = {}
     complete = True
-    for attname, name, column, prepare in specs:
+    for attname, name, column, prepare, field in specs:
         if attname in values:
             value = values[attname]
         elif name in values:
             value = values[name]
-            if isinstance(value, Model):
-                value = value.pk
+            if isinstance(value, Model):  # what the column holds: the to_field's value
+                value = value.prepare_database_save(field) if field.remote_field else value.pk
         else:
             complete = False
             continue

@@ -32,7 +32,7 @@ from .django_internals import (
     result_cache,
     set_result_cache,
 )
-from .invalidation import invalidate_rows
+from .invalidation import invalidate_model, invalidate_rows
 from .keys import filter_built, filter_was_built
 from .reads import caching_profile, filter_shortcut, get_result, get_shortcut, read, read_remembered
 from .store import MISSING
@@ -296,7 +296,11 @@ def invalidated_update(self: Any, **kwargs: Any) -> int:
         old = list(base.filter(pk__in=pks).nocache().values(*attnames))
         count = self.model._base_manager.using(self.db).filter(pk__in=pks).update(**kwargs)
         new = list(base.filter(pk__in=pks).nocache().values(*attnames))
-    invalidate_rows(self.model, old + new, self.db)
+    if any(self.model._meta.get_field(name).primary_key for name in kwargs):
+        # the rows were read back by their old primary keys: the new ones are unknown
+        invalidate_model(self.model, self.db)
+    else:
+        invalidate_rows(self.model, old + new, self.db)
     return count
 
 

@@ -76,7 +76,8 @@ def _bases() -> dict[str, int] | None:
 def _open(connection: Any) -> bool:
     """Whether cacheops regards a transaction as open on ``connection``."""
     if not connection.in_atomic_block:
-        return False
+        # transaction.set_autocommit(False): the user's own transaction, until commit()
+        return connection.__dict__.get(_MANUAL, False) and not connection.autocommit
     bases = _bases()
     if not bases:
         return True
@@ -338,7 +339,7 @@ _installed = False
 
 def install_cacheops_transaction_support() -> None:
     """Watch SQL run inside transactions to spot writes; keep the user's on_commit callbacks
-    running when one of ours fails; end ignored blocks (idempotent)."""
+    running when one of ours fails; end ignored blocks; follow manual transactions (idempotent)."""
     global _installed
     if _installed:
         return
@@ -347,6 +348,42 @@ def install_cacheops_transaction_support() -> None:
     _collect_commit_failures()
     _end_ignored_blocks()
     _count_blocks()
+    _follow_manual_transactions()
+
+
+_MANUAL = "_cacheops_manual"  # on a connection: autocommit turned off by the user
+
+
+def _follow_manual_transactions() -> None:
+    """Patch ``set_autocommit`` and ``commit``: between ``transaction.set_autocommit(False)`` and
+    ``commit()`` (or ``set_autocommit(True)``) a transaction is open outside any atomic block.
+    What cacheops queues there runs at the commit; ``rollback()`` drops it (Django empties
+    ``run_on_commit``). Such a connection counts as an open block (see :func:`any_block_open`)."""
+    original_set_autocommit = BaseDatabaseWrapper.set_autocommit
+    original_commit = BaseDatabaseWrapper.commit
+
+    def set_autocommit(
+        self: BaseDatabaseWrapper,
+        autocommit: bool,
+        force_begin_transaction_with_broken_autocommit: bool = False,
+    ) -> None:
+        forced = force_begin_transaction_with_broken_autocommit
+        original_set_autocommit(self, autocommit, forced)
+        manual = not autocommit and not forced  # atomic() turns autocommit off itself, with the flag
+        if manual == self.__dict__.get(_MANUAL, False):
+            return
+        self.__dict__[_MANUAL] = manual
+        _count_block(1 if manual else -1)
+        if not manual:  # what was left queued is committed now (or was dropped by a rollback)
+            _run_all(_take_ours(self))
+
+    def commit(self: BaseDatabaseWrapper) -> None:
+        original_commit(self)
+        if self.__dict__.get(_MANUAL, False) and not self.in_atomic_block:
+            _run_all(_take_ours(self))
+
+    BaseDatabaseWrapper.set_autocommit = set_autocommit  # type: ignore[method-assign]
+    BaseDatabaseWrapper.commit = commit  # type: ignore[method-assign]
 
 
 def _watch(db: Any, sql: Any) -> None:
@@ -367,12 +404,12 @@ def _watch_cursors() -> None:
     original_executemany = CursorWrapper.executemany
 
     def execute(self: CursorWrapper, sql: Any, params: Any = None) -> Any:
-        if self.db.in_atomic_block:
+        if self.db.in_atomic_block or self.db.__dict__.get(_MANUAL):
             _watch(self.db, sql)
         return original_execute(self, sql, params)
 
     def executemany(self: CursorWrapper, sql: Any, param_list: Any) -> Any:
-        if self.db.in_atomic_block:
+        if self.db.in_atomic_block or self.db.__dict__.get(_MANUAL):
             _watch(self.db, sql)
         return original_executemany(self, sql, param_list)
 
