@@ -422,6 +422,31 @@ def test_reads_in_an_event_loop_inside_a_transaction_see_its_writes(settings, lo
     assert async_to_sync(read)() == (("a", 1), ("a", 1))
 
 
+@pytest.mark.parametrize("local", [True, False], ids=["fast", "classic"])
+def test_reads_in_an_event_loop_inside_a_manual_transaction_see_its_writes(settings, local):
+    """As inside atomic(): between set_autocommit(False) and rollback(), a coroutine run with
+    async_to_sync() reads what the transaction wrote, and after the rollback nobody sees it."""
+    if not local:
+        settings.CACHEOPS = {"testapp.*": {"ops": "all"}}
+    cat = Category.objects.create(title="a")
+    for _ in range(2):
+        assert Category.objects.get(pk=cat.pk).title == "a"
+
+    async def read() -> str:
+        return (await Category.objects.aget(pk=cat.pk)).title
+
+    transaction.set_autocommit(False)
+    try:
+        Category.objects.filter(pk=cat.pk).update(title="manual")
+        assert async_to_sync(read)() == "manual"
+        transaction.rollback()
+    finally:
+        transaction.set_autocommit(True)
+    assert not any_block_open()
+    assert async_to_sync(read)() == "a"
+    assert Category.objects.get(pk=cat.pk).title == "a"
+
+
 def test_a_block_open_in_another_thread_leaves_the_loops_reads_native(monkeypatch):
     """Only a block opened by the coroutine's own caller sends the loop's reads to Django's
     fallback: one open in another thread (another request's transaction) doesn't, and its writes

@@ -374,6 +374,7 @@ def _follow_manual_transactions() -> None:
             return
         self.__dict__[_MANUAL] = manual
         _count_block(1 if manual else -1)
+        _count_context_block(1 if manual else -1)  # a coroutine run meanwhile reads through here
         if not manual:  # what was left queued is committed now (or was dropped by a rollback)
             _run_all(_take_ours(self))
 
