@@ -118,9 +118,10 @@ LAYERS: dict[str, set[str]] = {
         "signals",
         "django_internals",
         "missed",
+        "statements",
         "transaction",
     },
-    "Redis client": {"redis", "connections", "async_redis"},
+    "Redis client": {"redis_settings", "redis", "connections", "async_redis"},
     "rows, keys and plans": {"rows", "copies", "stored_rows", "conditions", "keys"},
     "store and read": {"store", "reads", "memory", "samples", "counters"},
     "invalidation": {"invalidation", "bulk"},
@@ -159,3 +160,13 @@ def test_imports_go_down_the_layers():
         if module in level and target in level and level[target] > level[module]
     ]
     assert not upward, "imports against the one-way flow: " + "; ".join(upward)
+
+
+MAX_LINES = 500
+
+
+def test_no_module_over_500_lines():
+    """Small modules named after what they hold: a module that grows past this is split."""
+    sizes = {path.name: len(path.read_text(encoding="utf-8").splitlines()) for path in SOURCE.glob("*.py")}
+    over = {name: n for name, n in sizes.items() if n > MAX_LINES}
+    assert not over, f"cacheops modules over {MAX_LINES} lines: {over}"

@@ -21,7 +21,8 @@ from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 
 from .conf import on_change, settings
 from .connections import AsyncLane, lane_size
-from .redis import connection_settings, is_cluster, register
+from .redis import is_cluster, register
+from .redis_settings import connection_settings
 
 __all__ = ["acall", "aclose", "arun_script", "ascript", "get_async_client"]
 
@@ -43,7 +44,7 @@ _lock = threading.Lock()
 
 
 def _make_async_client() -> Any:
-    conf, sentinel = connection_settings()
+    conf, sentinel = connection_settings(is_cluster())
     client_class = settings.CACHEOPS_CLIENT_CLASS
     if is_cluster():
         if not issubclass(client_class, AsyncRedisCluster):

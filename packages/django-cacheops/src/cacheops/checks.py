@@ -8,7 +8,8 @@ from django.core.checks import Error, register
 from django.core.exceptions import ImproperlyConfigured
 
 from .conf import prepare_profiles, settings
-from .redis import check_cluster, is_cluster
+from .redis import is_cluster
+from .redis_settings import check_cluster
 
 
 @register("cacheops")

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import inspect
 import os
-import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -32,36 +31,18 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.utils import CursorWrapper
 from django.db.transaction import Atomic, get_connection
 
+from .statements import is_sql_dirty, sets_snapshot
+
 __all__ = [
     "ignore_enclosing_transactions",
     "in_transaction",
     "install_cacheops_transaction_support",
     "is_dirty",
+    "is_sql_dirty",
     "queue_when_in_transaction",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-_WRITE_SQL = re.compile(
-    r"^\s*(?:/\*.*?\*/\s*)*(?:INSERT|UPDATE|DELETE|REPLACE|MERGE|CREATE|ALTER|DROP|TRUNCATE|COPY)\b",
-    re.IGNORECASE | re.DOTALL,
-)
-_CTE_WRITE = re.compile(r"\)\s*(?:INSERT|UPDATE|DELETE|MERGE)\b", re.IGNORECASE)
-# SET TRANSACTION ISOLATION LEVEL ... (PostgreSQL, MySQL/MariaDB) for the current transaction
-_SET_SNAPSHOT = re.compile(
-    r"^\s*SET\s+TRANSACTION\s+ISOLATION\s+LEVEL\s+(?:REPEATABLE\s+READ|SERIALIZABLE)\b", re.IGNORECASE
-)
-
-
-def is_sql_dirty(sql: Any) -> bool:
-    """Whether a statement writes. Looks at the leading keyword only, so a column called
-    ``is_deleted`` or ``updated_at`` in a SELECT is not taken for a write."""
-    if not isinstance(sql, str):
-        sql = str(sql)
-    if _WRITE_SQL.match(sql):
-        return True
-    stripped = sql.lstrip()
-    return stripped[:4].upper() == "WITH" and bool(_CTE_WRITE.search(sql))
 
 
 # ------------------------------------------------------------------ which blocks count
@@ -395,7 +376,7 @@ def _watch(db: Any, sql: Any) -> None:
     if is_sql_dirty(sql):
         if _open(db):
             _mark(db, _mark_dirty)
-    elif sql.lstrip()[:3].upper() == "SET" and _SET_SNAPSHOT.match(sql) and _open(db):
+    elif sets_snapshot(sql) and _open(db):
         _mark(db, _mark_snapshot)
 
 
